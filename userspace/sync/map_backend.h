@@ -1,0 +1,26 @@
+#pragma once
+// The kernel maps as map sync sees them. The real backend (userspace/bpf/)
+// talks to pinned BPF maps; tests use an in-memory fake.
+#include "common/result.h"
+#include "compiler/desired_state.h"
+
+namespace egressd {
+
+class MapBackend {
+ public:
+  virtual ~MapBackend() = default;
+
+  // Reads the live contents of every policy map.
+  virtual Result<DesiredState> readLive() = 0;
+
+  virtual Status putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) = 0;
+  virtual Status deleteWorkload(const egressd_workload_key& key) = 0;
+  // Scopes live in an array: "delete" writes an inactive (zero) slot.
+  virtual Status putScope(uint32_t scope_id, const egressd_scope_value& value) = 0;
+  virtual Status putPrefix(const egressd_prefix_key& key, const egressd_prefix_value& value) = 0;
+  virtual Status deletePrefix(const egressd_prefix_key& key) = 0;
+  virtual Status putPort(const egressd_port_key& key, const egressd_port_value& value) = 0;
+  virtual Status deletePort(const egressd_port_key& key) = 0;
+};
+
+}  // namespace egressd
