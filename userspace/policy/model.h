@@ -90,3 +90,34 @@ struct Workload {
 };
 
 }  // namespace egressd::policy
+
+namespace egressd::policy {
+
+// Everything in force at one moment: the compiler's input.
+struct PolicySnapshot {
+  MeshConfig mesh;
+  std::vector<ServiceEntry> service_entries;
+  std::vector<Sidecar> sidecars;
+  std::vector<Workload> workloads;
+};
+
+// An object that was not applied, and why. `kind` is the metric label of
+// egressd_rejected_objects{kind}.
+struct Rejection {
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  SourceRef source;
+  std::string reason;
+};
+
+// Accepted, but worth telling the user (as Istio's analyzer would).
+struct Warning {
+  std::string kind;
+  std::string namespace_;
+  std::string name;
+  SourceRef source;
+  std::string message;
+};
+
+}  // namespace egressd::policy
