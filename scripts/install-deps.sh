@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package egressd needs to build, test and run the
+# demo. Idempotent: does nothing when all are present.
+set -euo pipefail
+
+build_pkgs=(cmake make g++ clang llvm pkg-config libbpf-dev bpftool
+  libyaml-cpp-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
+  libclang-rt-14-dev)
+run_pkgs=(iproute2 dnsmasq-base nginx-light libnginx-mod-stream openssl curl
+  dnsutils iperf3 procps psmisc)
+
+missing=()
+for p in "${build_pkgs[@]}" "${run_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# nginx's postinst tries to start the service; it is not wanted here.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
