@@ -1,6 +1,100 @@
-// placeholder: replaced by the socket hooks
+// SPDX-License-Identifier: GPL-2.0
+/* Socket-level egress enforcement: cgroup sock_addr hooks, attached once at
+ * the cgroup root. Entry points only gather the context; lib/policy.h decides.
+ * Returning 0 makes connect()/sendmsg() fail with EPERM. */
 #include <linux/bpf.h>
+#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
+
+#include "egressd/abi.h"
+#include "lib/addr.h"
+#include "lib/counters.h"
+#include "lib/identity.h"
+#include "lib/maps.h"
+#include "lib/policy.h"
+
+#ifndef SOCK_STREAM
+#define SOCK_STREAM 1
+#endif
+#ifndef SOCK_DGRAM
+#define SOCK_DGRAM 2
+#endif
+
 char LICENSE[] SEC("license") = "GPL";
+
+#define EGRESSD_ALLOW 1
+#define EGRESSD_DENY 0
+
+/* The L4 protocol a policy entry is keyed by. Only TCP (and MPTCP, which is
+ * TCP on the wire) streams and UDP datagrams map to a protocol; anything
+ * else that reaches these hooks (SCTP, ICMP ping sockets, UDP-Lite) gets 0,
+ * which matches no registry entry: allowed only by ALLOW_ANY or loopback. */
+static __always_inline __u8 egressd_l4_protocol(const struct bpf_sock_addr *ctx)
+{
+	__u32 type = ctx->type;
+	__u32 protocol = ctx->protocol;
+
+	if (type == SOCK_STREAM && (protocol == IPPROTO_TCP || protocol == IPPROTO_MPTCP))
+		return IPPROTO_TCP;
+	if (type == SOCK_DGRAM && protocol == IPPROTO_UDP)
+		return IPPROTO_UDP;
+	return 0;
+}
+
+static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
+					  struct egressd_addr dst)
+{
+	struct egressd_workload_value *w = egressd_find_workload();
+	struct egressd_decision d;
+	__u32 workload_flags;
+
+	if (!w) {
+		egressd_count(hook, EGRESSD_REASON_NOT_WORKLOAD, 1);
+		return EGRESSD_ALLOW;
+	}
+	workload_flags = w->flags;
+	d = egressd_decide(w->scope_id, &dst, bpf_ntohs((__u16)ctx->user_port),
+			   egressd_l4_protocol(ctx));
+	if (d.verdict == EGRESSD_VERDICT_DENIED && (workload_flags & EGRESSD_WORKLOAD_F_AUDIT)) {
+		/* Audit: let it through; the reason's `allowed` counter records it. */
+		d.verdict = EGRESSD_VERDICT_AUDIT;
+	}
+	egressd_count(hook, d.reason, d.verdict != EGRESSD_VERDICT_DENIED);
+	return d.verdict == EGRESSD_VERDICT_DENIED ? EGRESSD_DENY : EGRESSD_ALLOW;
+}
+
+static __always_inline struct egressd_addr egressd_addr_from_ctx6(const struct bpf_sock_addr *ctx)
+{
+	struct egressd_addr a = {
+		.w = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] }
+	};
+	return a;
+}
+
 SEC("cgroup/connect4")
-int egressd_connect4(struct bpf_sock_addr *ctx) { return 1; }
+int egressd_connect4(struct bpf_sock_addr *ctx)
+{
+	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT4, egressd_addr_v4(ctx->user_ip4));
+}
+
+/* Also v4-mapped destinations on AF_INET6 sockets: the trie stores IPv4
+ * v4-mapped, so the same lookup serves them. */
+SEC("cgroup/connect6")
+int egressd_connect6(struct bpf_sock_addr *ctx)
+{
+	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT6, egressd_addr_from_ctx6(ctx));
+}
+
+/* Unconnected UDP (connected sockets were checked at connect). A v4-mapped
+ * sendto() on an AF_INET6 socket reaches sendmsg4. */
+SEC("cgroup/sendmsg4")
+int egressd_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG4, egressd_addr_v4(ctx->user_ip4));
+}
+
+SEC("cgroup/sendmsg6")
+int egressd_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG6, egressd_addr_from_ctx6(ctx));
+}

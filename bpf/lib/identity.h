@@ -1,0 +1,33 @@
+/* Which workload is the current task in? A workload is a cgroup v2 directory;
+ * the task may sit in it or in any descendant (a container below the pod). */
+#ifndef EGRESSD_BPF_IDENTITY_H
+#define EGRESSD_BPF_IDENTITY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "egressd/abi.h"
+#include "lib/maps.h"
+
+/* The deepest registered cgroup wins: the current cgroup first, then the
+ * ancestors from the deepest level up. Returns NULL when no cgroup on the
+ * path is a workload: the socket is left untouched. */
+static __always_inline struct egressd_workload_value *egressd_find_workload(void)
+{
+	struct egressd_workload_key key = { .cgroup_id = bpf_get_current_cgroup_id() };
+	struct egressd_workload_value *w = bpf_map_lookup_elem(&workloads, &key);
+
+	if (w)
+		return w;
+	for (int level = EGRESSD_MAX_CGROUP_DEPTH; level >= 0; level--) {
+		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!key.cgroup_id) /* deeper than the task's own cgroup */
+			continue;
+		w = bpf_map_lookup_elem(&workloads, &key);
+		if (w)
+			return w;
+	}
+	return NULL;
+}
+
+#endif /* EGRESSD_BPF_IDENTITY_H */

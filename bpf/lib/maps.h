@@ -1,0 +1,64 @@
+/* The kernel maps of egressd, with BTF so bpftool prints named fields.
+ * Names are a contract: the agent pins each as <bpffs>/<name>. Layouts and
+ * capacities come from the one ABI header. */
+#ifndef EGRESSD_BPF_MAPS_H
+#define EGRESSD_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "egressd/abi.h"
+
+/* Key 0 holds the ABI version the maps were created with. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct egressd_abi_info);
+} abi_info SEC(".maps");
+
+/* Workload cgroup id -> scope. Preallocated: small, and lookups in the
+ * connect path must never depend on an allocator. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_WORKLOADS);
+	__type(key, struct egressd_workload_key);
+	__type(value, struct egressd_workload_value);
+} workloads SEC(".maps");
+
+/* Scope id -> settings; a slot without EGRESSD_SCOPE_F_ACTIVE is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EGRESSD_MAX_SCOPES);
+	__type(key, __u32);
+	__type(value, struct egressd_scope_value);
+} scopes SEC(".maps");
+
+/* Destination prefix (IPv4 v4-mapped) -> class. LPM tries must not prealloc. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, EGRESSD_MAX_DEST_PREFIXES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct egressd_prefix_key);
+	__type(value, struct egressd_prefix_value);
+} dest_prefixes SEC(".maps");
+
+/* (class, port, protocol) -> scopes allowed. Not preallocated: the capacity
+ * is sized for large meshes, most nodes use a small fraction of it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_DEST_PORTS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct egressd_port_key);
+	__type(value, struct egressd_port_value);
+} dest_ports SEC(".maps");
+
+/* index hook * EGRESSD_REASON_COUNT + reason; per CPU, the agent sums. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EGRESSD_HOOK_COUNT * EGRESSD_REASON_COUNT);
+	__type(key, __u32);
+	__type(value, struct egressd_counter);
+} verdict_counters SEC(".maps");
+
+#endif /* EGRESSD_BPF_MAPS_H */

@@ -1,0 +1,91 @@
+/* The egress decision as a pure function of (scope, destination, port, L4
+ * protocol) over the policy maps. It knows nothing about the hook that asks,
+ * so connect, sendmsg and a future packet backstop share it. */
+#ifndef EGRESSD_BPF_POLICY_H
+#define EGRESSD_BPF_POLICY_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "egressd/abi.h"
+#include "lib/addr.h"
+#include "lib/maps.h"
+
+struct egressd_decision {
+	__u32 verdict; /* enum egressd_verdict */
+	__u32 reason;  /* enum egressd_reason */
+};
+
+static __always_inline struct egressd_decision egressd_decision(__u32 verdict, __u32 reason)
+{
+	struct egressd_decision d = { .verdict = verdict, .reason = reason };
+	return d;
+}
+
+static __always_inline int egressd_scope_bit(const struct egressd_port_value *pv, __u32 scope_id)
+{
+	/* scope_id < EGRESSD_MAX_SCOPES once its slot was found; the mask only
+	 * proves it to the verifier. */
+	__u64 word = pv->allow_scopes[(scope_id / 64) & (EGRESSD_SCOPE_WORDS - 1)];
+
+	return (word >> (scope_id % 64)) & 1;
+}
+
+/* The (class, port, protocol) entry of the longest prefix covering dst. The
+ * compiler folds ports of covering prefixes into each class, so the longest
+ * match alone decides. protocol 0 (not TCP/UDP) never matches an entry. */
+static __always_inline struct egressd_port_value *
+egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
+{
+	struct egressd_prefix_key pk = { .prefixlen = 128 };
+	struct egressd_prefix_value *cls;
+	struct egressd_port_key key = {};
+
+	if (!protocol)
+		return NULL;
+	__builtin_memcpy(pk.addr, dst->w, sizeof(pk.addr));
+	cls = bpf_map_lookup_elem(&dest_prefixes, &pk);
+	if (!cls)
+		return NULL;
+	key.class_id = cls->class_id;
+	key.port = port;
+	key.protocol = protocol;
+	return bpf_map_lookup_elem(&dest_ports, &key);
+}
+
+/* port is in host byte order. Order of rules:
+ *  1. loopback / unspecified: always allowed (the pod talks to itself);
+ *  2. an ALWAYS entry (cluster CIDR, trusted DNS): allowed for every
+ *     workload, even before its scope is written, it depends on no scope;
+ *  3. scope slot not active: denied (UNKNOWN_SCOPE). The agent writes scopes
+ *     before workloads, so this only catches a corrupt or racing state, and
+ *     failing closed is the safe reading for a workload we know about;
+ *  4. the scope's bit on the entry: allowed (REGISTRY_MATCH);
+ *  5. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
+ *     read as REGISTRY_ONLY. */
+static __always_inline struct egressd_decision
+egressd_decide(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 protocol)
+{
+	struct egressd_scope_value *scope;
+	struct egressd_port_value *pv;
+
+	if (egressd_addr_is_local(dst))
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_LOOPBACK);
+
+	pv = egressd_lookup_dest(dst, port, protocol);
+	if (pv && (pv->flags & EGRESSD_PORT_F_ALWAYS))
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_ALWAYS_ALLOWED);
+
+	scope = bpf_map_lookup_elem(&scopes, &scope_id);
+	if (!scope || !(scope->flags & EGRESSD_SCOPE_F_ACTIVE))
+		return egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_UNKNOWN_SCOPE);
+
+	if (pv && egressd_scope_bit(pv, scope_id))
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_REGISTRY_MATCH);
+
+	if (scope->outbound_mode == EGRESSD_MODE_ALLOW_ANY)
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_ALLOW_ANY);
+	return egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_NOT_IN_REGISTRY);
+}
+
+#endif /* EGRESSD_BPF_POLICY_H */
