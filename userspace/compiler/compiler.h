@@ -1,0 +1,85 @@
+#pragma once
+// The policy compiler: a pure function from Istio's egress API (plus the
+// node's workloads) to the contents of the kernel maps, and its user-space
+// twin of the kernel's decision for `egressctl explain`.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "compiler/desired_state.h"
+#include "policy/model.h"
+
+namespace egressd::compiler {
+
+struct DnsServer {
+  std::string ip;
+  uint16_t port = 53;
+};
+
+struct CompileOptions {
+  std::vector<std::string> cluster_cidrs;  // always allowed, every port, TCP and UDP
+  std::vector<DnsServer> dns_servers;      // always allowed on their port, TCP and UDP
+};
+
+// Scope name hash (FNV-1a 64 of the scope key) -> scope id.
+using ScopeIds = std::map<uint64_t, uint32_t>;
+
+// Recovers the ids in force after a restart from the live `scopes` map.
+ScopeIds scopeIdsFromLive(const DesiredState& live);
+
+// Stable 64-bit hash of a scope key, as stored in egressd_scope_value.name_hash.
+uint64_t scopeNameHash(const std::string& scope_key);
+
+struct CompiledScope {
+  uint32_t id = 0;
+  std::string key;  // "namespace|sidecar-ns/sidecar-name" or "namespace|"
+  std::string namespace_;
+  std::optional<std::string> sidecar;  // "ns/name"
+  policy::OutboundMode mode = policy::OutboundMode::kAllowAny;
+  std::vector<std::string> visible_service_entries;  // "ns/name" of those imported
+  std::vector<std::string> workloads;                // "ns/name"
+};
+
+// One ServiceEntry destination opened to some scopes: lets explain name the
+// entry that decided, for the scope asking (the kernel's service_id is only
+// the first contributor over all scopes).
+struct ServiceGrant {
+  egressd_prefix_key prefix;
+  uint16_t port = 0;
+  uint8_t protocol = 0;
+  uint32_t service_id = 0;
+  std::vector<uint32_t> scope_ids;
+};
+
+struct CompileOutput {
+  DesiredState desired;
+  std::vector<CompiledScope> scopes;  // ordered by key
+  ScopeIds scope_ids;
+  std::vector<std::string> services;  // service_id -> "ns/name" (or "(cluster-cidr)", "(dns-server)")
+  std::vector<std::string> warnings;
+  std::vector<std::string> errors;  // e.g. too many scopes, workload without cgroup id
+  std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
+  std::vector<ServiceGrant> grants;
+};
+
+CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
+                            const std::map<std::string, uint64_t>& workload_cgroups,
+                            const CompileOptions& options, const ScopeIds& previous);
+
+struct Explanation {
+  egressd_verdict verdict = EGRESSD_VERDICT_DENIED;
+  egressd_reason reason = EGRESSD_REASON_NOT_WORKLOAD;
+  std::optional<std::string> service_entry;  // "ns/name" when a ServiceEntry decided
+  std::string scope_key;
+  std::string detail;
+};
+
+// Evaluates compiled.desired exactly as the kernel does (bpf/lib/policy.h):
+// workload -> scope, loopback, longest prefix, port (exact, then any), mode.
+Result<Explanation> explainConnection(const CompileOutput& compiled, const std::string& workload,
+                                      const std::string& ip, uint16_t port, uint8_t l4_protocol);
+
+}  // namespace egressd::compiler

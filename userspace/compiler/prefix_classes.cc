@@ -1,0 +1,84 @@
+#include "compiler/prefix_classes.h"
+
+#include <algorithm>
+#include <set>
+
+#include "compiler/address.h"
+#include "compiler/hashing.h"
+
+namespace egressd::compiler {
+
+void PrefixTable::Entry::merge(const Entry& other) {
+  for (size_t i = 0; i < scopes.size(); ++i) scopes[i] |= other.scopes[i];
+  flags |= other.flags;
+  service_id = std::min(service_id, other.service_id);
+  always_service_id = std::min(always_service_id, other.always_service_id);
+}
+
+egressd_port_value PrefixTable::Entry::value() const {
+  egressd_port_value v{};
+  std::copy(scopes.begin(), scopes.end(), v.allow_scopes);
+  v.flags = flags;
+  // An ALWAYS entry is explained by what made it ALWAYS.
+  v.service_id = (flags & EGRESSD_PORT_F_ALWAYS) ? always_service_id : service_id;
+  return v;
+}
+
+void PrefixTable::grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t scope_id,
+                        uint32_t service_id) {
+  Entry add;
+  add.scopes[scope_id / 64] |= 1ull << (scope_id % 64);
+  add.service_id = service_id;
+  table_[prefix][{port, protocol}].merge(add);
+}
+
+void PrefixTable::grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol,
+                              uint32_t service_id) {
+  Entry add;
+  add.flags = EGRESSD_PORT_F_ALWAYS;
+  add.always_service_id = service_id;
+  table_[prefix][{port, protocol}].merge(add);
+}
+
+uint32_t PrefixTable::classIdHash(const egressd_prefix_key& prefix) {
+  const uint64_t h = fnv1a64(&prefix, sizeof(prefix));
+  return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+PrefixTable::PortEntries PrefixTable::flattened(const egressd_prefix_key& prefix) const {
+  PortEntries out;
+  // Every covering prefix is `prefix` masked to a shorter length: at most 129
+  // probes instead of comparing against every other prefix.
+  for (uint32_t len = 0; len <= prefix.prefixlen; ++len) {
+    auto it = table_.find(maskPrefix(prefix, len));
+    if (it == table_.end()) continue;
+    for (const auto& [key, entry] : it->second) out[key].merge(entry);
+  }
+  // Fold "any port" into every exact port of the same protocol, so the kernel
+  // may stop at the first entry it finds (exact port, else port 0).
+  for (auto& [key, entry] : out) {
+    if (key.first == kAnyPort) continue;
+    if (auto any = out.find({kAnyPort, key.second}); any != out.end()) entry.merge(any->second);
+  }
+  return out;
+}
+
+void PrefixTable::emit(DesiredState& desired) const {
+  // Collisions: the next free id, in prefix order, so the result depends only
+  // on the set of prefixes.
+  std::set<uint32_t> used;
+  for (const auto& [prefix, own] : table_) {
+    uint32_t class_id = classIdHash(prefix);
+    while (!used.insert(class_id).second) ++class_id;
+    desired.prefixes[prefix] = egressd_prefix_value{class_id};
+    for (const auto& [key, entry] : flattened(prefix)) {
+      egressd_port_key port_key{};
+      port_key.class_id = class_id;
+      port_key.port = key.first;
+      port_key.protocol = key.second;
+      desired.ports[port_key] = entry.value();
+    }
+  }
+}
+
+}  // namespace egressd::compiler

@@ -1,0 +1,52 @@
+#pragma once
+// Destination classes. The kernel sees only the longest matching prefix, so
+// each distinct prefix becomes its own class whose port entries are the union
+// of its own and those of every covering (shorter) prefix. Class ids come from
+// a hash of the prefix, so adding a ServiceEntry doesn't renumber the others.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/desired_state.h"
+
+namespace egressd::compiler {
+
+// Port 0 in a port key means "any port" (see compile_policy.cc).
+inline constexpr uint16_t kAnyPort = 0;
+
+class PrefixTable {
+ public:
+  // Opens (prefix, port, protocol) to one scope, on behalf of service_id.
+  void grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t scope_id,
+             uint32_t service_id);
+  // Opens it to every workload in any mode (EGRESSD_PORT_F_ALWAYS).
+  void grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t service_id);
+
+  // Flattens, folds any-port entries into exact ports, assigns class ids and
+  // writes desired.prefixes and desired.ports.
+  void emit(DesiredState& desired) const;
+
+  // The stable starting point of a prefix's class id (before collisions).
+  static uint32_t classIdHash(const egressd_prefix_key& prefix);
+
+ private:
+  struct Entry {
+    std::array<uint64_t, EGRESSD_SCOPE_WORDS> scopes{};
+    uint32_t flags = 0;
+    uint32_t service_id = UINT32_MAX;         // lowest contributing service
+    uint32_t always_service_id = UINT32_MAX;  // lowest ALWAYS contributor
+    void merge(const Entry& other);
+    egressd_port_value value() const;
+  };
+  using PortKey = std::pair<uint16_t, uint8_t>;  // (port, protocol)
+  using PortEntries = std::map<PortKey, Entry>;
+
+  PortEntries flattened(const egressd_prefix_key& prefix) const;
+
+  AbiMap<egressd_prefix_key, PortEntries> table_;
+};
+
+}  // namespace egressd::compiler

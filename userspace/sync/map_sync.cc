@@ -1,0 +1,97 @@
+// Order of writes, and why (each kernel lookup reads one map at a time, so
+// every intermediate state must only combine old and new policy):
+//  1. dest_ports first: a new class's entries exist before any prefix points
+//     at it (else its addresses would briefly fall to "no entry" -> mode).
+//  2. dest_prefixes: now they may point at the complete classes.
+//  3. scopes: a scope is ACTIVE with its mode before any workload uses it
+//     (else UNKNOWN_SCOPE).
+//  4. workloads: last, when everything they reach is in place.
+// Then removals in reverse: stale workloads first (they stop using a scope),
+// then scopes (zeroed slot), prefixes (addresses fall back to the covering
+// prefix, which already holds the new entries), and ports last, once nothing
+// points at their class any more.
+#include "sync/map_sync.h"
+
+#include "compiler/address.h"
+
+namespace egressd {
+namespace {
+
+std::string describe(const egressd_workload_key& k) { return "workload cgroup " + std::to_string(k.cgroup_id); }
+
+std::string describe(const egressd_prefix_key& k) { return "prefix " + compiler::formatPrefix(k); }
+
+std::string describe(const egressd_port_key& k) {
+  return "port class " + std::to_string(k.class_id) + " " + std::to_string(k.port) + "/" +
+         std::to_string(k.protocol);
+}
+
+std::string describe(uint32_t scope_id) { return "scope " + std::to_string(scope_id); }
+
+class Syncer {
+ public:
+  explicit Syncer(SyncReport& report) : report_(report) {}
+
+  // Writes every desired entry that is missing or different in `live`.
+  template <typename Map, typename Put>
+  void upsert(const Map& desired, const Map& live, Put put) {
+    for (const auto& [key, value] : desired) {
+      auto it = live.find(key);
+      const bool exists = it != live.end();
+      if (exists && abiEqual(it->second, value)) continue;
+      if (record(put(key, value), "write", describe(key))) ++(exists ? report_.changed : report_.added);
+    }
+  }
+
+  // Removes every live entry absent from `desired`.
+  template <typename Map, typename Remove>
+  void removeStale(const Map& desired, const Map& live, Remove remove) {
+    for (const auto& [key, value] : live) {
+      if (desired.count(key)) continue;
+      if (record(remove(key, value), "remove", describe(key))) ++report_.removed;
+    }
+  }
+
+ private:
+  bool record(const Status& status, const char* op, const std::string& what) {
+    if (status.ok()) return true;
+    report_.errors.push_back(std::string(op) + " " + what + ": " + status.error());
+    return false;
+  }
+
+  SyncReport& report_;
+};
+
+bool slotUsed(const egressd_scope_value& v) { return !abiEqual(v, egressd_scope_value{}); }
+
+}  // namespace
+
+SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
+  SyncReport report;
+  auto live_result = maps.readLive();
+  if (!live_result.ok()) {
+    report.errors.push_back("reading live maps: " + live_result.error());
+    return report;
+  }
+  DesiredState& live = live_result.value();
+  // The scopes array always has every slot: only used ones count as live.
+  std::erase_if(live.scopes, [](const auto& kv) { return !slotUsed(kv.second); });
+
+  Syncer sync(report);
+  sync.upsert(desired.ports, live.ports, [&](const auto& k, const auto& v) { return maps.putPort(k, v); });
+  sync.upsert(desired.prefixes, live.prefixes, [&](const auto& k, const auto& v) { return maps.putPrefix(k, v); });
+  sync.upsert(desired.scopes, live.scopes, [&](uint32_t id, const auto& v) { return maps.putScope(id, v); });
+  sync.upsert(desired.workloads, live.workloads,
+              [&](const auto& k, const auto& v) { return maps.putWorkload(k, v); });
+
+  sync.removeStale(desired.workloads, live.workloads,
+                   [&](const auto& k, const auto&) { return maps.deleteWorkload(k); });
+  sync.removeStale(desired.scopes, live.scopes,
+                   [&](uint32_t id, const auto&) { return maps.putScope(id, egressd_scope_value{}); });
+  sync.removeStale(desired.prefixes, live.prefixes,
+                   [&](const auto& k, const auto&) { return maps.deletePrefix(k); });
+  sync.removeStale(desired.ports, live.ports, [&](const auto& k, const auto&) { return maps.deletePort(k); });
+  return report;
+}
+
+}  // namespace egressd
