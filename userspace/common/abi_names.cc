@@ -1,0 +1,51 @@
+#include "common/abi_names.h"
+
+#include <netinet/in.h>
+
+namespace egressd {
+
+std::string_view verdictName(egressd_verdict verdict) {
+  switch (verdict) {
+    case EGRESSD_VERDICT_ALLOWED: return "allowed";
+    case EGRESSD_VERDICT_DENIED: return "denied";
+    case EGRESSD_VERDICT_REDIRECTED: return "redirected";
+    case EGRESSD_VERDICT_AUDIT: return "audit";
+    case EGRESSD_VERDICT_COUNT: break;
+  }
+  return "unknown";
+}
+
+std::string_view reasonName(egressd_reason reason) {
+  switch (reason) {
+    case EGRESSD_REASON_NOT_WORKLOAD: return "not_workload";
+    case EGRESSD_REASON_LOOPBACK: return "loopback";
+    case EGRESSD_REASON_ALWAYS_ALLOWED: return "always_allowed";
+    case EGRESSD_REASON_REGISTRY_MATCH: return "registry_match";
+    case EGRESSD_REASON_ALLOW_ANY: return "allow_any";
+    case EGRESSD_REASON_NOT_IN_REGISTRY: return "not_in_registry";
+    case EGRESSD_REASON_UNKNOWN_SCOPE: return "unknown_scope";
+    case EGRESSD_REASON_COUNT: break;
+  }
+  return "unknown";
+}
+
+std::string_view hookName(egressd_hook hook) {
+  switch (hook) {
+    case EGRESSD_HOOK_CONNECT4: return "connect4";
+    case EGRESSD_HOOK_CONNECT6: return "connect6";
+    case EGRESSD_HOOK_SENDMSG4: return "sendmsg4";
+    case EGRESSD_HOOK_SENDMSG6: return "sendmsg6";
+    case EGRESSD_HOOK_COUNT: break;
+  }
+  return "unknown";
+}
+
+std::string_view protocolName(uint8_t l4_protocol) {
+  switch (l4_protocol) {
+    case IPPROTO_TCP: return "tcp";
+    case IPPROTO_UDP: return "udp";
+    default: return "other";
+  }
+}
+
+}  // namespace egressd

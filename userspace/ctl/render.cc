@@ -1,0 +1,113 @@
+#include "ctl/render.h"
+
+#include <algorithm>
+#include <sstream>
+#include <vector>
+
+namespace egressd::ctl {
+namespace {
+
+using nlohmann::json;
+using Row = std::vector<std::string>;
+
+std::string text(const json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+std::string join(const json& list, const std::string& sep = ",") {
+  std::string out;
+  for (const auto& item : list) out += (out.empty() ? "" : sep) + text(item);
+  return out.empty() ? "-" : out;
+}
+
+// Left-aligned columns, two spaces apart.
+std::string table(const Row& header, const std::vector<Row>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  std::ostringstream out;
+  auto print = [&](const Row& row) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      out << row[i];
+      if (i + 1 < row.size()) out << std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    out << "\n";
+  };
+  print(header);
+  for (const auto& row : rows) print(row);
+  return out.str();
+}
+
+}  // namespace
+
+std::string renderStatus(const json& s) {
+  std::ostringstream out;
+  out << "ready: " << (s.value("ready", false) ? "yes" : "no") << "   generation: " << text(s.value("generation", json()))
+      << "   last sync: " << (s.contains("sync_seconds") ? std::to_string(s["sync_seconds"].get<double>() * 1e3) + " ms" : "-")
+      << "   datapath: " << (s.value("adopted", false) ? "adopted from a previous agent" : "attached by this agent")
+      << "\n\n";
+  std::vector<Row> programs;
+  for (const auto& p : s["programs"]) {
+    programs.push_back({text(p["name"]), text(p["id"]), text(p["attach"]), text(p["verified_insns"])});
+  }
+  out << table({"PROGRAM", "ID", "ATTACHED TO", "VERIFIED INSNS"}, programs) << "\n";
+  std::vector<Row> maps;
+  for (const auto& m : s["maps"]) {
+    double fill = m["capacity"].get<double>() > 0 ? 100.0 * m["entries"].get<double>() / m["capacity"].get<double>() : 0;
+    std::ostringstream pct;
+    pct.precision(1);
+    pct << std::fixed << fill << "%";
+    maps.push_back({text(m["name"]), text(m["entries"]), text(m["capacity"]), pct.str()});
+  }
+  out << table({"MAP", "ENTRIES", "CAPACITY", "FILL"}, maps);
+  if (s.contains("workloads")) {
+    out << "\nworkloads enforced: " << text(s["workloads"]["enforced"]) << "   scopes: " << text(s["scopes"]) << "\n";
+    for (const auto& [name, why] : s["workloads"]["unresolved"].items()) {
+      out << "  not enforced: " << name << ": " << text(why) << "\n";
+    }
+  }
+  if (s.contains("rejected") && !s["rejected"].empty()) {
+    out << "\nrejected objects:\n";
+    std::vector<Row> rows;
+    for (const auto& r : s["rejected"]) {
+      rows.push_back({text(r["kind"]), text(r["namespace"]) + "/" + text(r["name"]), text(r["source"]), text(r["reason"])});
+    }
+    out << table({"KIND", "NAME", "SOURCE", "REASON"}, rows);
+  }
+  return out.str();
+}
+
+std::string renderPolicy(const json& p) {
+  std::ostringstream out;
+  out << "workload: " << text(p["workload"]) << " (cgroup " << text(p["cgroup_id"]) << ")\n"
+      << "mode:     " << text(p["mode"]) << "\n"
+      << "sidecar:  " << (p["sidecar"].is_null() ? "none (mesh defaults)" : text(p["sidecar"])) << "\n"
+      << "scope:    " << text(p["scope"]) << " (id " << text(p["scope_id"]) << ")\n\n";
+  std::vector<Row> rows;
+  for (const auto& se : p["service_entries"]) {
+    std::string ports;
+    for (const auto& port : se["ports"]) {
+      ports += (ports.empty() ? "" : ",") + text(port["number"]) + "/" + text(port["protocol"]);
+    }
+    rows.push_back({text(se["name"]), join(se["hosts"]), join(se["addresses"]), ports.empty() ? "-" : ports, text(se["source"])});
+  }
+  out << table({"SERVICEENTRY", "HOSTS", "ADDRESSES", "PORTS", "SOURCE"}, rows);
+  return out.str();
+}
+
+std::string renderExplain(const json& e) {
+  std::ostringstream out;
+  out << text(e["workload"]) << " -> " << text(e["destination"]) << "/" << text(e["protocol"]) << ": "
+      << text(e["verdict"]) << "\n"
+      << "  reason:        " << text(e["reason"]) << "\n"
+      << "  serviceentry:  " << text(e["service_entry"]) << "\n"
+      << "  scope:         " << text(e["scope"]) << "\n"
+      << "  detail:        " << text(e["detail"]) << "\n";
+  return out.str();
+}
+
+}  // namespace egressd::ctl

@@ -1,0 +1,14 @@
+#pragma once
+// Human-readable tables for egressctl's default output.
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace egressd::ctl {
+
+using Renderer = std::string (*)(const nlohmann::json&);
+
+std::string renderStatus(const nlohmann::json& status);
+std::string renderPolicy(const nlohmann::json& policy);
+std::string renderExplain(const nlohmann::json& explanation);
+
+}  // namespace egressd::ctl
