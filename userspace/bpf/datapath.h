@@ -1,0 +1,74 @@
+#pragma once
+// The loaded egress datapath: BPF programs attached at a cgroup root, their
+// links and maps pinned under bpffs so enforcement outlives the agent, and a
+// restarted agent adopts (never flushes) what it finds.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/bpffs.h"
+#include "bpf/cgroup.h"
+#include "common/result.h"
+#include "egressd/abi.h"
+#include "sync/map_backend.h"
+
+struct egress_sock;  // the generated skeleton
+
+namespace egressd::bpf {
+
+struct DatapathOptions {
+  std::string bpffs_dir = "/sys/fs/bpf/egressd";
+  std::string cgroup_root;  // empty = cgroup2 mount root
+};
+
+struct MapFill {
+  std::string name;
+  uint32_t entries;
+  uint32_t capacity;
+};
+
+struct ProgramInfo {
+  std::string name;
+  uint32_t id;
+  std::string attach_point;  // "cgroup/connect4:/sys/fs/cgroup"
+  uint32_t verified_insns;
+};
+
+struct HookReasonCount {
+  egressd_hook hook;
+  egressd_reason reason;
+  uint64_t allowed;
+  uint64_t denied;
+};
+
+class Datapath {
+ public:
+  static Result<std::unique_ptr<Datapath>> open(const DatapathOptions& options);
+
+  ~Datapath();
+  Datapath(Datapath&&) noexcept;
+  Datapath& operator=(Datapath&&) noexcept;
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+
+  // The pinned policy maps as map sync sees them.
+  MapBackend& maps();
+  // Summed over CPUs; every (hook, reason) pair, zeros included.
+  Result<std::vector<HookReasonCount>> readCounters();
+  // Entries (counted by iterating; scopes: active slots) and capacity per map.
+  std::vector<MapFill> mapFill();
+  std::vector<ProgramInfo> programs() const;
+  // True if the maps of a previous agent (same ABI) were reused.
+  bool adopted() const;
+  const std::string& cgroupRoot() const;
+
+ private:
+  struct State;
+  explicit Datapath(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+// unpinAll(), cgroup2MountRoot() and cgroupIdOf() come with bpffs.h and cgroup.h.
+
+}  // namespace egressd::bpf

@@ -1,0 +1,68 @@
+#include "bpf/pinned_map_backend.h"
+
+#include "bpf/map_io.h"
+
+namespace egressd::bpf {
+namespace {
+
+// Collects key -> value of a hash or LPM map into an AbiMap. An entry that
+// vanishes between next_key and lookup (concurrent delete) is skipped.
+template <typename K, typename V>
+Status readAll(int fd, const char* name, AbiMap<K, V>& out) {
+  return mapForEachKey<K>(fd, name, [&](const K& key) -> Status {
+    V value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) == 0) {
+      out.emplace(key, value);
+    } else if (errno != ENOENT) {
+      return fail(errnoMessage(std::string("lookup in map ") + name, errno));
+    }
+    return Ok{};
+  });
+}
+
+}  // namespace
+
+Result<DesiredState> PinnedMapBackend::readLive() {
+  DesiredState live;
+  if (auto st = readAll(fds_.workloads, "workloads", live.workloads); !st) return fail(st.error());
+  for (uint32_t id = 0; id < EGRESSD_MAX_SCOPES; ++id) {
+    egressd_scope_value value{};
+    if (bpf_map_lookup_elem(fds_.scopes, &id, &value) != 0)
+      return fail(errnoMessage("lookup in map scopes", errno));
+    if (value.flags & EGRESSD_SCOPE_F_ACTIVE) live.scopes.emplace(id, value);
+  }
+  if (auto st = readAll(fds_.prefixes, "dest_prefixes", live.prefixes); !st) return fail(st.error());
+  if (auto st = readAll(fds_.ports, "dest_ports", live.ports); !st) return fail(st.error());
+  return live;
+}
+
+Status PinnedMapBackend::putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) {
+  return mapPut(fds_.workloads, "workloads", key, value);
+}
+
+Status PinnedMapBackend::deleteWorkload(const egressd_workload_key& key) {
+  return mapDelete(fds_.workloads, "workloads", key);
+}
+
+Status PinnedMapBackend::putScope(uint32_t scope_id, const egressd_scope_value& value) {
+  if (scope_id >= EGRESSD_MAX_SCOPES)
+    return fail("update map scopes: scope id " + std::to_string(scope_id) + " out of range (max " +
+                std::to_string(EGRESSD_MAX_SCOPES) + ")");
+  return mapPut(fds_.scopes, "scopes", scope_id, value);
+}
+
+Status PinnedMapBackend::putPrefix(const egressd_prefix_key& key, const egressd_prefix_value& value) {
+  return mapPut(fds_.prefixes, "dest_prefixes", key, value);
+}
+
+Status PinnedMapBackend::deletePrefix(const egressd_prefix_key& key) {
+  return mapDelete(fds_.prefixes, "dest_prefixes", key);
+}
+
+Status PinnedMapBackend::putPort(const egressd_port_key& key, const egressd_port_value& value) {
+  return mapPut(fds_.ports, "dest_ports", key, value);
+}
+
+Status PinnedMapBackend::deletePort(const egressd_port_key& key) { return mapDelete(fds_.ports, "dest_ports", key); }
+
+}  // namespace egressd::bpf

@@ -1,0 +1,34 @@
+#pragma once
+// MapBackend over the real (pinned) BPF maps. Borrows the map fds from the
+// Datapath that owns them.
+#include "sync/map_backend.h"
+
+namespace egressd::bpf {
+
+struct PolicyMapFds {
+  int workloads = -1;
+  int scopes = -1;
+  int prefixes = -1;
+  int ports = -1;
+};
+
+class PinnedMapBackend final : public MapBackend {
+ public:
+  explicit PinnedMapBackend(PolicyMapFds fds) : fds_(fds) {}
+
+  // Every entry of every policy map; scopes: only ACTIVE slots.
+  Result<DesiredState> readLive() override;
+
+  Status putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) override;
+  Status deleteWorkload(const egressd_workload_key& key) override;
+  Status putScope(uint32_t scope_id, const egressd_scope_value& value) override;
+  Status putPrefix(const egressd_prefix_key& key, const egressd_prefix_value& value) override;
+  Status deletePrefix(const egressd_prefix_key& key) override;
+  Status putPort(const egressd_port_key& key, const egressd_port_value& value) override;
+  Status deletePort(const egressd_port_key& key) override;
+
+ private:
+  PolicyMapFds fds_;
+};
+
+}  // namespace egressd::bpf
