@@ -70,6 +70,8 @@ struct ServiceEntry {
 
 struct SidecarEgress {
   std::optional<uint32_t> port;  // egress listener port, if any
+  std::string port_name;          // port.name, as written
+  std::string port_protocol;      // port.protocol, as written (empty: sniffed)
   std::string bind;
   std::vector<std::string> hosts;  // "ns/host"
 };

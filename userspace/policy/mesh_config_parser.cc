@@ -1,0 +1,24 @@
+#include "policy/object_parsers.h"
+
+namespace egressd::policy {
+
+MeshConfig readMeshConfig(DocumentReader& reader, const YAML::Node& mesh, const std::string& field) {
+  MeshConfig config;
+  if (!reader.expectMap(mesh, field)) return config;
+  const std::string prefix = field.empty() ? "" : field + ".";
+  const YAML::Node policy = DocumentReader::child(mesh, "outboundTrafficPolicy");
+  if (reader.expectMap(policy, prefix + "outboundTrafficPolicy")) {
+    if (auto mode = readOutboundMode(reader, DocumentReader::child(policy, "mode"),
+                                     prefix + "outboundTrafficPolicy.mode")) {
+      config.outbound_mode = *mode;
+    }
+  }
+  config.default_service_export_to =
+      reader.stringList(DocumentReader::child(mesh, "defaultServiceExportTo"), prefix + "defaultServiceExportTo");
+  if (auto root = reader.string(DocumentReader::child(mesh, "rootNamespace"), prefix + "rootNamespace")) {
+    config.root_namespace = *root;
+  }
+  return config;
+}
+
+}  // namespace egressd::policy

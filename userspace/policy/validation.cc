@@ -1,0 +1,91 @@
+#include "policy/validation.h"
+
+#include <map>
+
+#include "policy/hosts.h"
+
+namespace egressd::policy {
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string at(const std::string& field, size_t i) { return field + "[" + std::to_string(i) + "]"; }
+
+void error(Findings& out, std::string field, std::string message) {
+  out.errors.push_back({std::move(field), std::move(message), 0});
+}
+void warn(Findings& out, std::string field, std::string message) {
+  out.warnings.push_back({std::move(field), std::move(message), 0});
+}
+
+}  // namespace
+
+void validateSelector(const std::optional<std::map<std::string, std::string>>& selector, Findings& out) {
+  if (!selector) return;
+  if (selector->empty()) {
+    warn(out, "workloadSelector", "has no labels: it selects every workload in the namespace");
+  }
+  for (const auto& [key, value] : *selector) {
+    if (key.empty()) error(out, "workloadSelector.labels", "has an empty key");
+    if (key.find('*') != std::string::npos || value.find('*') != std::string::npos) {
+      error(out, "workloadSelector.labels." + key,
+            "wildcards are not supported in selectors (" + key + "=" + value + ")");
+    }
+  }
+}
+
+Findings validateMeta(const ObjectMeta& meta) {
+  Findings out;
+  if (meta.name.empty()) error(out, "metadata.name", "is required");
+  if (!isNamespaceName(meta.namespace_)) {
+    error(out, "metadata.namespace", quoted(meta.namespace_) + " is not a valid namespace name");
+  }
+  return out;
+}
+
+void validateExportTo(const std::string& own_namespace, const std::vector<std::string>& export_to,
+                      const std::string& field, Findings& out) {
+  std::map<std::string, std::string> seen;  // namespace it names -> entry as written
+  for (size_t i = 0; i < export_to.size(); ++i) {
+    const std::string& entry = export_to[i];
+    const std::string key = entry == "." ? own_namespace : entry;
+    if (auto [it, fresh] = seen.emplace(key, entry); !fresh) {
+      if (it->second != entry) {
+        error(out, at(field, i), "\".\" and the own namespace " + quoted(own_namespace) + " are the same entry");
+      } else {
+        error(out, at(field, i), quoted(entry) + " is listed twice");
+      }
+      continue;
+    }
+    if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
+      error(out, at(field, i), quoted(entry) + " must be \".\", \"*\", \"~\" or a namespace name");
+    }
+  }
+  if (export_to.size() > 1 && seen.count("*") != 0) {
+    error(out, field, "\"*\" (everyone) cannot be combined with other entries");
+  }
+  if (export_to.size() > 1 && seen.count("~") != 0) {
+    error(out, field, "\"~\" (no one) cannot be combined with other entries");
+  }
+}
+
+Findings validateWorkload(const Workload& workload) {
+  Findings out = validateMeta(workload.meta);
+  if (workload.cgroup.empty()) error(out, "spec.cgroup", "is required (absolute, or relative to --cgroup-root)");
+  return out;
+}
+
+Findings validateMeshConfig(const MeshConfig& mesh) {
+  Findings out;
+  if (!isNamespaceName(mesh.root_namespace)) {
+    error(out, "rootNamespace", quoted(mesh.root_namespace) + " is not a valid namespace name");
+  }
+  for (size_t i = 0; i < mesh.default_service_export_to.size(); ++i) {
+    const std::string& entry = mesh.default_service_export_to[i];
+    if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
+      error(out, at("defaultServiceExportTo", i), quoted(entry) + " must be \".\", \"*\", \"~\" or a namespace name");
+    }
+  }
+  return out;
+}
+
+}  // namespace egressd::policy
