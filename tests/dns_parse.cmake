@@ -1,0 +1,31 @@
+# DNS answer parser (bpf/lib/dns_parse.h): its own test binaries so it builds
+# and runs without the rest of the agent; its sources are also picked up by
+# the unit/kernel globs above, hence the skeleton link on the kernel tests.
+add_executable(dns_parse_unit_tests ${CMAKE_CURRENT_SOURCE_DIR}/unit/dns_parse_test.cc)
+target_include_directories(dns_parse_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(dns_parse_unit_tests PRIVATE GTest::gtest GTest::gtest_main)
+
+add_executable(dns_parse_kernel_tests ${CMAKE_CURRENT_SOURCE_DIR}/kernel/dns_parse_kernel_test.cc)
+target_include_directories(dns_parse_kernel_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(dns_parse_kernel_tests PRIVATE dns_parse_test_skel GTest::gtest GTest::gtest_main)
+target_link_libraries(egressd_kernel_tests PRIVATE dns_parse_test_skel)
+
+# Benchmark, not a test: BPF_PROG_TEST_RUN repeat timings and verifier budget.
+add_executable(dns_parse_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/dns_parse_bench.cc)
+target_include_directories(dns_parse_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(dns_parse_bench PRIVATE dns_parse_test_skel)
+
+# libFuzzer over the twin (scripts/fuzz-dns.sh). Needs clang.
+option(EGRESSD_FUZZ "Build the libFuzzer targets (clang only)" OFF)
+if(EGRESSD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "EGRESSD_FUZZ needs clang++ (CXX=clang++)")
+  endif()
+  add_executable(dns_parse_fuzz ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/dns_parse_fuzz.cc)
+  target_include_directories(dns_parse_fuzz PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  target_compile_options(dns_parse_fuzz PRIVATE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined)
+  target_link_options(dns_parse_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
+  # Writes the fixture table as seed files for the corpus.
+  add_executable(dns_fixture_seeds ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/dns_fixture_seeds.cc)
+  target_include_directories(dns_fixture_seeds PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+endif()
