@@ -1,1 +1,51 @@
-int main() { return 0; }
+// egressd: the node agent. Parses flags, then hands over to Agent.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+
+#include "agent/agent.h"
+#include "bpf/datapath.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};  // set from the signal handler only
+
+void onSignal(int) { g_stop = true; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto options = egressd::agent::parseAgentOptions(argc, argv, exit_code);
+  if (!options) {
+    (exit_code == 0 ? std::cout : std::cerr) << options.error() << "\n";
+    return exit_code;
+  }
+  spdlog::set_level(spdlog::level::from_str(options->log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  if (options->uninstall) {
+    auto status = egressd::bpf::unpinAll(options->bpffs);
+    if (!status) {
+      spdlog::error("uninstall: {}", status.error());
+      return 1;
+    }
+    spdlog::info("detached programs and removed pins under {}", options->bpffs);
+    return 0;
+  }
+
+  std::signal(SIGINT, onSignal);
+  std::signal(SIGTERM, onSignal);
+  egressd::agent::Agent agent(*options);
+  if (auto status = agent.start(); !status) {
+    spdlog::critical("{}", status.error());
+    return 1;
+  }
+  agent.run(g_stop);
+  // Programs, links and maps stay pinned: enforcement continues while the
+  // agent is down, and the next agent adopts them.
+  spdlog::info("stopping; enforcement stays in the kernel (egressd --uninstall removes it)");
+  return 0;
+}

@@ -1,0 +1,120 @@
+# A tiny lab on this machine, shared by the demo and the end-to-end tests:
+#   netns <lab>-wl   the workloads' network namespace (the "pods")
+#   netns <lab>-ext  the "internet": documentation addresses on
+#                    its loopback, served by nginx (HTTP on 80 and 8080,
+#                    HTTPS on 443)
+# joined by a veth pair (10.99.0.0/24, fd00:99::/64). Nothing leaves the machine.
+# Workloads are cgroups under <cgroup2 root>/<lab>; processes join one with
+# lab_exec. Source this file; call lab_up NAME, then lab_down.
+
+LAB_EXTERNAL_V4=(192.0.2.10 198.51.100.20 203.0.113.30)
+LAB_EXTERNAL_V6=(2001:db8::10 2001:db8:1::20)
+LAB_RESOLVER=10.99.0.1
+
+lab_cgroup2_root() {
+  awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo
+}
+
+lab_up() {
+  LAB=$1
+  LAB_DIR=$(mktemp -d "/tmp/${LAB}.XXXXXX")
+  LAB_CGROUP=$(lab_cgroup2_root)/$LAB
+  [ -n "$(lab_cgroup2_root)" ] || { echo "no cgroup2 mount in /proc/self/mountinfo" >&2; return 1; }
+  mkdir -p "$LAB_CGROUP"
+
+  ip netns add "$LAB-wl"
+  ip netns add "$LAB-ext"
+  ip link add "$LAB-h" type veth peer name "$LAB-p"
+  ip link set "$LAB-h" netns "$LAB-ext"
+  ip link set "$LAB-p" netns "$LAB-wl"
+  ip -n "$LAB-ext" link set lo up
+  ip -n "$LAB-wl" link set lo up
+  ip -n "$LAB-ext" addr add 10.99.0.1/24 dev "$LAB-h"
+  ip -n "$LAB-ext" -6 addr add fd00:99::1/64 dev "$LAB-h" nodad
+  ip -n "$LAB-wl" addr add 10.99.0.2/24 dev "$LAB-p"
+  ip -n "$LAB-wl" -6 addr add fd00:99::2/64 dev "$LAB-p" nodad
+  ip -n "$LAB-ext" link set "$LAB-h" up
+  ip -n "$LAB-wl" link set "$LAB-p" up
+  ip -n "$LAB-wl" route add default via 10.99.0.1
+  ip -n "$LAB-wl" -6 route add default via fd00:99::1
+  # The external addresses live on ext's loopback (no dummy module needed).
+  local a
+  for a in "${LAB_EXTERNAL_V4[@]}"; do ip -n "$LAB-ext" addr add "$a/32" dev lo; done
+  for a in "${LAB_EXTERNAL_V6[@]}"; do ip -n "$LAB-ext" -6 addr add "$a/128" dev lo nodad; done
+  lab_start_nginx
+}
+
+lab_start_nginx() {
+  mkdir -p "$LAB_DIR/nginx"
+  # One self-signed certificate for every "external" host name.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj "/CN=external" -addext "subjectAltName=DNS:*.example.com,DNS:api.external-service.com" \
+    -keyout "$LAB_DIR/nginx/tls.key" -out "$LAB_DIR/nginx/tls.crt" 2>/dev/null
+  cat > "$LAB_DIR/nginx/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $LAB_DIR/nginx/nginx.pid;
+error_log $LAB_DIR/nginx/error.log;
+events { worker_connections 256; }
+http {
+  access_log $LAB_DIR/nginx/access.log;
+  client_body_temp_path $LAB_DIR/nginx;
+  proxy_temp_path $LAB_DIR/nginx;
+  fastcgi_temp_path $LAB_DIR/nginx;
+  uwsgi_temp_path $LAB_DIR/nginx;
+  scgi_temp_path $LAB_DIR/nginx;
+  server {
+    listen 80;
+    listen [::]:80;
+    listen 8080;
+    listen [::]:8080;
+    listen 443 ssl;
+    listen [::]:443 ssl;
+    ssl_certificate $LAB_DIR/nginx/tls.crt;
+    ssl_certificate_key $LAB_DIR/nginx/tls.key;
+    location / { return 200 "hello from \$server_addr:\$server_port\n"; }
+  }
+}
+CONF
+  ip netns exec "$LAB-ext" nginx -p "$LAB_DIR/nginx" -c "$LAB_DIR/nginx/nginx.conf"
+}
+
+# lab_workload NAME: creates the workload's cgroup, prints its path.
+lab_workload() {
+  mkdir -p "$LAB_CGROUP/$1"
+  echo "$LAB_CGROUP/$1"
+}
+
+# lab_exec WORKLOAD CMD...: runs CMD as a process of WORKLOAD (its cgroup)
+# inside the workloads' network namespace. WORKLOAD "-" runs outside every workload.
+lab_exec() {
+  local workload=$1
+  shift
+  if [ "$workload" = "-" ]; then
+    ip netns exec "$LAB-wl" "$@"
+  else
+    # The subshell joins the cgroup, then becomes the command.
+    (echo $BASHPID > "$LAB_CGROUP/$workload/cgroup.procs" && exec ip netns exec "$LAB-wl" "$@")
+  fi
+}
+
+lab_down() {
+  [ -n "${LAB:-}" ] || return 0
+  [ -f "$LAB_DIR/nginx/nginx.pid" ] && kill "$(cat "$LAB_DIR/nginx/nginx.pid")" 2>/dev/null
+  [ -f "$LAB_DIR/dnsmasq.pid" ] && kill "$(cat "$LAB_DIR/dnsmasq.pid")" 2>/dev/null
+  ip netns pids "$LAB-wl" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip netns pids "$LAB-ext" 2>/dev/null | xargs -r kill 2>/dev/null
+  ip netns del "$LAB-wl" 2>/dev/null
+  ip netns del "$LAB-ext" 2>/dev/null
+  # Children first: a cgroup can only go once it is empty of processes and children.
+  if [ -d "$LAB_CGROUP" ]; then
+    local d
+    for _ in 1 2 3 4 5; do
+      find "$LAB_CGROUP" -depth -type d -exec rmdir {} \; 2>/dev/null
+      [ -d "$LAB_CGROUP" ] || break
+      sleep 0.2
+    done
+  fi
+  rm -rf "$LAB_DIR"
+  LAB=
+}

@@ -1,0 +1,123 @@
+# Helpers for e2e cases: a running agent on a policy directory, and asserts.
+# A case file calls e2e_policy/e2e_start_agent, then asserts; any failed
+# assert makes the case fail (exit status), after printing what differed.
+
+E2E_FAILURES=0
+
+e2e_setup() {
+  local name=$1
+  lab_up "egd$$" || return 1
+  E2E_POLICY=$LAB_DIR/policy
+  E2E_BPFFS=/sys/fs/bpf/egressd-e2e-$$
+  E2E_ADMIN=127.0.0.1:$(( 20000 + $$ % 20000 ))
+  E2E_LOG=$LAB_DIR/egressd.log
+  mkdir -p "$E2E_POLICY"
+  echo "--- $name (lab $LAB, cgroup $LAB_CGROUP)"
+}
+
+e2e_teardown() {
+  local status=$?
+  e2e_stop_agent
+  [ -x "$EGRESSD_BIN/egressd" ] && "$EGRESSD_BIN/egressd" --uninstall --bpffs "$E2E_BPFFS" >/dev/null 2>&1
+  if [ "$E2E_FAILURES" -gt 0 ] || [ "$status" -ne 0 ]; then
+    echo "--- agent log:"; tail -n 40 "$E2E_LOG" 2>/dev/null
+  fi
+  lab_down
+  [ "$E2E_FAILURES" -eq 0 ] && [ "$status" -eq 0 ]
+  exit $?
+}
+
+# e2e_policy FILE < YAML: writes a policy file atomically (as an editor would).
+e2e_policy() {
+  cat > "$E2E_POLICY/.$1.tmp" && mv "$E2E_POLICY/.$1.tmp" "$E2E_POLICY/$1"
+}
+
+e2e_start_agent() {
+  "$EGRESSD_BIN/egressd" --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" --bpffs "$E2E_BPFFS" \
+    --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --log-level debug "$@" >>"$E2E_LOG" 2>&1 &
+  E2E_AGENT_PID=$!
+  local i
+  for i in $(seq 1 100); do
+    curl -sf "http://$E2E_ADMIN/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$E2E_AGENT_PID" 2>/dev/null || { e2e_fail "agent exited at start"; return 1; }
+    sleep 0.05
+  done
+  e2e_fail "agent not ready after 5s"
+  return 1
+}
+
+e2e_stop_agent() {
+  [ -n "${E2E_AGENT_PID:-}" ] || return 0
+  kill "$E2E_AGENT_PID" 2>/dev/null && wait "$E2E_AGENT_PID" 2>/dev/null
+  E2E_AGENT_PID=
+}
+
+e2e_fail() {
+  echo "  FAIL: $*"
+  E2E_FAILURES=$((E2E_FAILURES + 1))
+}
+
+e2e_ok() {
+  echo "  ok: $*"
+}
+
+# expect_probe WORKLOAD OP IP PORT EXPECTED [--v4mapped]: EXPECTED is what
+# egressd_probe prints: ok, EPERM, ECONNREFUSED...
+expect_probe() {
+  local workload=$1 op=$2 ip=$3 port=$4 expected=$5
+  shift 5
+  local got
+  got=$(lab_exec "$workload" "$EGRESSD_BIN/egressd_probe" "$op" "$ip" "$port" "$@")
+  if [ "$got" = "$expected" ]; then
+    e2e_ok "$workload $op $ip:$port $* -> $got"
+  else
+    e2e_fail "$workload $op $ip:$port $*: expected $expected, got $got"
+  fi
+}
+
+# probe_is WORKLOAD OP IP PORT EXPECTED: silent form, for wait_until.
+probe_is() {
+  [ "$(lab_exec "$1" "$EGRESSD_BIN/egressd_probe" "$2" "$3" "$4")" = "$5" ]
+}
+
+# expect_http WORKLOAD URL: curl from the workload must get nginx's answer.
+expect_http() {
+  local body
+  if body=$(lab_exec "$1" curl -sS -g -m 3 "$2" 2>&1) && [[ "$body" == hello* ]]; then
+    e2e_ok "$1 curl $2 -> $body"
+  else
+    e2e_fail "$1 curl $2: $body"
+  fi
+}
+
+# expect_metric REGEX: a line of /metrics must match.
+expect_metric() {
+  if curl -sf "http://$E2E_ADMIN/metrics" | grep -Eq "$1"; then
+    e2e_ok "metric /$1/"
+  else
+    e2e_fail "no metric line matches /$1/"
+  fi
+}
+
+# expect_log REGEX: the agent's log must have a matching line.
+expect_log() {
+  if grep -Eq "$1" "$E2E_LOG"; then e2e_ok "log /$1/"; else e2e_fail "no log line matches /$1/"; fi
+}
+
+egressctl() {
+  "$EGRESSD_BIN/egressctl" --admin-addr "$E2E_ADMIN" "$@"
+}
+
+# wait_until TIMEOUT_MS CMD...: polls CMD every 5 ms; prints the elapsed ms.
+wait_until() {
+  local timeout_ms=$1
+  shift
+  local start now
+  start=$(date +%s%N)
+  while :; do
+    "$@" >/dev/null 2>&1 && { echo $(( ($(date +%s%N) - start) / 1000000 )); return 0; }
+    now=$(date +%s%N)
+    [ $(( (now - start) / 1000000 )) -ge "$timeout_ms" ] && return 1
+    sleep 0.005
+  done
+}

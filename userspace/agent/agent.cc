@@ -1,0 +1,143 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "agent/api_routes.h"
+#include "agent/workload_cgroups.h"
+#include "policy/describe.h"
+#include "policy/parser.h"
+#include "sources/dir_watcher.h"
+#include "sources/resolv_conf.h"
+#include "sync/map_sync.h"
+
+namespace egressd::agent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// While a workload's cgroup does not exist yet, look again this often.
+constexpr auto kUnresolvedRetry = std::chrono::milliseconds(1000);
+
+compiler::DnsServer parseDnsServer(const std::string& text) {
+  compiler::DnsServer server;
+  // "IP", "IP:PORT", "[v6]:PORT" or a bare IPv6 address.
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    server.ip = text.substr(1, close - 1);
+    if (close + 1 < text.size() && text[close + 1] == ':') server.port = std::stoi(text.substr(close + 2));
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    server.ip = text.substr(0, text.find(':'));
+    server.port = std::stoi(text.substr(text.find(':') + 1));
+  } else {
+    server.ip = text;
+  }
+  return server;
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {
+  std::vector<std::string> dns = options_.dns_servers;
+  if (dns.empty()) dns = sources::nameserversFromResolvConf();
+  for (const auto& text : dns) {
+    try {
+      compile_options_.dns_servers.push_back(parseDnsServer(text));
+    } catch (const std::exception&) {
+      spdlog::error("--dns-server {}: expected IP or IP:PORT; ignored", text);
+    }
+  }
+  compile_options_.cluster_cidrs = options_.cluster_cidrs;
+}
+
+Agent::~Agent() { admin_.stop(); }
+
+Status Agent::start() {
+  bpf::DatapathOptions datapath_options;
+  datapath_options.bpffs_dir = options_.bpffs;
+  datapath_options.cgroup_root = options_.cgroup_root;
+  auto datapath = bpf::Datapath::open(datapath_options);
+  if (!datapath) return fail(datapath.error());
+  datapath_ = std::move(datapath.value());
+  spdlog::info("datapath {} at {} (cgroup root {})", datapath_->adopted() ? "adopted" : "attached",
+               options_.bpffs, options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root);
+
+  describeMetrics();
+  registerRoutes();
+  if (Status s = admin_.start(options_.admin_addr); !s) return s;
+  spdlog::info("admin API on http://{}", options_.admin_addr);
+
+  reload();
+  ready_ = true;
+  return Ok{};
+}
+
+void Agent::run(const std::atomic<bool>& stop) {
+  auto watcher = sources::DirWatcher::open(options_.policy_dir);
+  if (!watcher) spdlog::error("policy dir {}: {}; changes will be noticed by polling", options_.policy_dir, watcher.error());
+  auto last_retry = Clock::now();
+  while (!stop) {
+    bool changed = false;
+    if (watcher) {
+      auto waited = watcher->waitForChange(std::chrono::milliseconds(200));
+      if (!waited) spdlog::warn("{}", waited.error());
+      changed = waited && *waited;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    // Workloads whose cgroup was missing are retried: pods' cgroups appear late.
+    bool retry = has_unresolved_workloads_ && Clock::now() - last_retry >= kUnresolvedRetry;
+    if (changed || retry) {
+      if (retry) last_retry = Clock::now();
+      reload();
+    }
+  }
+}
+
+void Agent::reload() {
+  const auto started = Clock::now();
+  auto applied = std::make_shared<AppliedPolicy>();
+
+  policy::ParsedDocuments parsed = policy::loadPolicyDir(options_.policy_dir);
+  policy::PolicyStore::ApplyReport report = store_.apply(parsed);
+  for (const auto& rejection : report.rejected) spdlog::error("rejected {}", policy::describe(rejection));
+  for (const auto& warning : report.warnings) spdlog::warn("{}", policy::describe(warning));
+  applied->snapshot = store_.snapshot();
+  applied->rejected = report.rejected;
+  applied->warnings = report.warnings;
+
+  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root);
+  for (const auto& [workload, why] : cgroups.unresolved) spdlog::warn("workload {} not enforced yet: {}", workload, why);
+  has_unresolved_workloads_ = !cgroups.unresolved.empty();
+  applied->workload_cgroups = cgroups.resolved;
+  applied->unresolved_workloads = cgroups.unresolved;
+
+  auto live = datapath_->maps().readLive();
+  if (!live) {
+    spdlog::error("reading live maps: {}; policy not applied", live.error());
+    return;
+  }
+  applied->compiled = compiler::compilePolicy(applied->snapshot, applied->workload_cgroups, compile_options_,
+                                              compiler::scopeIdsFromLive(*live));
+  for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
+  for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
+
+  SyncReport sync = syncMaps(datapath_->maps(), applied->compiled.desired);
+  for (const auto& error : sync.errors) spdlog::error("map sync: {}", error);
+  applied->sync_errors = sync.errors;
+
+  applied->generation = ++generation_;
+  applied->applied_at = std::chrono::system_clock::now();
+  applied->sync_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  spdlog::info("policy generation {} applied in {:.1f} ms: {} objects, {} rejected, {} scopes, {} workloads; "
+               "maps +{} ~{} -{}",
+               applied->generation, applied->sync_seconds * 1e3, report.objects, report.rejected.size(),
+               applied->compiled.scopes.size(), applied->workload_cgroups.size(), sync.added, sync.changed,
+               sync.removed);
+  recordApply(*applied);
+  state_.publish(std::move(applied));
+}
+
+}  // namespace egressd::agent

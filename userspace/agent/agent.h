@@ -1,0 +1,49 @@
+#pragma once
+// The agent: opens the datapath, serves the admin API, and keeps the kernel
+// maps equal to the compiled policy of --policy-dir, reloading on change.
+#include <atomic>
+#include <memory>
+
+#include "admin/admin_server.h"
+#include "admin/metrics.h"
+#include "agent/agent_state.h"
+#include "agent/options.h"
+#include "bpf/datapath.h"
+#include "common/result.h"
+#include "compiler/compiler.h"
+#include "policy/policy_store.h"
+
+namespace egressd::agent {
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+
+  // Attaches the programs, serves the admin API and applies the policy once.
+  Status start();
+  // Reloads on every change of the policy directory until `stop` is set.
+  void run(const std::atomic<bool>& stop);
+
+  // Reads the policy directory and brings the maps to it. Public for tests.
+  void reload();
+
+ private:
+  void registerRoutes();
+  void describeMetrics();
+  void refreshKernelMetrics();
+  void recordApply(const AppliedPolicy& applied);
+
+  AgentOptions options_;
+  compiler::CompileOptions compile_options_;
+  std::unique_ptr<bpf::Datapath> datapath_;
+  policy::PolicyStore store_;
+  AgentState state_;
+  admin::MetricsRegistry metrics_;
+  admin::AdminServer admin_;
+  std::atomic<bool> ready_{false};
+  uint64_t generation_ = 0;
+  bool has_unresolved_workloads_ = false;
+};
+
+}  // namespace egressd::agent

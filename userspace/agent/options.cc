@@ -1,0 +1,47 @@
+#include "agent/options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+
+namespace egressd::agent {
+
+Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
+  AgentOptions options;
+  if (const char* node = std::getenv("NODE_NAME")) options.node_name = node;
+  options.in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+
+  CLI::App app{"egressd: enforces Istio's egress policy in the kernel, per workload, at connect()"};
+  app.add_option("--policy-dir", options.policy_dir,
+                 "Read Istio YAML and local Workloads from DIR, re-apply on change");
+  app.add_option("--kubeconfig", options.kubeconfig, "Watch the Kubernetes API with this kubeconfig");
+  app.add_flag("--in-cluster", options.in_cluster, "Watch the Kubernetes API from inside a pod");
+  app.add_option("--node-name", options.node_name, "This node's name (default $NODE_NAME)");
+  app.add_option("--cgroup-root", options.cgroup_root,
+                 "cgroup v2 directory the hooks attach to (default: the cgroup2 mount root)");
+  app.add_option("--bpffs", options.bpffs, "Where programs, links and maps are pinned")->capture_default_str();
+  app.add_option("--admin-addr", options.admin_addr, "HTTP address for /metrics, /readyz and egressctl")
+      ->capture_default_str();
+  app.add_option("--dns-server", options.dns_servers,
+                 "Trusted resolver IP[:PORT], repeatable (default: resolv.conf nameservers)");
+  app.add_option("--cluster-cidr", options.cluster_cidrs,
+                 "In-cluster destination CIDR: always allowed, never redirected; repeatable");
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
+  app.add_flag("--uninstall", options.uninstall,
+               "Detach the programs and remove every pin under --bpffs, then exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    exit_code = e.get_exit_code();
+    return fail(e.get_exit_code() == 0 ? app.help() : std::string(e.what()) + "\nRun with --help for usage.");
+  }
+  if (!options.uninstall && options.policy_dir.empty()) {
+    exit_code = 2;
+    if (!options.kubeconfig.empty() || options.in_cluster) {
+      return fail("the Kubernetes API source is not available in this version: use --policy-dir DIR");
+    }
+    return fail("a policy source is required: --policy-dir DIR");
+  }
+  return options;
+}
+
+}  // namespace egressd::agent

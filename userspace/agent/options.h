@@ -1,0 +1,28 @@
+#pragma once
+// The agent's command line (DESIGN.md "Contracts": names and defaults).
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace egressd::agent {
+
+struct AgentOptions {
+  std::string policy_dir;
+  std::string kubeconfig;
+  bool in_cluster = false;
+  std::string node_name;
+  std::string cgroup_root;  // empty: the cgroup2 mount root
+  std::string bpffs = "/sys/fs/bpf/egressd";
+  std::string admin_addr = "127.0.0.1:9477";
+  std::vector<std::string> dns_servers;  // IP[:PORT]; empty: resolv.conf
+  std::vector<std::string> cluster_cidrs;
+  std::string log_level = "info";
+  bool uninstall = false;
+};
+
+// Parses argv; on --help or a bad flag returns an error whose message is
+// what to print, and sets `exit_code` (0 for --help).
+Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code);
+
+}  // namespace egressd::agent
