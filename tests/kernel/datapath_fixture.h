@@ -1,0 +1,54 @@
+#pragma once
+// One private datapath per test: a cgroup subtree, a bpffs directory, the
+// real programs attached at the subtree root; all removed in TearDown.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/datapath.h"
+#include "kernel/kernel_env.h"
+#include "kernel/policy_builder.h"
+#include "kernel/socket_probe.h"
+#include "kernel/test_cgroup.h"
+
+namespace egressd::ktest {
+
+struct ProbeCase {
+  std::string name;
+  Probe probe;
+  int expected_errno;  // 0 = allowed
+};
+
+class DatapathTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  // (Re)opens the datapath on this test's bpffs dir; cgroup_root empty = the
+  // test subtree's root.
+  void openDatapath(const std::string& cgroup_root = "");
+  bpf::DatapathOptions options(const std::string& cgroup_root = "") const;
+
+  // Map writes through the real MapBackend; each asserts success.
+  void addScope(uint32_t scope_id, egressd_outbound_mode mode);
+  void addWorkload(const std::string& cgroup_dir, uint32_t scope_id, uint32_t flags = 0);
+  void addPrefix(const std::string& cidr, uint32_t class_id);
+  void addPort(uint32_t class_id, uint16_t port, uint8_t protocol, std::initializer_list<uint32_t> scopes,
+               uint32_t flags = 0);
+
+  // Runs every case from a child in cgroup_dir and checks each errno.
+  void expectProbes(const std::string& cgroup_dir, const std::vector<ProbeCase>& cases);
+
+  // Summed counter for (hook, reason).
+  egressd_counter counter(egressd_hook hook, egressd_reason reason);
+  // Number of programs attached at cgroup_dir for the attach type.
+  uint32_t attachedPrograms(const std::string& cgroup_dir, int attach_type);
+
+  std::unique_ptr<TestCgroupTree> tree_;
+  std::string bpffs_dir_;
+  std::unique_ptr<bpf::Datapath> datapath_;
+};
+
+}  // namespace egressd::ktest

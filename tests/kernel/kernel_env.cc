@@ -1,0 +1,28 @@
+#include "kernel/kernel_env.h"
+
+#include <bpf/bpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "bpf/cgroup.h"
+
+namespace egressd::ktest {
+
+std::string kernelTestBlocker() {
+  if (::geteuid() != 0) return "not running as root";
+  if (egressd::bpf::cgroup2MountRoot().empty()) return "no cgroup2 filesystem mounted";
+  const int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "egressd_probe", 4, 4, 1, nullptr);
+  if (fd < 0) return std::string("BPF unavailable: ") + std::strerror(errno);
+  ::close(fd);
+  return {};
+}
+
+bool underCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && *ci != '\0';
+}
+
+}  // namespace egressd::ktest
