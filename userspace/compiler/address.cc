@@ -76,9 +76,16 @@ bool prefixCovers(const egressd_prefix_key& outer, const egressd_prefix_key& inn
 }
 
 bool isLoopback(const egressd_prefix_key& address) {
-  static constexpr egressd_prefix_key kV6Loopback{128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
-  static constexpr egressd_prefix_key kV4Loopback{104, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0}};
-  return prefixCovers(kV6Loopback, address) || prefixCovers(kV4Loopback, address);
+  static constexpr egressd_prefix_key kLocal[] = {
+      {128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}},              // ::1
+      {128, {}},                                                           // ::
+      {104, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0}},     // 127/8
+      {128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0}},       // 0.0.0.0
+  };
+  for (const auto& local : kLocal) {
+    if (prefixCovers(local, address)) return true;
+  }
+  return false;
 }
 
 std::string formatPrefix(const egressd_prefix_key& key) {

@@ -23,6 +23,7 @@ egressd_prefix_key maskPrefix(const egressd_prefix_key& key, uint32_t prefixlen)
 // Does `outer` contain every address of `inner`?
 bool prefixCovers(const egressd_prefix_key& outer, const egressd_prefix_key& inner);
 
+// Loopback and the unspecified address (Linux connects it to loopback).
 bool isLoopback(const egressd_prefix_key& address);
 
 // Back to the notation a user wrote: v4-mapped prefixes print as IPv4.

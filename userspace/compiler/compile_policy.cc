@@ -2,19 +2,19 @@
 //
 // Kernel contract (bpf/lib/policy.h implements it; explain.cc is its twin):
 //   1. workloads[cgroup id] -> scope id; no entry: NOT_WORKLOAD, untouched.
-//      scopes[id] not ACTIVE: UNKNOWN_SCOPE, denied (map sync writes scopes
-//      before workloads, so this is only a torn state).
-//   2. Loopback (127.0.0.0/8, ::1, v4-mapped 127/8): allowed.
+//   2. Loopback and unspecified (127/8, ::1, 0.0.0.0, ::, v4-mapped): allowed.
 //   3. dest_prefixes: longest match of the destination (IPv4 as ::ffff:a.b.c.d,
-//      prefixlen + 96) -> class_id. No match: step 5.
+//      prefixlen + 96) -> class_id. No match: no entry, go to 6.
 //   4. dest_ports: look up {class_id, port, proto}; if there is NO entry, look
 //      up {class_id, 0, proto} once more. PORT 0 MEANS "ANY PORT" (used by
 //      --cluster-cidr). The compiler folds every port-0 entry into each exact
 //      port entry of the same class and protocol, so the first entry found is
-//      complete: never combine the two. Then: flags & EGRESSD_PORT_F_ALWAYS ->
-//      ALWAYS_ALLOWED; scope bit set in allow_scopes -> REGISTRY_MATCH.
-//   5. Otherwise the scope's mode: ALLOW_ANY -> allowed (ALLOW_ANY),
-//      REGISTRY_ONLY -> denied (NOT_IN_REGISTRY).
+//      complete: never combine the two.
+//   5. entry flags & EGRESSD_PORT_F_ALWAYS -> ALWAYS_ALLOWED (before the scope
+//      check: it depends on no scope); scope slot not ACTIVE -> UNKNOWN_SCOPE,
+//      denied; scope bit set in allow_scopes -> REGISTRY_MATCH.
+//   6. Otherwise the scope's mode: ALLOW_ANY -> allowed (ALLOW_ANY), anything
+//      else -> denied (NOT_IN_REGISTRY).
 // Every distinct prefix is its own class already holding the ports of all
 // covering prefixes, so the longest match alone decides.
 #include <netinet/in.h>

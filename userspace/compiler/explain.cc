@@ -76,13 +76,6 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
   for (const auto& s : compiled.scopes) {
     if (s.id == scope_id) ex.scope_key = s.key;
   }
-  auto scope = compiled.desired.scopes.find(scope_id);
-  if (scope == compiled.desired.scopes.end() || !(scope->second.flags & EGRESSD_SCOPE_F_ACTIVE)) {
-    ex.verdict = EGRESSD_VERDICT_DENIED;
-    ex.reason = EGRESSD_REASON_UNKNOWN_SCOPE;
-    ex.detail = "scope " + std::to_string(scope_id) + " is not active";
-    return ex;
-  }
   if (isLoopback(*address)) {
     ex.verdict = EGRESSD_VERDICT_ALLOWED;
     ex.reason = EGRESSD_REASON_LOOPBACK;
@@ -100,11 +93,19 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
     ex.detail = ip + " matches no known prefix";
   }
 
+  // ALWAYS entries depend on no scope, so they come before the scope check.
   if (entry && (entry->flags & EGRESSD_PORT_F_ALWAYS)) {
     ex.verdict = EGRESSD_VERDICT_ALLOWED;
     ex.reason = EGRESSD_REASON_ALWAYS_ALLOWED;
     const auto& source = entry->service_id < compiled.services.size() ? compiled.services[entry->service_id] : "";
     ex.detail += "; " + dest + " always allowed " + source;
+    return ex;
+  }
+  auto scope = compiled.desired.scopes.find(scope_id);
+  if (scope == compiled.desired.scopes.end() || !(scope->second.flags & EGRESSD_SCOPE_F_ACTIVE)) {
+    ex.verdict = EGRESSD_VERDICT_DENIED;
+    ex.reason = EGRESSD_REASON_UNKNOWN_SCOPE;
+    ex.detail += "; scope " + std::to_string(scope_id) + " is not active";
     return ex;
   }
   if (entry && (entry->allow_scopes[scope_id / 64] & (1ull << (scope_id % 64)))) {
@@ -114,7 +115,8 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
     ex.detail += "; " + dest + " allowed by ServiceEntry " + ex.service_entry.value_or("?");
     return ex;
   }
-  const bool registry_only = scope->second.outbound_mode == EGRESSD_MODE_REGISTRY_ONLY;
+  // The kernel reads any mode other than ALLOW_ANY as REGISTRY_ONLY.
+  const bool registry_only = scope->second.outbound_mode != EGRESSD_MODE_ALLOW_ANY;
   ex.verdict = registry_only ? EGRESSD_VERDICT_DENIED : EGRESSD_VERDICT_ALLOWED;
   ex.reason = registry_only ? EGRESSD_REASON_NOT_IN_REGISTRY : EGRESSD_REASON_ALLOW_ANY;
   ex.detail += "; no ServiceEntry visible to scope " + ex.scope_key + " allows " + dest +
