@@ -112,6 +112,16 @@ TEST_F(EnforcementTest, AllowAnyScope) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_ALLOW_ANY).allowed, 1u);
 }
 
+// Sockets that are neither TCP nor UDP (here an ICMP ping socket, which
+// reaches connect4 on 6.x) match no registry entry: only ALLOW_ANY or
+// loopback lets them through.
+TEST_F(EnforcementTest, OtherProtocolsMatchNoRegistryEntry) {
+  const Probe ping_a = {AF_INET, SOCK_DGRAM, kNetA, 443, Op::kConnect, IPPROTO_ICMP};
+  const Probe ping_lo = {AF_INET, SOCK_DGRAM, "127.0.0.1", 0, Op::kConnect, IPPROTO_ICMP};
+  expectProbes(strict_, {{"ping, registry only", ping_a, EPERM}, {"ping loopback", ping_lo, 0}});
+  expectProbes(open_, {{"ping, allow any", ping_a, 0}});
+}
+
 TEST_F(EnforcementTest, AuditWorkloadIsAllowedAndRecorded) {
   const auto audited = tree_->make("audited");
   addWorkload(audited, kRegistryOnly, EGRESSD_WORKLOAD_F_AUDIT);

@@ -25,7 +25,8 @@ constexpr const char* kNetnsSetup =
     "ip addr add 198.51.100.1/24 dev eg0;"
     "ip addr add 203.0.113.1/24 dev eg0;"
     "ip -6 addr add 2001:db8::1/64 dev eg0 nodad;"
-    "ip -6 addr add 2001:db8:1::1/64 dev eg0 nodad";
+    "ip -6 addr add 2001:db8:1::1/64 dev eg0 nodad;"
+    "sysctl -qw net.ipv4.ping_group_range='0 2147483647'";  // ping sockets in this netns
 
 // Dual-stack [::]:port listener: accepts IPv4, IPv6 and v4-mapped peers.
 bool listenOn(uint16_t port) {
@@ -43,7 +44,7 @@ bool listenOn(uint16_t port) {
 }
 
 int runOne(const Probe& probe) {
-  const int fd = ::socket(probe.family, probe.type | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(probe.family, probe.type | SOCK_CLOEXEC, probe.protocol);
   if (fd < 0) return errno;
   sockaddr_storage ss{};
   socklen_t len = 0;
@@ -122,7 +123,7 @@ bool readAll(int fd, void* data, size_t size) {
 
 std::string describe(const Probe& probe) {
   std::string s = probe.op == Op::kSendto ? "sendto " : "connect ";
-  s += probe.type == SOCK_STREAM ? "tcp" : "udp";
+  s += probe.protocol == IPPROTO_ICMP ? "icmp" : probe.type == SOCK_STREAM ? "tcp" : "udp";
   s += probe.family == AF_INET ? "4 " : "6 ";
   s += (probe.family == AF_INET6 ? "[" + probe.addr + "]" : probe.addr) + ":" + std::to_string(probe.port);
   return s;

@@ -28,6 +28,7 @@ struct Probe {
   std::string addr;  // numeric; "::ffff:a.b.c.d" for v4-mapped
   uint16_t port;
   Op op = Op::kConnect;
+  int protocol = 0;  // e.g. IPPROTO_ICMP for a ping socket
 };
 
 std::string describe(const Probe& probe);
