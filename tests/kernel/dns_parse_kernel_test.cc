@@ -25,7 +25,8 @@ namespace {
 
 constexpr uint8_t kUnwritten = 0xee;  // status before a run: proves the program wrote
 
-class DnsParseKernelTest : public ::testing::TestWithParam<std::tuple<DnsFixture, int>> {
+// Loads the test program once per suite; runs one frame through it.
+class DnsParseKernelBase : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     skel_ = dns_parse_test__open_and_load();
@@ -60,6 +61,10 @@ class DnsParseKernelTest : public ::testing::TestWithParam<std::tuple<DnsFixture
   static inline dns_parse_test* skel_ = nullptr;
   static inline int loadErrno_ = 0;
 };
+
+class DnsParseKernelTest : public DnsParseKernelBase,
+                           public ::testing::WithParamInterface<std::tuple<DnsFixture, int>> {};
+class DnsParseKernelPacketTest : public DnsParseKernelBase {};
 
 TEST_P(DnsParseKernelTest, KernelMatchesFixtureAndTwin) {
   const auto& [f, family] = GetParam();
@@ -104,6 +109,18 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, DnsParseKernelTest,
                              name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
                            return name;
                          });
+
+// Packets the hook must not hand to the parser: not UDP, or a UDP length
+// that claims more than the packet holds.
+TEST_F(DnsParseKernelPacketTest, NonDnsPacketsNeverReachTheParser) {
+  std::vector<uint8_t> message = hexToBytes(dnsAnswerFixtures().front().hex);
+  std::vector<uint8_t> tcp = udpFrame(4, message);
+  tcp[14 + 9] = IPPROTO_TCP;
+  EXPECT_EQ(runKernel(tcp).status, 0xff);
+  std::vector<uint8_t> lying = udpFrame(6, message);
+  lying[14 + 40 + 4] = 0xff;  // UDP length 0xff.. > what follows
+  EXPECT_EQ(runKernel(lying).status, 0xff);
+}
 
 }  // namespace
 }  // namespace egressd::testing
