@@ -323,6 +323,31 @@ TEST(PolicyParser, SeveralProblemsAreAllReported) {
   EXPECT_NE(parsed.rejected[0].reason.find("; addresses[0] \"nope\""), std::string::npos);
 }
 
+TEST(PolicyParser, ObjectNamesFollowKubernetesRules) {
+  const ParsedDocuments parsed = parseYaml(objectYaml("networking.istio.io/v1", "ServiceEntry", kSeSpec, "Bad_Name"), "n.yaml");
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_NE(parsed.rejected[0].reason.find("metadata.name \"Bad_Name\" is not a valid name"), std::string::npos)
+      << parsed.rejected[0].reason;
+  EXPECT_EQ(parseYaml(objectYaml("networking.istio.io/v1", "ServiceEntry", kSeSpec, "api.v2-x"), "n.yaml").service_entries.size(), 1u);
+}
+
+TEST(PolicyParser, WarningsPointAtTheFieldLine) {
+  const ParsedDocuments parsed = parseYaml(R"(apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: shop}
+spec:
+  hosts: [db.example.com]
+  ports:
+  - number: 5432
+    name: pg
+    protocol: TCP
+)", "w.yaml");
+  ASSERT_EQ(parsed.warnings.size(), 1u);
+  EXPECT_EQ(describe(parsed.warnings[0]),
+            "ServiceEntry shop/db (w.yaml:7): ports[0] port 5432 (TCP) with resolution NONE and no addresses allows "
+            "any IP on that port");
+}
+
 TEST(PolicyDescribe, FormatsRejectionsAndWarnings) {
   EXPECT_EQ(describe(Rejection{"ServiceEntry", "production", "bad", {"policies/se.yaml", 12},
                                "addresses[0] \"10.0.0.0/33\" is not a valid IP or CIDR"}),

@@ -139,6 +139,8 @@ const WarningCase kWarningCases[] = {
     {"DNS with TCP port", "hosts: [db.example.com], ports: [{number: 5432, name: pg, protocol: TCP}], resolution: DNS", ""},
     {"no ports", "hosts: [api.example.com], resolution: DNS", "ports none listed: this ServiceEntry allows no traffic"},
     {"selector without labels", "hosts: [api.internal], workloadSelector: {}, ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", "workloadSelector has no labels"},
+    {"misspelt field", "hosts: [api.example.com], resolutin: DNS, ports: [{number: 443, name: tls, protocol: TLS}]", "resolutin is not a known field (ignored)"},
+    {"misspelt port field", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocl: TLS}], resolution: DNS", "ports[0].protocl is not a known field"},
     {"targetPort with NONE", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS, targetPort: 8443}]", "targetPort has no effect"},
 };
 

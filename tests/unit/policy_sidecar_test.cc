@@ -65,6 +65,37 @@ TEST_P(PolicySidecarValidation, AcceptsOrRejects) {
 
 INSTANTIATE_TEST_SUITE_P(Policy, PolicySidecarValidation, ::testing::ValuesIn(kCases));
 
+struct WarningCase {
+  const char* description;
+  const char* spec;
+  const char* expect;  // substring of a warning, or "" for none
+};
+
+const WarningCase kWarningCases[] = {
+    {"distinct hosts", "{egress: [{hosts: ['./*', 'istio-system/*']}]}", ""},
+    {"same host twice", "{egress: [{hosts: ['./a.example.com', 'production/a.example.com']}]}", "egress[0].hosts[1] \"production/a.example.com\" duplicates another host"},
+    {"host under namespace wildcard", "{egress: [{hosts: ['./*', './a.example.com']}]}", "duplicates another host"},
+    {"*/* with others", "{egress: [{hosts: ['*/*', 'istio-system/*']}]}", "\"*/*\" already selects every host"},
+    {"selector without labels", "{workloadSelector: {}, egress: [{hosts: ['./*']}]}", "workloadSelector has no labels"},
+    {"misspelt field", "{egres: [], egress: [{hosts: ['./*']}]}", "egres is not a known field"},
+};
+
+class PolicySidecarWarnings : public ::testing::TestWithParam<WarningCase> {};
+
+TEST_P(PolicySidecarWarnings, WarnsLikeIstio) {
+  const WarningCase& c = GetParam();
+  const ParsedDocuments parsed = parseYaml(sidecarYaml(c.spec), "sidecar.yaml");
+  ASSERT_EQ(parsed.sidecars.size(), 1u) << c.description << "\n" << reasons(parsed);
+  const std::string all = testing::warnings(parsed);
+  if (std::string(c.expect).empty()) {
+    EXPECT_TRUE(parsed.warnings.empty()) << c.description << "\n" << all;
+  } else {
+    EXPECT_NE(all.find(c.expect), std::string::npos) << c.description << "\n" << all;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Policy, PolicySidecarWarnings, ::testing::ValuesIn(kWarningCases));
+
 TEST(PolicySidecarParse, ReadsEveryField) {
   const ParsedDocuments parsed = parseYaml(R"(apiVersion: networking.istio.io/v1alpha3
 kind: Sidecar

@@ -51,11 +51,13 @@ bool settle(const std::string& kind, const ObjectMeta& meta, const R& reader, co
     ctx.out.rejected.push_back({kind, meta.namespace_, meta.name, {ctx.file, errors.front().line}, reason});
     return false;
   }
-  for (const FieldIssue& issue : findings.warnings) {
+  std::vector<FieldIssue> warnings = reader.warnings();
+  warnings.insert(warnings.end(), findings.warnings.begin(), findings.warnings.end());
+  for (const FieldIssue& issue : warnings) {
     FieldIssue shown = issue;
-    if (!shown.field.empty()) shown.field = field_prefix + shown.field;
-    ctx.out.warnings.push_back(
-        {kind, meta.namespace_, meta.name, {ctx.file, reader.lineOf(issue.field)}, issueText(shown)});
+    if (!shown.field.empty() && shown.field.rfind("metadata.", 0) != 0) shown.field = field_prefix + shown.field;
+    const int line = issue.line != 0 ? issue.line : reader.lineOf(issue.field);
+    ctx.out.warnings.push_back({kind, meta.namespace_, meta.name, {ctx.file, line}, issueText(shown)});
   }
   return true;
 }

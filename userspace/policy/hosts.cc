@@ -56,6 +56,16 @@ bool isDns1123Label(std::string_view label, bool lower_case_only) {
 
 bool isNamespaceName(std::string_view name) { return isDns1123Label(name, true); }
 
+bool isObjectName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  while (true) {
+    const size_t dot = name.find('.');
+    if (!isDns1123Label(name.substr(0, dot), true)) return false;
+    if (dot == std::string_view::npos) return true;
+    name.remove_prefix(dot + 1);
+  }
+}
+
 std::string checkFqdn(std::string_view host) {
   if (auto err = checkLength(host); !err.empty()) return err;
   return checkLabels(host, host);

@@ -13,6 +13,9 @@ bool isDns1123Label(std::string_view label, bool lower_case_only = false);
 // A Kubernetes namespace name (lower-case DNS-1123 label).
 bool isNamespaceName(std::string_view name);
 
+// A Kubernetes object name (lower-case DNS-1123 subdomain, at most 253 chars).
+bool isObjectName(std::string_view name);
+
 // "api.example.com", "example.com." (trailing dot), "svc" (short name).
 std::string checkFqdn(std::string_view host);
 

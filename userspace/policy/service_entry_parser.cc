@@ -22,6 +22,7 @@ std::vector<ServicePort> readPorts(R& reader, const YAML::Node& node) {
       continue;
     }
     if (!reader.expectMap(item, field)) continue;
+    reader.warnUnknownKeys(item, field, {"number", "protocol", "name", "targetPort"});
     ServicePort port;
     port.number = reader.number(R::child(item, "number"), field + ".number", kMaxU32).value_or(0);
     port.name = reader.string(R::child(item, "name"), field + ".name").value_or("");
@@ -49,6 +50,8 @@ std::vector<WorkloadEntrySpec> readEndpoints(R& reader, const YAML::Node& node) 
       if (!R::present(item)) reader.fail(field, "must not be empty", item);
       continue;
     }
+    reader.warnUnknownKeys(item, field,
+                           {"address", "ports", "labels", "network", "locality", "weight", "serviceAccount"});
     WorkloadEntrySpec endpoint;
     endpoint.address = reader.string(R::child(item, "address"), field + ".address").value_or("");
     const YAML::Node ports = R::child(item, "ports");
@@ -103,6 +106,8 @@ ServiceEntry readServiceEntry(DocumentReader& reader, const YAML::Node& document
     return entry;
   }
   if (!reader.expectMap(spec, "spec")) return entry;
+  reader.warnUnknownKeys(spec, "", {"hosts", "addresses", "ports", "location", "resolution", "endpoints",
+                                    "workloadSelector", "exportTo", "subjectAltNames", "trafficDistribution"});
   entry.hosts = reader.stringList(R::child(spec, "hosts"), "hosts");
   entry.addresses = reader.stringList(R::child(spec, "addresses"), "addresses");
   entry.ports = readPorts(reader, R::child(spec, "ports"));

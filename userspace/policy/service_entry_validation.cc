@@ -1,23 +1,19 @@
-#include "policy/validation.h"
-
+// ServiceEntry rules, following Istio's ValidateServiceEntry.
 #include <map>
 #include <set>
 
+#include "policy/findings.h"
 #include "policy/hosts.h"
 #include "policy/protocols.h"
+#include "policy/validation.h"
 
 namespace egressd::policy {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-std::string at(const std::string& field, size_t i) { return field + "[" + std::to_string(i) + "]"; }
-
-void error(Findings& out, std::string field, std::string message) {
-  out.errors.push_back({std::move(field), std::move(message), 0});
-}
-void warn(Findings& out, std::string field, std::string message) {
-  out.warnings.push_back({std::move(field), std::move(message), 0});
-}
+using findings::at;
+using findings::error;
+using findings::quoted;
+using findings::warn;
 
 bool validPort(uint32_t port) { return port >= 1 && port <= 65535; }
 

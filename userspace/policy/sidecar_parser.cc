@@ -9,8 +9,10 @@ using R = DocumentReader;
 
 SidecarEgress readEgressListener(R& reader, const YAML::Node& item, const std::string& field) {
   SidecarEgress egress;
+  reader.warnUnknownKeys(item, field, {"port", "bind", "captureMode", "hosts"});
   const YAML::Node port = R::child(item, "port");
   if (reader.expectMap(port, field + ".port")) {
+    reader.warnUnknownKeys(port, field + ".port", {"number", "protocol", "name", "targetPort"});
     // A port map without a number is a unix-socket listener (number 0).
     egress.port = reader.number(R::child(port, "number"), field + ".port.number",
                                 std::numeric_limits<uint32_t>::max())
@@ -34,6 +36,8 @@ Sidecar readSidecar(DocumentReader& reader, const YAML::Node& document) {
     return sidecar;
   }
   if (!reader.expectMap(spec, "spec")) return sidecar;
+  reader.warnUnknownKeys(spec, "", {"workloadSelector", "ingress", "egress", "inboundConnectionPool",
+                                    "outboundTrafficPolicy"});
   const YAML::Node selector = R::child(spec, "workloadSelector");
   if (reader.expectMap(selector, "workloadSelector")) {
     sidecar.workload_selector = reader.stringMap(R::child(selector, "labels"), "workloadSelector.labels");
@@ -51,6 +55,7 @@ Sidecar readSidecar(DocumentReader& reader, const YAML::Node& document) {
   }
   const YAML::Node policy = R::child(spec, "outboundTrafficPolicy");
   if (reader.expectMap(policy, "outboundTrafficPolicy")) {
+    reader.warnUnknownKeys(policy, "outboundTrafficPolicy", {"mode", "egressProxy"});
     // Istio's default mode inside an outboundTrafficPolicy is ALLOW_ANY.
     sidecar.outbound_mode = readOutboundMode(reader, R::child(policy, "mode"), "outboundTrafficPolicy.mode")
                                 .value_or(OutboundMode::kAllowAny);

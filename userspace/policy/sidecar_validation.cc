@@ -1,5 +1,8 @@
+// Sidecar rules, following Istio's ValidateSidecar.
+#include <map>
 #include <set>
 
+#include "policy/findings.h"
 #include "policy/hosts.h"
 #include "policy/protocols.h"
 #include "policy/validation.h"
@@ -7,11 +10,10 @@
 namespace egressd::policy {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-
-void error(Findings& out, std::string field, std::string message) {
-  out.errors.push_back({std::move(field), std::move(message), 0});
-}
+using findings::at;
+using findings::error;
+using findings::quoted;
+using findings::warn;
 
 // Sidecar egress hosts are "namespace/dnsName": namespace is "*", ".", "~"
 // or a namespace name; dnsName is "*" or a (wildcard) host name.
@@ -59,6 +61,27 @@ void validateEgressPort(const SidecarEgress& egress, const std::string& field, F
   }
 }
 
+// As Istio: hosts already covered by another entry of the same listener are
+// harmless but probably a mistake.
+void warnDuplicateHosts(const std::vector<std::string>& hosts, const std::string& own_namespace,
+                        const std::string& field, Findings& out) {
+  std::map<std::string, std::set<std::string>> by_namespace;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    const size_t slash = hosts[i].find('/');
+    if (slash == std::string::npos) continue;
+    std::string ns = hosts[i].substr(0, slash);
+    const std::string name = hosts[i].substr(slash + 1);
+    if (ns == ".") ns = own_namespace;
+    std::set<std::string>& names = by_namespace[ns];
+    const bool covered = name == "*" ? !names.empty() : (names.count(name) != 0 || names.count("*") != 0);
+    if (covered) warn(out, at(field, i), quoted(hosts[i]) + " duplicates another host of this listener");
+    names.insert(name);
+  }
+  if (by_namespace.size() > 1 && by_namespace.count("*") != 0 && by_namespace["*"].count("*") != 0) {
+    warn(out, field, "\"*/*\" already selects every host; the other entries add nothing");
+  }
+}
+
 }  // namespace
 
 Findings validateSidecar(const Sidecar& sidecar) {
@@ -88,8 +111,9 @@ Findings validateSidecar(const Sidecar& sidecar) {
     }
     if (egress.hosts.empty()) error(out, field + ".hosts", "must list at least one host");
     for (size_t h = 0; h < egress.hosts.size(); ++h) {
-      validateEgressHost(egress.hosts[h], field + ".hosts[" + std::to_string(h) + "]", out);
+      validateEgressHost(egress.hosts[h], at(field + ".hosts", h), out);
     }
+    warnDuplicateHosts(egress.hosts, sidecar.meta.namespace_, field + ".hosts", out);
   }
   return out;
 }

@@ -2,20 +2,16 @@
 
 #include <map>
 
+#include "policy/findings.h"
 #include "policy/hosts.h"
 
 namespace egressd::policy {
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
-std::string at(const std::string& field, size_t i) { return field + "[" + std::to_string(i) + "]"; }
-
-void error(Findings& out, std::string field, std::string message) {
-  out.errors.push_back({std::move(field), std::move(message), 0});
-}
-void warn(Findings& out, std::string field, std::string message) {
-  out.warnings.push_back({std::move(field), std::move(message), 0});
-}
+using findings::at;
+using findings::error;
+using findings::quoted;
+using findings::warn;
 
 }  // namespace
 
@@ -35,7 +31,11 @@ void validateSelector(const std::optional<std::map<std::string, std::string>>& s
 
 Findings validateMeta(const ObjectMeta& meta) {
   Findings out;
-  if (meta.name.empty()) error(out, "metadata.name", "is required");
+  if (meta.name.empty()) {
+    error(out, "metadata.name", "is required");
+  } else if (!isObjectName(meta.name)) {
+    error(out, "metadata.name", quoted(meta.name) + " is not a valid name (lower-case DNS-1123 subdomain)");
+  }
   if (!isNamespaceName(meta.namespace_)) {
     error(out, "metadata.namespace", quoted(meta.namespace_) + " is not a valid namespace name");
   }

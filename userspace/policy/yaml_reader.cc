@@ -1,5 +1,6 @@
 #include "policy/yaml_reader.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace egressd::policy {
@@ -118,6 +119,18 @@ std::map<std::string, std::string> DocumentReader::stringMap(const YAML::Node& n
     if (auto value = string(entry.second, path)) out[key] = *value;
   }
   return out;
+}
+
+void DocumentReader::warnUnknownKeys(const YAML::Node& map, const std::string& field,
+                                     std::initializer_list<std::string_view> known) {
+  if (!map.IsDefined() || !map.IsMap()) return;
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) continue;
+    const std::string& key = entry.first.Scalar();
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    warnings_.push_back({field.empty() ? key : field + "." + key, "is not a known field (ignored)",
+                         lineOfNode(entry.first)});
+  }
 }
 
 }  // namespace egressd::policy

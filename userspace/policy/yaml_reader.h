@@ -5,9 +5,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace egressd::policy {
@@ -25,6 +27,7 @@ class DocumentReader {
 
   int documentLine() const { return document_line_; }
   const std::vector<FieldIssue>& issues() const { return issues_; }
+  const std::vector<FieldIssue>& warnings() const { return warnings_; }
 
   // Line of `field`, or of its closest recorded parent, or of the document.
   int lineOf(const std::string& field) const;
@@ -46,9 +49,15 @@ class DocumentReader {
   std::vector<std::string> stringList(const YAML::Node& node, const std::string& field);
   std::map<std::string, std::string> stringMap(const YAML::Node& node, const std::string& field);
 
+  // Istio's schemas have no free-form fields: a typo ("resolutin") would
+  // silently fall back to a default here, so every unknown key is a warning.
+  void warnUnknownKeys(const YAML::Node& map, const std::string& field,
+                       std::initializer_list<std::string_view> known);
+
  private:
   int document_line_;
   std::vector<FieldIssue> issues_;
+  std::vector<FieldIssue> warnings_;
   std::map<std::string, int> lines_;
 };
 
