@@ -323,6 +323,25 @@ TEST(PolicyParser, SeveralProblemsAreAllReported) {
   EXPECT_NE(parsed.rejected[0].reason.find("; addresses[0] \"nope\""), std::string::npos);
 }
 
+TEST(PolicyParser, TypeErrorsDoNotHideOtherProblemsNorRepeat) {
+  const ParsedDocuments parsed = parseYaml(
+      objectYaml("networking.istio.io/v1", "ServiceEntry",
+                 "{hosts: ['*'], ports: [{number: eighty, name: http, protocol: HTTP}, {number: 81, name: x, protocol: FOO}]}"),
+      "t.yaml");
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  const std::string& reason = parsed.rejected[0].reason;
+  EXPECT_NE(reason.find("ports[0].number must be a non-negative integer"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("ports[1].protocol \"FOO\""), std::string::npos) << reason;
+  EXPECT_NE(reason.find("hosts[0] \"*\" is not allowed"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("between 1 and 65535"), std::string::npos) << reason;
+}
+
+TEST(PolicyParser, MissingSpecIsOneProblem) {
+  const ParsedDocuments parsed = parseYaml("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a}\n", "t.yaml");
+  ASSERT_EQ(parsed.rejected.size(), 1u);
+  EXPECT_EQ(parsed.rejected[0].reason, "spec is required");
+}
+
 TEST(PolicyParser, ObjectNamesFollowKubernetesRules) {
   const ParsedDocuments parsed = parseYaml(objectYaml("networking.istio.io/v1", "ServiceEntry", kSeSpec, "Bad_Name"), "n.yaml");
   ASSERT_EQ(parsed.rejected.size(), 1u);

@@ -26,11 +26,26 @@ std::string issueText(const FieldIssue& issue) {
   return issue.field.empty() ? issue.message : issue.field + " " + issue.message;
 }
 
-// Type errors first; semantic rules only run on a well-typed object (they
-// would otherwise repeat the same problem in other words).
+// True if one field is the other or contains it ("ports[1]" and "ports[1].protocol").
+bool related(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  const std::string& shorter = a.size() <= b.size() ? a : b;
+  const std::string& longer = a.size() <= b.size() ? b : a;
+  if (longer.compare(0, shorter.size(), shorter) != 0) return false;
+  return longer.size() == shorter.size() || longer[shorter.size()] == '.' || longer[shorter.size()] == '[';
+}
+
+// Type errors first, then the semantic rules, minus those about a field that
+// already has a type error (they would repeat it in other words).
 std::vector<FieldIssue> errorsOf(const R& reader, const Findings& findings) {
   std::vector<FieldIssue> errors = reader.issues();
-  if (errors.empty()) errors = findings.errors;
+  const bool no_spec = std::any_of(errors.begin(), errors.end(), [](const FieldIssue& i) { return i.field == "spec"; });
+  for (const FieldIssue& issue : findings.errors) {
+    const bool repeats = std::any_of(reader.issues().begin(), reader.issues().end(),
+                                     [&](const FieldIssue& typed) { return related(typed.field, issue.field); });
+    const bool about_spec = issue.field.rfind("metadata.", 0) != 0;
+    if (!repeats && !(no_spec && about_spec)) errors.push_back(issue);
+  }
   for (FieldIssue& issue : errors) {
     if (issue.line == 0) issue.line = reader.lineOf(issue.field);
   }

@@ -73,6 +73,10 @@ std::string checkFqdn(std::string_view host) {
 
 std::string checkWildcardHost(std::string_view host) {
   if (auto err = checkLength(host); !err.empty()) return err;
+  const std::string_view first_label = host.substr(0, host.find('.'));
+  if (first_label != "*" && first_label.find('*') != std::string_view::npos) {
+    return "\"" + std::string(host) + "\" has a partial wildcard; only a whole first label \"*\" is allowed";
+  }
   if (host.front() == '*') {
     if (host.size() == 1) return {};  // "*" alone: callers decide if it is allowed
     if (host[1] != '.') {

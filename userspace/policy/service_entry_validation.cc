@@ -136,7 +136,7 @@ void validateResolution(const ServiceEntry& entry, Findings& out) {
       break;
     case Resolution::kStatic:
       if (entry.endpoints.empty() && !entry.workload_selector) {
-        error(out, "endpoints", "resolution STATIC needs endpoints (IP or unix:// addresses) or a workloadSelector");
+        error(out, "endpoints", "are required with resolution STATIC (IP or unix:// addresses) unless workloadSelector is set");
       }
       for (size_t i = 0; i < entry.endpoints.size(); ++i) {
         validateStaticEndpoint(entry.endpoints[i], at("endpoints", i), entry, out);
@@ -154,8 +154,8 @@ void validateResolution(const ServiceEntry& entry, Findings& out) {
         }
       }
       if (entry.resolution == Resolution::kDnsRoundRobin && entry.endpoints.size() > 1) {
-        error(out, "endpoints", std::string("resolution DNS_ROUND_ROBIN allows at most one endpoint, got ") +
-                                    std::to_string(entry.endpoints.size()));
+        error(out, "endpoints", "has " + std::to_string(entry.endpoints.size()) +
+                                    " entries; resolution DNS_ROUND_ROBIN allows at most one");
       }
       for (size_t i = 0; i < entry.endpoints.size(); ++i) {
         validateDnsEndpoint(entry.endpoints[i], at("endpoints", i), out);
@@ -182,9 +182,10 @@ void validateMultipleHosts(const ServiceEntry& entry, Findings& out) {
     const ServicePort& port = entry.ports[i];
     if (!isHttpFamily(port.protocol) && !isTlsFamily(port.protocol)) {
       error(out, at("ports", i),
-            "several hosts need HTTP or TLS ports when resolution is not NONE (port " +
-                std::to_string(port.number) + " is " +
-                (port.protocol_name.empty() ? std::string("unspecified") : port.protocol_name) + ")");
+            "(" + std::to_string(port.number) + "/" +
+                (port.protocol_name.empty() ? std::string("unset protocol") : port.protocol_name) +
+                ") cannot tell several hosts apart: with more than one host and resolution " +
+                resolutionName(entry.resolution) + ", every port must be HTTP or TLS");
       return;
     }
   }

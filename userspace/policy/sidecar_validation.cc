@@ -96,9 +96,9 @@ Findings validateSidecar(const Sidecar& sidecar) {
     if (!egress.port) {
       // Only one listener without a port, and it must come last.
       if (catch_all_seen) {
-        error(out, field, "only one egress listener may omit the port");
+        error(out, field, "has no port, like an earlier listener: only one egress listener may omit the port");
       } else if (i + 1 != sidecar.egress.size()) {
-        error(out, field, "the egress listener without a port must be the last one");
+        error(out, field, "has no port, so it must be the last egress listener");
       }
       catch_all_seen = true;
     } else {
