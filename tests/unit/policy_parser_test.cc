@@ -342,6 +342,18 @@ TEST(PolicyParser, MissingSpecIsOneProblem) {
   EXPECT_EQ(parsed.rejected[0].reason, "spec is required");
 }
 
+TEST(PolicyParser, AcceptsJsonObjects) {
+  // What a Kubernetes watch returns: JSON is YAML too.
+  const ParsedDocuments parsed = parseYaml(
+      R"({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+          "metadata": {"name": "api", "namespace": "shop"},
+          "spec": {"hosts": ["api.example.com"], "ports": [{"number": 443, "name": "tls", "protocol": "TLS"}],
+                   "resolution": "DNS"}})",
+      "shop/api");
+  ASSERT_EQ(parsed.service_entries.size(), 1u) << reasons(parsed);
+  EXPECT_EQ(parsed.service_entries[0].ports[0].number, 443u);
+}
+
 TEST(PolicyParser, ObjectNamesFollowKubernetesRules) {
   const ParsedDocuments parsed = parseYaml(objectYaml("networking.istio.io/v1", "ServiceEntry", kSeSpec, "Bad_Name"), "n.yaml");
   ASSERT_EQ(parsed.rejected.size(), 1u);

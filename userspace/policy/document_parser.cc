@@ -162,13 +162,18 @@ void parseList(const YAML::Node& doc, DocumentContext& ctx) {
   for (const YAML::Node& item : items) parseDocument(item, ctx);
 }
 
+// Name and namespace only, for messages about a document not parsed further.
+ObjectMeta metaOf(const YAML::Node& doc) {
+  R scratch(doc);
+  return readMeta(scratch, doc);
+}
+
 void route(const YAML::Node& doc, DocumentContext& ctx) {
   R reader(doc);
   const std::string api_version = reader.string(R::child(doc, "apiVersion"), "apiVersion").value_or("");
   const std::string kind = reader.string(R::child(doc, "kind"), "kind").value_or("");
   if (kind.empty()) {
-    R meta_reader(doc);
-    rejectDocument(ctx, "Unknown", readMeta(meta_reader, doc), reader.documentLine(),
+    rejectDocument(ctx, "Unknown", metaOf(doc), reader.documentLine(),
                    "document has no kind; expected a Kubernetes object (apiVersion, kind, metadata)");
     return;
   }
@@ -178,8 +183,7 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
 
   if (group == "networking.istio.io" && (kind == "ServiceEntry" || kind == "Sidecar")) {
     if (std::find(kIstioVersions.begin(), kIstioVersions.end(), version) == kIstioVersions.end()) {
-      R meta_reader(doc);
-      rejectDocument(ctx, kind, readMeta(meta_reader, doc), reader.lineOf("apiVersion"),
+      rejectDocument(ctx, kind, metaOf(doc), reader.lineOf("apiVersion"),
                      "apiVersion \"" + api_version +
                          "\" is not supported; use networking.istio.io/v1, v1beta1 or v1alpha3");
     } else if (kind == "ServiceEntry") {
@@ -190,12 +194,10 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
   } else if (group == "install.istio.io" && kind == "IstioOperator") {
     parseIstioOperator(doc, ctx);
   } else if (group.empty() && kind == "ConfigMap") {
-    R meta_reader(doc);
-    if (readMeta(meta_reader, doc).name == "istio") parseMeshConfigMap(doc, ctx);
+    if (metaOf(doc).name == "istio") parseMeshConfigMap(doc, ctx);
   } else if (group == "egressd.io" && kind == "Workload") {
     if (version != "v1alpha1") {
-      R meta_reader(doc);
-      rejectDocument(ctx, kind, readMeta(meta_reader, doc), reader.lineOf("apiVersion"),
+      rejectDocument(ctx, kind, metaOf(doc), reader.lineOf("apiVersion"),
                      "apiVersion \"" + api_version + "\" is not supported; use egressd.io/v1alpha1");
     } else {
       parseWorkload(doc, ctx);

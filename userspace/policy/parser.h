@@ -18,14 +18,18 @@ struct ParsedDocuments {
   std::vector<Sidecar> sidecars;
   std::vector<Workload> workloads;
   std::vector<Rejection> rejected;
+  // Analyzer-style notes on accepted objects, plus one warning of kind "File"
+  // per unreadable file saying why (e.g. the YAML syntax error and its line).
   std::vector<Warning> warnings;
   // Files that could not be read or parsed at all (I/O error, YAML syntax
   // error): the store keeps what they defined before.
   std::vector<std::string> unreadable_files;
 };
 
-// Every document of one multi-document YAML text. Documents of kinds egressd
-// does not use are skipped; a document without a kind is rejected.
+// Every document of one multi-document YAML (or JSON) text. Documents of kinds
+// egressd does not use are skipped; a document without a kind is rejected.
+// Accepted objects carry the line where their document starts; a rejection
+// carries the line of the first offending field.
 ParsedDocuments parseYaml(std::string_view text, const std::string& file_name);
 
 // Every *.yaml / *.yml under `dir` (recursively, in path order; dotfiles and
