@@ -58,6 +58,8 @@ step "denied: a host that is not in the registry"
 show "curl http://unregistered.example.net/   (from production/web)"
 lab_exec production/web curl -sS -m 3 --resolve unregistered.example.net:80:198.51.100.20 \
   http://unregistered.example.net/ || true
+show "egressd_probe connect 198.51.100.20 80   (what connect() returned to the app)"
+lab_exec production/web "$bin/egressd_probe" connect 198.51.100.20 80 || true
 show "egressctl explain --workload production/web --to 198.51.100.20:80"
 "$bin/egressctl" --admin-addr "$admin" explain --workload production/web --to 198.51.100.20:80
 

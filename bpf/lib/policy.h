@@ -31,15 +31,17 @@ static __always_inline int egressd_scope_bit(const struct egressd_port_value *pv
 	return (word >> (scope_id % 64)) & 1;
 }
 
-/* The (class, port, protocol) entry of the longest prefix covering dst. The
- * compiler folds ports of covering prefixes into each class, so the longest
- * match alone decides. protocol 0 (not TCP/UDP) never matches an entry. */
+/* The (class, port, protocol) entry of the longest prefix covering dst, or
+ * its any-port entry. The compiler folds ports of covering prefixes into each
+ * class, so the longest match alone decides. protocol 0 (not TCP/UDP) never
+ * matches an entry. */
 static __always_inline struct egressd_port_value *
 egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
 {
 	struct egressd_prefix_key pk = { .prefixlen = 128 };
 	struct egressd_prefix_value *cls;
 	struct egressd_port_key key = {};
+	struct egressd_port_value *pv;
 
 	if (!protocol)
 		return NULL;
@@ -50,6 +52,13 @@ egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
 	key.class_id = cls->class_id;
 	key.port = port;
 	key.protocol = protocol;
+	pv = bpf_map_lookup_elem(&dest_ports, &key);
+	if (pv)
+		return pv;
+	/* Port 0 is "any port" (--cluster-cidr). The compiler folds it into
+	 * every exact-port entry of the class, so an exact hit is complete and
+	 * the two are never combined. */
+	key.port = 0;
 	return bpf_map_lookup_elem(&dest_ports, &key);
 }
 

@@ -142,3 +142,23 @@ TEST_F(EnforcementTest, PolicyChangesApplyToTheNextConnect) {
 
 }  // namespace
 }  // namespace egressd::ktest
+
+namespace egressd::ktest {
+namespace {
+
+// Port 0 is "any port" (--cluster-cidr): probed only when the exact port has
+// no entry, and the compiler folds it into the exact entries of its class.
+TEST_F(EnforcementTest, AnyPortEntryIsProbedWhenTheExactPortHasNone) {
+  addPrefix("203.0.113.0/24", 5);
+  addPort(5, 0, IPPROTO_TCP, {}, EGRESSD_PORT_F_ALWAYS);
+  addPort(5, 443, IPPROTO_TCP, {kRegistryOnly}, EGRESSD_PORT_F_ALWAYS);
+  expectProbes(strict_, {
+      {"any port, tcp", tcp4(kNetC, 9999), 0},
+      {"exact port entry", tcp4(kNetC, 443), 0},
+      {"any port is per protocol", udp4(kNetC, 9999), EPERM},
+      {"any port via v4-mapped", tcp6(mapped(kNetC), 22), 0},
+  });
+}
+
+}  // namespace
+}  // namespace egressd::ktest

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
 
   AgentClient client(admin_addr);
   Reply reply;
-  Renderer render;
+  Renderer render = renderStatus;
   if (status->parsed()) {
     reply = client.get("/api/v1/status", {});
     render = renderStatus;

@@ -28,7 +28,7 @@ spec:
   endpoints:
   - address: 192.0.2.10
 YAML
-e2e_start_agent || return
+e2e_start_agent --cluster-cidr 203.0.113.0/24 || return
 
 expect_http production/web http://192.0.2.10/
 expect_http production/web "http://[2001:db8::10]/"
@@ -44,6 +44,8 @@ expect_probe production/web sendto 2001:db8::10 5353 ok
 expect_probe production/web udpconnect 198.51.100.20 5353 EPERM
 expect_probe production/web sendto "$LAB_RESOLVER" 53 ok             # trusted resolver
 expect_probe production/web connect 127.0.0.1 9 ECONNREFUSED         # loopback
+expect_probe production/web connect 203.0.113.30 8080 ok             # --cluster-cidr, any port
+expect_probe production/web sendto 203.0.113.30 9999 ok              # ... and UDP
 lab_workload unmanaged >/dev/null
 expect_probe unmanaged connect 198.51.100.20 80 ok                   # not a workload: untouched
 expect_metric '^egressd_verdicts_total\{hook="connect4",verdict="denied",reason="not_in_registry"\} [1-9]'
