@@ -1,13 +1,5 @@
-# DNS answer parser (bpf/lib/dns_parse.h): its own test binaries so it builds
-# and runs without the rest of the agent; its sources are also picked up by
-# the unit/kernel globs above, hence the skeleton link on the kernel tests.
-add_executable(dns_parse_unit_tests ${CMAKE_CURRENT_SOURCE_DIR}/unit/dns_parse_test.cc)
-target_include_directories(dns_parse_unit_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(dns_parse_unit_tests PRIVATE GTest::gtest GTest::gtest_main)
-
-add_executable(dns_parse_kernel_tests ${CMAKE_CURRENT_SOURCE_DIR}/kernel/dns_parse_kernel_test.cc)
-target_include_directories(dns_parse_kernel_tests PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(dns_parse_kernel_tests PRIVATE dns_parse_test_skel GTest::gtest GTest::gtest_main)
+# DNS answer parser (bpf/lib/dns_parse.h): its unit and kernel tests are in
+# the unit/kernel globs; the kernel test needs the test program's skeleton.
 target_link_libraries(egressd_kernel_tests PRIVATE dns_parse_test_skel)
 
 # Benchmark, not a test: BPF_PROG_TEST_RUN repeat timings and verifier budget.
