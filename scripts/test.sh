@@ -10,4 +10,9 @@ start=$(date +%s)
 ./scripts/build.sh
 cd build
 ctest --output-on-failure --timeout 1200 "$@"
+cd ..
+# A short fuzz run of the kernel DNS parser's user-space twin (same C source).
+./scripts/fuzz-dns.sh "${EGRESSD_FUZZ_SECONDS:-20}" build-fuzz > build-fuzz.log 2>&1 \
+  || { tail -n 30 build-fuzz.log; echo "test.sh: DNS parser fuzzing failed" >&2; exit 1; }
+grep -E '^stat::number_of_executed_units' build-fuzz.log | sed 's/^/fuzz: /'
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"
