@@ -66,7 +66,7 @@ spec:
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: egress-gw, namespace: istio-system}
-spec: {selector: {istio: egressgateway}}
+spec: {selector: {istio: egressgateway}, servers: [{port: {number: 443, name: tls, protocol: TLS}, hosts: [api.example.com], tls: {mode: PASSTHROUGH}}]}
 ---
 just: a map without kind
 ---
@@ -84,6 +84,8 @@ spec: {egress: [{hosts: ["./*"]}]}
   EXPECT_EQ(parsed.service_entries[0].source.line, 2);
   ASSERT_EQ(parsed.sidecars.size(), 1u);
   EXPECT_EQ(parsed.sidecars[0].source.line, 25);
+  ASSERT_EQ(parsed.gateways.size(), 1u);
+  EXPECT_EQ(parsed.gateways[0].source.line, 16);
   ASSERT_EQ(parsed.rejected.size(), 3u) << reasons(parsed);
   EXPECT_EQ(describe(parsed.rejected[0]),
             "ServiceEntry shop/bad (policies/se.yaml:13): addresses[0] \"10.0.0.0/33\" is not a valid IP or CIDR");
@@ -124,15 +126,15 @@ TEST(PolicyParser, EmptyTextHasNothing) {
 }
 
 TEST(PolicyParser, IgnoresKindsItDoesNotUse) {
-  const ParsedDocuments parsed = parseYaml(R"(apiVersion: v1
-kind: Service
+  const ParsedDocuments parsed = parseYaml(R"(apiVersion: apps/v1
+kind: Deployment
 metadata: {name: web}
-spec: {ports: [{port: 80}]}
+spec: {replicas: 1}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: vs}
-spec: {hosts: [a]}
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec: {action: DENY}
 ---
 apiVersion: v1
 kind: ConfigMap

@@ -153,6 +153,35 @@ void parseWorkload(const YAML::Node& doc, DocumentContext& ctx) {
   }
 }
 
+// One accepted-or-rejected object of a kind with the usual shape (meta, source).
+template <typename T, typename Read, typename Validate>
+void parseObject(const std::string& kind, const YAML::Node& doc, DocumentContext& ctx, std::vector<T>& into,
+                 Read read, Validate validate) {
+  R reader(doc);
+  T object = read(reader, doc);
+  object.source = {ctx.file, reader.documentLine()};
+  if (settle(kind, object.meta, reader, validate(object), ctx)) into.push_back(std::move(object));
+}
+
+void parseIstioNetworking(const std::string& kind, const YAML::Node& doc, DocumentContext& ctx) {
+  if (kind == "ServiceEntry") {
+    parseServiceEntry(doc, ctx);
+  } else if (kind == "Sidecar") {
+    parseSidecar(doc, ctx);
+  } else if (kind == "Gateway") {
+    parseObject("Gateway", doc, ctx, ctx.out.gateways, readGateway, validateGateway);
+  } else if (kind == "VirtualService") {
+    parseObject("VirtualService", doc, ctx, ctx.out.virtual_services, readVirtualService, validateVirtualService);
+  } else {
+    parseObject("DestinationRule", doc, ctx, ctx.out.destination_rules, readDestinationRule, validateDestinationRule);
+  }
+}
+
+bool isIstioNetworkingKind(const std::string& kind) {
+  return kind == "ServiceEntry" || kind == "Sidecar" || kind == "Gateway" || kind == "VirtualService" ||
+         kind == "DestinationRule";
+}
+
 void parseDocument(const YAML::Node& doc, DocumentContext& ctx);
 
 // `kubectl get -o yaml` output: a v1 List whose items are objects.
@@ -181,15 +210,20 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
   const std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
   const std::string version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
 
-  if (group == "networking.istio.io" && (kind == "ServiceEntry" || kind == "Sidecar")) {
+  if (group == "networking.istio.io" && isIstioNetworkingKind(kind)) {
     if (std::find(kIstioVersions.begin(), kIstioVersions.end(), version) == kIstioVersions.end()) {
       rejectDocument(ctx, kind, metaOf(doc), reader.lineOf("apiVersion"),
                      "apiVersion \"" + api_version +
                          "\" is not supported; use networking.istio.io/v1, v1beta1 or v1alpha3");
-    } else if (kind == "ServiceEntry") {
-      parseServiceEntry(doc, ctx);
     } else {
-      parseSidecar(doc, ctx);
+      parseIstioNetworking(kind, doc, ctx);
+    }
+  } else if (group.empty() && kind == "Service") {
+    if (version != "v1") {
+      rejectDocument(ctx, kind, metaOf(doc), reader.lineOf("apiVersion"),
+                     "apiVersion \"" + api_version + "\" is not supported; use v1");
+    } else {
+      parseObject("Service", doc, ctx, ctx.out.services, readService, validateService);
     }
   } else if (group == "install.istio.io" && kind == "IstioOperator") {
     parseIstioOperator(doc, ctx);
@@ -205,7 +239,7 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
   } else if (group.empty() && kind == "List") {
     parseList(doc, ctx);
   } else {
-    // Gateway, VirtualService, Service...: not (yet) used by egressd.
+    // Deployments, AuthorizationPolicies...: not used by egressd.
     spdlog::debug("{}:{}: ignoring {} {}", ctx.file, reader.documentLine(), api_version, kind);
   }
 }
@@ -261,6 +295,10 @@ void mergeDocuments(ParsedDocuments& into, ParsedDocuments&& from) {
   append(into.service_entries, from.service_entries);
   append(into.sidecars, from.sidecars);
   append(into.workloads, from.workloads);
+  append(into.gateways, from.gateways);
+  append(into.virtual_services, from.virtual_services);
+  append(into.destination_rules, from.destination_rules);
+  append(into.services, from.services);
   append(into.rejected, from.rejected);
   append(into.warnings, from.warnings);
   append(into.unreadable_files, from.unreadable_files);

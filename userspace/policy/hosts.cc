@@ -95,6 +95,15 @@ std::string checkWildcardHost(std::string_view host) {
 
 bool isWildcardHost(std::string_view host) { return !host.empty() && host.front() == '*'; }
 
+bool isHostSubset(std::string_view a, std::string_view b) {
+  if (b == "*" || a == b) return true;
+  if (b.size() > 1 && b.front() == '*') {
+    const std::string_view suffix = b.substr(1);  // ".foo.com"
+    return a.size() > suffix.size() && a.ends_with(suffix);
+  }
+  return false;
+}
+
 bool isIpAddress(std::string_view text) {
   std::string s(text);
   unsigned char buf[16];

@@ -26,6 +26,10 @@ std::string checkWildcardHost(std::string_view host);
 
 bool isWildcardHost(std::string_view host);  // starts with "*"
 
+// a ⊆ b in Istio's host semantics: "*" covers everything, "*.foo.com" covers
+// any deeper name (and "*.bar.foo.com"), otherwise only an equal name.
+bool isHostSubset(std::string_view a, std::string_view b);
+
 bool isIpAddress(std::string_view text);  // IPv4 or IPv6, no prefix
 bool isIpOrCidr(std::string_view text);   // address, or address/prefix in range
 

@@ -15,6 +15,10 @@ MeshConfig readMeshConfig(DocumentReader& reader, const YAML::Node& mesh, const 
   }
   config.default_service_export_to =
       reader.stringList(DocumentReader::child(mesh, "defaultServiceExportTo"), prefix + "defaultServiceExportTo");
+  config.default_virtual_service_export_to = reader.stringList(
+      DocumentReader::child(mesh, "defaultVirtualServiceExportTo"), prefix + "defaultVirtualServiceExportTo");
+  config.default_destination_rule_export_to = reader.stringList(
+      DocumentReader::child(mesh, "defaultDestinationRuleExportTo"), prefix + "defaultDestinationRuleExportTo");
   if (auto root = reader.string(DocumentReader::child(mesh, "rootNamespace"), prefix + "rootNamespace")) {
     config.root_namespace = *root;
   }

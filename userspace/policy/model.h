@@ -27,6 +27,8 @@ struct MeshConfig {
   OutboundMode outbound_mode = OutboundMode::kAllowAny;  // Istio's default
   std::vector<std::string> default_service_export_to;     // empty means "*"
   std::string root_namespace = "istio-system";
+  std::vector<std::string> default_virtual_service_export_to;  // empty means "*"
+  std::vector<std::string> default_destination_rule_export_to;  // empty means "*"
 };
 
 enum class Resolution { kNone, kStatic, kDns, kDnsRoundRobin, kDynamicDns };
@@ -95,12 +97,189 @@ struct Workload {
 
 namespace egressd::policy {
 
+// --- Egress gateway routing: Gateway, VirtualService, DestinationRule and the
+// core v1 Service that gives the gateway its address (file mode). ---
+
+// Gateway.servers[].tls.mode
+enum class ServerTlsMode { kPassthrough, kSimple, kMutual, kIstioMutual, kAutoPassthrough, kOptionalMutual };
+
+struct ServerTls {
+  ServerTlsMode mode = ServerTlsMode::kSimple;  // Istio's default when tls is set
+  bool https_redirect = false;
+  std::string credential_name;
+  std::string server_certificate;
+  std::string private_key;
+  std::string ca_certificates;
+};
+
+struct GatewayServer {
+  uint32_t port_number = 0;
+  std::string port_name;
+  std::string port_protocol;  // as written
+  std::vector<std::string> hosts;  // "ns/host" or "host"
+  std::optional<ServerTls> tls;
+  std::string bind;
+  std::string name;
+};
+
+struct Gateway {
+  ObjectMeta meta;
+  SourceRef source;
+  std::map<std::string, std::string> selector;  // pods that are this gateway
+  std::vector<GatewayServer> servers;
+};
+
+// VirtualService string matches (authority, uri, ...): exact, prefix or regex.
+struct StringMatch {
+  enum class Kind { kExact, kPrefix, kRegex };
+  Kind kind = Kind::kExact;
+  std::string value;
+};
+
+struct RouteDestination {  // route[] of tls, tcp and http routes
+  std::string host;
+  std::string subset;
+  std::optional<uint32_t> port;  // destination.port.number
+  std::optional<int64_t> weight;  // unset: 0 (100 when alone)
+};
+
+struct L4Match {  // tls[].match[] and tcp[].match[]
+  std::vector<std::string> gateways;
+  std::optional<uint32_t> port;
+  std::vector<std::string> sni_hosts;  // tls only
+  std::vector<std::string> destination_subnets;
+  std::map<std::string, std::string> source_labels;
+  std::string source_namespace;
+};
+
+struct HttpMatch {
+  std::string name;
+  std::vector<std::string> gateways;
+  std::optional<uint32_t> port;
+  std::optional<StringMatch> authority;
+  std::map<std::string, std::string> source_labels;
+  std::string source_namespace;
+  // Request-level conditions the kernel cannot see (uri, headers, method,
+  // scheme, queryParams, withoutHeaders, ignoreUriCase), by field name.
+  std::vector<std::string> request_conditions;
+};
+
+struct L4Route {  // tls[] and tcp[]
+  std::vector<L4Match> match;
+  std::vector<RouteDestination> route;
+};
+
+struct HttpRoute {
+  std::string name;
+  std::vector<HttpMatch> match;
+  std::vector<RouteDestination> route;
+  bool redirect = false;         // answered by the proxy, never forwarded
+  bool direct_response = false;  // likewise
+};
+
+struct VirtualService {
+  ObjectMeta meta;
+  SourceRef source;
+  std::vector<std::string> hosts;
+  std::vector<std::string> gateways;  // as written; empty means ["mesh"]
+  std::vector<std::string> export_to;  // empty: mesh default
+  std::vector<HttpRoute> http;
+  std::vector<L4Route> tls;
+  std::vector<L4Route> tcp;
+
+  // Istio's default: a VirtualService without gateways applies to sidecars.
+  bool boundToMesh() const {
+    if (gateways.empty()) return true;
+    for (const std::string& g : gateways) {
+      if (g == "mesh") return true;
+    }
+    return false;
+  }
+};
+
+// DestinationRule trafficPolicy.tls.mode (ClientTLSSettings)
+enum class ClientTlsMode { kDisable, kSimple, kMutual, kIstioMutual };
+
+struct ClientTls {
+  ClientTlsMode mode = ClientTlsMode::kDisable;
+  std::string sni;
+  std::string credential_name;
+  std::string client_certificate;
+  std::string private_key;
+  std::string ca_certificates;
+  std::vector<std::string> subject_alt_names;
+};
+
+struct PortTrafficPolicy {
+  uint32_t port = 0;
+  std::optional<ClientTls> tls;
+};
+
+struct TrafficPolicy {
+  std::optional<ClientTls> tls;
+  std::vector<PortTrafficPolicy> port_level_settings;
+};
+
+struct Subset {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::optional<TrafficPolicy> traffic_policy;
+};
+
+struct DestinationRule {
+  ObjectMeta meta;
+  SourceRef source;
+  std::string host;
+  std::vector<std::string> export_to;  // empty: mesh default
+  std::optional<TrafficPolicy> traffic_policy;
+  std::vector<Subset> subsets;
+  std::optional<std::map<std::string, std::string>> workload_selector;
+};
+
+struct ServiceSpecPort {  // core v1 Service spec.ports[]
+  std::string name;
+  uint32_t port = 0;
+  std::string target_port;  // number or IANA name, as written ("" if unset)
+  std::string protocol = "TCP";
+  std::string app_protocol;
+};
+
+// Core v1 Service: in file mode the egress gateway's address comes from here.
+struct Service {
+  ObjectMeta meta;
+  SourceRef source;
+  std::optional<std::map<std::string, std::string>> selector;
+  std::vector<ServiceSpecPort> ports;
+  std::string cluster_ip;                // "" unset, "None" headless
+  std::vector<std::string> cluster_ips;  // as written
+  std::string type = "ClusterIP";
+  std::string external_name;
+
+  // clusterIPs, else clusterIP; never "None" or empty.
+  std::vector<std::string> addresses() const {
+    std::vector<std::string> out;
+    for (const std::string& ip : cluster_ips) {
+      if (!ip.empty() && ip != "None") out.push_back(ip);
+    }
+    if (out.empty() && !cluster_ip.empty() && cluster_ip != "None") out.push_back(cluster_ip);
+    return out;
+  }
+};
+
+}  // namespace egressd::policy
+
+namespace egressd::policy {
+
 // Everything in force at one moment: the compiler's input.
 struct PolicySnapshot {
   MeshConfig mesh;
   std::vector<ServiceEntry> service_entries;
   std::vector<Sidecar> sidecars;
   std::vector<Workload> workloads;
+  std::vector<Gateway> gateways;
+  std::vector<VirtualService> virtual_services;
+  std::vector<DestinationRule> destination_rules;
+  std::vector<Service> services;
 };
 
 // An object that was not applied, and why. `kind` is the metric label of

@@ -16,6 +16,10 @@ ObjectMeta readMeta(DocumentReader& reader, const YAML::Node& document);
 ServiceEntry readServiceEntry(DocumentReader& reader, const YAML::Node& document);
 Sidecar readSidecar(DocumentReader& reader, const YAML::Node& document);
 Workload readWorkload(DocumentReader& reader, const YAML::Node& document);
+Gateway readGateway(DocumentReader& reader, const YAML::Node& document);
+VirtualService readVirtualService(DocumentReader& reader, const YAML::Node& document);
+DestinationRule readDestinationRule(DocumentReader& reader, const YAML::Node& document);
+Service readService(DocumentReader& reader, const YAML::Node& document);
 
 // A MeshConfig map (IstioOperator spec.meshConfig, or the parsed data.mesh of
 // the istio ConfigMap); `field` prefixes field names in messages.

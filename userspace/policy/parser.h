@@ -17,6 +17,10 @@ struct ParsedDocuments {
   std::vector<ServiceEntry> service_entries;
   std::vector<Sidecar> sidecars;
   std::vector<Workload> workloads;
+  std::vector<Gateway> gateways;
+  std::vector<VirtualService> virtual_services;
+  std::vector<DestinationRule> destination_rules;
+  std::vector<Service> services;  // core v1 (file mode: the gateway's address)
   std::vector<Rejection> rejected;
   // Analyzer-style notes on accepted objects, plus one warning of kind "File"
   // per unreadable file saying why (e.g. the YAML syntax error and its line).

@@ -16,7 +16,7 @@ class PolicyStore {
   struct ApplyReport {
     std::vector<Rejection> rejected;
     std::vector<Warning> warnings;
-    size_t objects = 0;  // ServiceEntries + Sidecars + Workloads in force
+    size_t objects = 0;  // objects of every kind in force (mesh config aside)
   };
 
   ApplyReport apply(const ParsedDocuments& fresh);

@@ -1,6 +1,7 @@
 #include "policy/validation.h"
 
 #include <map>
+#include <utility>
 
 #include "policy/findings.h"
 #include "policy/hosts.h"
@@ -79,10 +80,16 @@ Findings validateMeshConfig(const MeshConfig& mesh) {
   if (!isNamespaceName(mesh.root_namespace)) {
     error(out, "rootNamespace", quoted(mesh.root_namespace) + " is not a valid namespace name");
   }
-  for (size_t i = 0; i < mesh.default_service_export_to.size(); ++i) {
-    const std::string& entry = mesh.default_service_export_to[i];
-    if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
-      error(out, at("defaultServiceExportTo", i), quoted(entry) + " must be \".\", \"*\", \"~\" or a namespace name");
+  const std::pair<const char*, const std::vector<std::string>*> defaults[] = {
+      {"defaultServiceExportTo", &mesh.default_service_export_to},
+      {"defaultVirtualServiceExportTo", &mesh.default_virtual_service_export_to},
+      {"defaultDestinationRuleExportTo", &mesh.default_destination_rule_export_to}};
+  for (const auto& [field, list] : defaults) {
+    for (size_t i = 0; i < list->size(); ++i) {
+      const std::string& entry = (*list)[i];
+      if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
+        error(out, at(field, i), quoted(entry) + " must be \".\", \"*\", \"~\" or a namespace name");
+      }
     }
   }
   return out;

@@ -22,6 +22,10 @@ Findings validateServiceEntry(const ServiceEntry& entry);
 Findings validateSidecar(const Sidecar& sidecar);
 Findings validateWorkload(const Workload& workload);
 Findings validateMeshConfig(const MeshConfig& mesh);
+Findings validateGateway(const Gateway& gateway);
+Findings validateVirtualService(const VirtualService& service);
+Findings validateDestinationRule(const DestinationRule& rule);
+Findings validateService(const Service& service);
 
 void validateSelector(const std::optional<std::map<std::string, std::string>>& selector, Findings& out);
 
