@@ -510,7 +510,13 @@ GatewayRouting evaluateGatewayRouting(const policy::PolicySnapshot& policy, cons
           auto decision = eval.decide(vs, host, listener.port, listener.protocol);
           if (!decision.matched) continue;
           decided.emplace(key, nsName(vs.meta));
-          if (!decision.target) continue;
+          if (!decision.target) {
+            for (const auto& reason : decision.unsupported) {
+              eval.issue("VirtualService " + nsName(vs.meta),
+                         host + ":" + std::to_string(listener.port) + ": " + reason + "; not redirected");
+            }
+            continue;
+          }
           if (decision.service) {
             eval.checkGatewayTls(*decision.service, decision.subset, decision.target->port, decision.unsupported);
           }
