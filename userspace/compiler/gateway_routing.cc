@@ -81,7 +81,9 @@ std::string stripDot(std::string host) {
   return host;
 }
 
-std::string fqdnOf(const policy::Service& service) { return service.meta.name + "." + service.meta.namespace_ + kClusterSuffix; }
+std::string fqdnOf(const policy::Service& service) {
+  return service.meta.name + "." + service.meta.namespace_ + kClusterSuffix;
+}
 
 // Short names are relative to `ns`, as Istio resolves VirtualService and
 // DestinationRule hosts.
@@ -111,7 +113,8 @@ bool looksClusterLocal(const std::string& host) {
 }
 
 // Gateways whose pods the Service selects.
-std::vector<const policy::Gateway*> gatewaysBehind(const policy::PolicySnapshot& policy, const policy::Service& service) {
+std::vector<const policy::Gateway*> gatewaysBehind(const policy::PolicySnapshot& policy,
+                                                   const policy::Service& service) {
   std::vector<const policy::Gateway*> out;
   if (!service.selector || service.selector->empty()) return out;
   for (const auto& gateway : policy.gateways) {
@@ -122,10 +125,14 @@ std::vector<const policy::Gateway*> gatewaysBehind(const policy::PolicySnapshot&
 
 const char* clientTlsName(policy::ClientTlsMode mode) {
   switch (mode) {
-    case policy::ClientTlsMode::kDisable: return "DISABLE";
-    case policy::ClientTlsMode::kSimple: return "SIMPLE";
-    case policy::ClientTlsMode::kMutual: return "MUTUAL";
-    case policy::ClientTlsMode::kIstioMutual: return "ISTIO_MUTUAL";
+    case policy::ClientTlsMode::kDisable:
+      return "DISABLE";
+    case policy::ClientTlsMode::kSimple:
+      return "SIMPLE";
+    case policy::ClientTlsMode::kMutual:
+      return "MUTUAL";
+    case policy::ClientTlsMode::kIstioMutual:
+      return "ISTIO_MUTUAL";
   }
   return "?";
 }
@@ -183,8 +190,8 @@ class Evaluator {
   // Where a route's destinations send the connection (nullopt: not the gateway).
   std::optional<GatewayTarget> destinationTarget(const policy::VirtualService& vs, const policy::RouteDestination& d,
                                                  uint16_t port, const policy::Service** service);
-  Decision routeTo(const policy::VirtualService& vs, const std::vector<policy::RouteDestination>& route,
-                   uint16_t port, RouteKind kind);
+  Decision routeTo(const policy::VirtualService& vs, const std::vector<policy::RouteDestination>& route, uint16_t port,
+                   RouteKind kind);
 
   const policy::PolicySnapshot& policy_;
   const std::string& ns_;
@@ -216,9 +223,8 @@ std::optional<GatewayTarget> Evaluator::destinationTarget(const policy::VirtualS
   } else {
     target_port = port;
   }
-  const bool has_port = std::any_of(service->ports.begin(), service->ports.end(), [&](const auto& p) {
-    return p.port == target_port && p.protocol == "TCP";
-  });
+  const bool has_port = std::any_of(service->ports.begin(), service->ports.end(),
+                                    [&](const auto& p) { return p.port == target_port && p.protocol == "TCP"; });
   if (!has_port) {
     issue(object, "destination " + d.host + " port " + std::to_string(target_port) + " is not a TCP port of " +
                       svc_object + ": not redirected");
@@ -226,8 +232,8 @@ std::optional<GatewayTarget> Evaluator::destinationTarget(const policy::VirtualS
   }
   const auto addresses = service->addresses();
   if (addresses.empty()) {
-    issue(svc_object, "egress gateway Service has no cluster IP (headless or unset): flows routed to it by " +
-                          object + " are not redirected");
+    issue(svc_object, "egress gateway Service has no cluster IP (headless or unset): flows routed to it by " + object +
+                          " are not redirected");
     return std::nullopt;
   }
   return GatewayTarget{nsName(service->meta), addresses, static_cast<uint16_t>(target_port)};
@@ -260,8 +266,8 @@ Evaluator::Decision Evaluator::routeTo(const policy::VirtualService& vs,
     for (size_t i = 0; i < route.size(); ++i) {
       const int64_t weight = route[i].weight.value_or(0);
       if (weight > route[chosen].weight.value_or(0)) chosen = i;
-      split += (split.empty() ? "" : ", ") + route[i].host + (route[i].port ? ":" + std::to_string(*route[i].port) : "") +
-               " " + std::to_string(weight) + "%";
+      split += (split.empty() ? "" : ", ") + route[i].host +
+               (route[i].port ? ":" + std::to_string(*route[i].port) : "") + " " + std::to_string(weight) + "%";
     }
     decision.unsupported.push_back("weighted split across destinations (" + split + "): every connection goes to " +
                                    route[chosen].host);
@@ -318,7 +324,8 @@ Evaluator::Decision Evaluator::decideHttp(const policy::VirtualService& vs, cons
     bool maybe = false;
     bool sure = route.match.empty();
     for (const auto& m : route.match) {
-      if (!matchGatewaysOk(m.gateways) || (m.port && *m.port != port) || !sourceOk(m.source_labels, m.source_namespace)) {
+      if (!matchGatewaysOk(m.gateways) || (m.port && *m.port != port) ||
+          !sourceOk(m.source_labels, m.source_namespace)) {
         continue;
       }
       const Fit fit = authorityFit(m.authority);
@@ -340,13 +347,18 @@ Evaluator::Decision Evaluator::decideHttp(const policy::VirtualService& vs, cons
   if (possible.empty()) return {};
   std::vector<Decision> outcomes;
   for (const auto* route : possible) outcomes.push_back(routeTo(vs, route->route, port, RouteKind::kHttp));
-  if (!certain) outcomes.push_back(Decision{.matched = true, .target = std::nullopt, .service = nullptr, .subset = "", .kind = RouteKind::kHttp, .unsupported = {}});
+  if (!certain)
+    outcomes.push_back(Decision{.matched = true,
+                                .target = std::nullopt,
+                                .service = nullptr,
+                                .subset = "",
+                                .kind = RouteKind::kHttp,
+                                .unsupported = {}});
   if (outcomes.size() == 1) return outcomes[0];
   std::string names;
   for (const auto& c : conditions) names += (names.empty() ? "" : ", ") + c;
-  const bool same = std::all_of(outcomes.begin(), outcomes.end(), [&](const Decision& d) {
-    return d.target && d.target == outcomes[0].target;
-  });
+  const bool same = std::all_of(outcomes.begin(), outcomes.end(),
+                                [&](const Decision& d) { return d.target && d.target == outcomes[0].target; });
   Decision decision = outcomes[0];
   if (same) {
     decision.unsupported.push_back("HTTP routes match on " + names +
@@ -373,8 +385,9 @@ Evaluator::Decision Evaluator::decide(const policy::VirtualService& vs, const st
     if (!d.matched) d = decideHttp(vs, host, port);
     if (!d.matched) d = decideL4(vs, vs.tcp, false, host, port);
     if (d.matched && (!vs.http.empty() + !vs.tls.empty() + !vs.tcp.empty()) > 1) {
-      d.unsupported.push_back("port protocol unset (sniffed by Istio): egressd follows the first of tls, http, tcp "
-                              "routes that matches");
+      d.unsupported.push_back(
+          "port protocol unset (sniffed by Istio): egressd follows the first of tls, http, tcp "
+          "routes that matches");
     }
     return d;
   }
@@ -390,7 +403,8 @@ void Evaluator::checkGatewayTls(const policy::Service& service, const std::strin
     const policy::DestinationRule* best = nullptr;
     for (const auto& rule : policy_.destination_rules) {
       if (rule.meta.namespace_ != tier) continue;
-      if (!visibleTo(rule.export_to, policy_.mesh.default_destination_rule_export_to, rule.meta.namespace_, ns_)) continue;
+      if (!visibleTo(rule.export_to, policy_.mesh.default_destination_rule_export_to, rule.meta.namespace_, ns_))
+        continue;
       const std::string host = qualify(rule.host, rule.meta.namespace_);
       if (!isHostSubset(fqdn, host)) continue;
       if (!best || (host == fqdn && qualify(best->host, best->meta.namespace_) != fqdn)) best = &rule;
@@ -404,10 +418,10 @@ void Evaluator::checkGatewayTls(const policy::Service& service, const std::strin
       }
     }
     if (tls && tls->mode != policy::ClientTlsMode::kDisable) {
-      const std::string what = tls->mode == policy::ClientTlsMode::kIstioMutual
-                                   ? std::string("ISTIO_MUTUAL between pod and gateway")
-                                   : std::string("TLS origination (") + clientTlsName(tls->mode) +
-                                         ") between pod and gateway";
+      const std::string what =
+          tls->mode == policy::ClientTlsMode::kIstioMutual
+              ? std::string("ISTIO_MUTUAL between pod and gateway")
+              : std::string("TLS origination (") + clientTlsName(tls->mode) + ") between pod and gateway";
       unsupported.push_back(what + " (DestinationRule " + nsName(best->meta) +
                             "): the app's own bytes are sent and the gateway will refuse them");
     }
@@ -520,10 +534,11 @@ GatewayRouting evaluateGatewayRouting(const policy::PolicySnapshot& policy, cons
           if (decision.service) {
             eval.checkGatewayTls(*decision.service, decision.subset, decision.target->port, decision.unsupported);
           }
-          GatewayRoute route{host, listener.port, IPPROTO_TCP, decision.kind, *decision.target, nsName(vs.meta),
-                             decision.unsupported};
+          GatewayRoute route{
+              host, listener.port, IPPROTO_TCP, decision.kind, *decision.target, nsName(vs.meta), decision.unsupported};
           for (const auto& reason : route.unsupported) {
-            eval.issue("VirtualService " + route.virtual_service, host + ":" + std::to_string(route.port) + ": " + reason);
+            eval.issue("VirtualService " + route.virtual_service,
+                       host + ":" + std::to_string(route.port) + ": " + reason);
           }
           out.routes.push_back(std::move(route));
         }

@@ -44,8 +44,8 @@ TrafficPolicy readTrafficPolicy(R& reader, const YAML::Node& node, const std::st
   TrafficPolicy policy;
   const std::string prefix = field.empty() ? "" : field + ".";
   reader.warnUnknownKeys(node, field,
-                         {"loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings",
-                          "tunnel", "proxyProtocol", "retryBudget"});
+                         {"loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings", "tunnel",
+                          "proxyProtocol", "retryBudget"});
   const YAML::Node tls = R::child(node, "tls");
   if (reader.expectMap(tls, prefix + "tls")) policy.tls = readClientTls(reader, tls, prefix + "tls");
   const YAML::Node ports = R::child(node, "portLevelSettings");
@@ -61,9 +61,9 @@ TrafficPolicy readTrafficPolicy(R& reader, const YAML::Node& node, const std::st
       PortTrafficPolicy port_policy;
       const YAML::Node port = R::child(ports[i], "port");
       if (reader.expectMap(port, item_field + ".port")) {
-        port_policy.port = reader.number(R::child(port, "number"), item_field + ".port.number",
-                                         std::numeric_limits<uint32_t>::max())
-                               .value_or(0);
+        port_policy.port =
+            reader.number(R::child(port, "number"), item_field + ".port.number", std::numeric_limits<uint32_t>::max())
+                .value_or(0);
       }
       const YAML::Node port_tls = R::child(ports[i], "tls");
       if (reader.expectMap(port_tls, item_field + ".tls")) {
@@ -90,7 +90,8 @@ DestinationRule readDestinationRule(DocumentReader& reader, const YAML::Node& do
   rule.host = reader.string(R::child(spec, "host"), "host").value_or("");
   rule.export_to = reader.stringList(R::child(spec, "exportTo"), "exportTo");
   const YAML::Node policy = R::child(spec, "trafficPolicy");
-  if (reader.expectMap(policy, "trafficPolicy")) rule.traffic_policy = readTrafficPolicy(reader, policy, "trafficPolicy");
+  if (reader.expectMap(policy, "trafficPolicy"))
+    rule.traffic_policy = readTrafficPolicy(reader, policy, "trafficPolicy");
   const YAML::Node subsets = R::child(spec, "subsets");
   if (reader.expectList(subsets, "subsets")) {
     for (size_t i = 0; i < subsets.size(); ++i) {

@@ -19,7 +19,8 @@ void validateClientTls(const ClientTls& tls, const std::string& field, Findings&
       error(out, field, "ISTIO_MUTUAL cannot have a client certificate, key, CA bundle or credentialName");
     }
   } else if (tls.mode == ClientTlsMode::kMutual && tls.credential_name.empty()) {
-    if (tls.client_certificate.empty()) error(out, field + ".clientCertificate", "is required for MUTUAL without credentialName");
+    if (tls.client_certificate.empty())
+      error(out, field + ".clientCertificate", "is required for MUTUAL without credentialName");
     if (tls.private_key.empty()) error(out, field + ".privateKey", "is required for MUTUAL without credentialName");
   }
 }

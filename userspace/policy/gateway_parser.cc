@@ -20,11 +20,11 @@ std::optional<ServerTlsMode> parseServerTlsMode(const std::string& text) {
 
 ServerTls readServerTls(R& reader, const YAML::Node& node, const std::string& field) {
   ServerTls tls;
-  reader.warnUnknownKeys(node, field,
-                         {"httpsRedirect", "mode", "serverCertificate", "privateKey", "caCertificates",
-                          "credentialName", "credentialNames", "tlsCertificates", "subjectAltNames",
-                          "verifyCertificateSpki", "verifyCertificateHash", "minProtocolVersion",
-                          "maxProtocolVersion", "cipherSuites", "caCrl"});
+  reader.warnUnknownKeys(
+      node, field,
+      {"httpsRedirect", "mode", "serverCertificate", "privateKey", "caCertificates", "credentialName",
+       "credentialNames", "tlsCertificates", "subjectAltNames", "verifyCertificateSpki", "verifyCertificateHash",
+       "minProtocolVersion", "maxProtocolVersion", "cipherSuites", "caCrl"});
   if (auto text = reader.string(R::child(node, "mode"), field + ".mode")) {
     if (auto mode = parseServerTlsMode(*text)) {
       tls.mode = *mode;

@@ -50,9 +50,10 @@ void validateServerTls(const GatewayServer& server, const std::string& field, Fi
                                     tls.private_key.empty() && tls.ca_certificates.empty() &&
                                     tls.credential_name.empty();
     if (!http_redirect_only) {
-      error(out, field + ".tls", "cannot be set on a " +
-                                     (server.port_protocol.empty() ? std::string("protocol-less") : server.port_protocol) +
-                                     " port (only HTTPS/TLS, or httpsRedirect on HTTP)");
+      error(out, field + ".tls",
+            "cannot be set on a " +
+                (server.port_protocol.empty() ? std::string("protocol-less") : server.port_protocol) +
+                " port (only HTTPS/TLS, or httpsRedirect on HTTP)");
     }
     return;
   }
@@ -91,8 +92,9 @@ void validateServer(const GatewayServer& server, const std::string& field, Findi
   if (server.port_protocol.empty()) {
     error(out, field + ".port.protocol", "is required (" + std::string(kKnownProtocols) + ")");
   } else if (!protocol || *protocol == PortProtocol::kUdp) {
-    error(out, field + ".port.protocol",
-          quoted(server.port_protocol) + " is not a valid gateway protocol (HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS)");
+    error(
+        out, field + ".port.protocol",
+        quoted(server.port_protocol) + " is not a valid gateway protocol (HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS)");
   }
   if (!server.bind.empty() && !isIpAddress(server.bind) && server.bind.rfind(kUnixPrefix, 0) != 0) {
     error(out, field + ".bind", quoted(server.bind) + " is not a valid IP address or unix:// path");

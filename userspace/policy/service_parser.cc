@@ -22,8 +22,8 @@ std::vector<ServiceSpecPort> readServicePorts(R& reader, const YAML::Node& node)
     reader.warnUnknownKeys(node[i], field, {"name", "port", "targetPort", "protocol", "appProtocol", "nodePort"});
     ServiceSpecPort port;
     port.name = reader.string(R::child(node[i], "name"), field + ".name").value_or("");
-    port.port = reader.number(R::child(node[i], "port"), field + ".port", std::numeric_limits<uint32_t>::max())
-                    .value_or(0);
+    port.port =
+        reader.number(R::child(node[i], "port"), field + ".port", std::numeric_limits<uint32_t>::max()).value_or(0);
     port.target_port = reader.string(R::child(node[i], "targetPort"), field + ".targetPort").value_or("");
     port.protocol = reader.string(R::child(node[i], "protocol"), field + ".protocol").value_or("TCP");
     port.app_protocol = reader.string(R::child(node[i], "appProtocol"), field + ".appProtocol").value_or("");
@@ -43,7 +43,8 @@ Service readService(DocumentReader& reader, const YAML::Node& document) {
     return service;
   }
   if (!reader.expectMap(spec, "spec")) return service;
-  if (R::present(R::child(spec, "selector"))) service.selector = reader.stringMap(R::child(spec, "selector"), "selector");
+  if (R::present(R::child(spec, "selector")))
+    service.selector = reader.stringMap(R::child(spec, "selector"), "selector");
   service.ports = readServicePorts(reader, R::child(spec, "ports"));
   service.cluster_ip = reader.string(R::child(spec, "clusterIP"), "clusterIP").value_or("");
   service.cluster_ips = reader.stringList(R::child(spec, "clusterIPs"), "clusterIPs");

@@ -20,8 +20,9 @@ std::optional<uint32_t> readPortNumber(R& reader, const YAML::Node& node, const 
 std::optional<StringMatch> readStringMatch(R& reader, const YAML::Node& node, const std::string& field) {
   if (!reader.expectMap(node, field)) return std::nullopt;
   reader.warnUnknownKeys(node, field, {"exact", "prefix", "regex"});
-  const std::pair<const char*, StringMatch::Kind> kinds[] = {
-      {"exact", StringMatch::Kind::kExact}, {"prefix", StringMatch::Kind::kPrefix}, {"regex", StringMatch::Kind::kRegex}};
+  const std::pair<const char*, StringMatch::Kind> kinds[] = {{"exact", StringMatch::Kind::kExact},
+                                                             {"prefix", StringMatch::Kind::kPrefix},
+                                                             {"regex", StringMatch::Kind::kRegex}};
   std::optional<StringMatch> out;
   for (const auto& [key, kind] : kinds) {
     if (auto value = reader.string(R::child(node, key), field + "." + key)) {
@@ -51,8 +52,7 @@ std::vector<RouteDestination> readDestinations(R& reader, const YAML::Node& node
     if (reader.expectMap(dest, item_field + ".destination")) {
       reader.warnUnknownKeys(dest, item_field + ".destination", {"host", "subset", "port"});
       destination.host = reader.string(R::child(dest, "host"), item_field + ".destination.host").value_or("");
-      destination.subset =
-          reader.string(R::child(dest, "subset"), item_field + ".destination.subset").value_or("");
+      destination.subset = reader.string(R::child(dest, "subset"), item_field + ".destination.subset").value_or("");
       const YAML::Node port = R::child(dest, "port");
       if (reader.expectMap(port, item_field + ".destination.port")) {
         reader.warnUnknownKeys(port, item_field + ".destination.port", {"number"});
@@ -75,17 +75,15 @@ L4Match readL4Match(R& reader, const YAML::Node& item, const std::string& field,
     reader.warnUnknownKeys(item, field,
                            {"sniHosts", "destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace"});
   } else {
-    reader.warnUnknownKeys(item, field,
-                           {"destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace", "sourceSubnet"});
+    reader.warnUnknownKeys(
+        item, field, {"destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace", "sourceSubnet"});
   }
   match.gateways = reader.stringList(R::child(item, "gateways"), field + ".gateways");
   match.port = readPortNumber(reader, R::child(item, "port"), field + ".port");
   if (tls) match.sni_hosts = reader.stringList(R::child(item, "sniHosts"), field + ".sniHosts");
-  match.destination_subnets =
-      reader.stringList(R::child(item, "destinationSubnets"), field + ".destinationSubnets");
+  match.destination_subnets = reader.stringList(R::child(item, "destinationSubnets"), field + ".destinationSubnets");
   match.source_labels = reader.stringMap(R::child(item, "sourceLabels"), field + ".sourceLabels");
-  match.source_namespace =
-      reader.string(R::child(item, "sourceNamespace"), field + ".sourceNamespace").value_or("");
+  match.source_namespace = reader.string(R::child(item, "sourceNamespace"), field + ".sourceNamespace").value_or("");
   return match;
 }
 
@@ -119,19 +117,17 @@ std::vector<L4Route> readL4Routes(R& reader, const YAML::Node& node, const std::
 
 HttpMatch readHttpMatch(R& reader, const YAML::Node& item, const std::string& field) {
   HttpMatch match;
-  constexpr std::string_view kRequestLevel[] = {"uri", "headers", "method", "scheme", "queryParams",
-                                               "withoutHeaders", "ignoreUriCase", "statPrefix"};
+  constexpr std::string_view kRequestLevel[] = {"uri",         "headers",        "method",        "scheme",
+                                                "queryParams", "withoutHeaders", "ignoreUriCase", "statPrefix"};
   reader.warnUnknownKeys(item, field,
-                         {"name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels",
-                          "gateways", "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace",
-                          "statPrefix"});
+                         {"name", "uri", "scheme", "method", "authority", "headers", "port", "sourceLabels", "gateways",
+                          "queryParams", "ignoreUriCase", "withoutHeaders", "sourceNamespace", "statPrefix"});
   match.name = reader.string(R::child(item, "name"), field + ".name").value_or("");
   match.gateways = reader.stringList(R::child(item, "gateways"), field + ".gateways");
   match.port = readPortNumber(reader, R::child(item, "port"), field + ".port");
   match.authority = readStringMatch(reader, R::child(item, "authority"), field + ".authority");
   match.source_labels = reader.stringMap(R::child(item, "sourceLabels"), field + ".sourceLabels");
-  match.source_namespace =
-      reader.string(R::child(item, "sourceNamespace"), field + ".sourceNamespace").value_or("");
+  match.source_namespace = reader.string(R::child(item, "sourceNamespace"), field + ".sourceNamespace").value_or("");
   for (std::string_view key : kRequestLevel) {
     // statPrefix names the stats only; it does not change routing.
     if (key != "statPrefix" && R::present(R::child(item, std::string(key)))) {
@@ -152,10 +148,10 @@ std::vector<HttpRoute> readHttpRoutes(R& reader, const YAML::Node& node) {
       if (!R::present(item)) reader.fail(field, "must not be empty", item);
       continue;
     }
-    reader.warnUnknownKeys(item, field,
-                           {"name", "match", "route", "redirect", "directResponse", "delegate", "rewrite",
-                            "timeout", "retries", "fault", "mirror", "mirrors", "mirrorPercent",
-                            "mirrorPercentage", "corsPolicy", "headers"});
+    reader.warnUnknownKeys(
+        item, field,
+        {"name", "match", "route", "redirect", "directResponse", "delegate", "rewrite", "timeout", "retries", "fault",
+         "mirror", "mirrors", "mirrorPercent", "mirrorPercentage", "corsPolicy", "headers"});
     HttpRoute route;
     route.name = reader.string(R::child(item, "name"), field + ".name").value_or("");
     const YAML::Node matches = R::child(item, "match");

@@ -26,9 +26,9 @@ void validateGatewayNames(const std::vector<std::string>& names, const std::stri
       if (auto err = checkFqdn(name); !err.empty()) {
         error(out, item, err);
       } else if (const size_t dot = name.find('.'); dot != std::string::npos) {
-        warn(out, item, "uses the legacy gateway name format " + quoted(name) + "; prefer namespace/name (" +
-                            quoted(name.substr(dot + 1, name.find('.', dot + 1) - dot - 1) + "/" + name.substr(0, dot)) +
-                            ")");
+        warn(out, item,
+             "uses the legacy gateway name format " + quoted(name) + "; prefer namespace/name (" +
+                 quoted(name.substr(dot + 1, name.find('.', dot + 1) - dot - 1) + "/" + name.substr(0, dot)) + ")");
       }
       continue;
     }
@@ -82,7 +82,8 @@ void validateMatchCommon(const std::vector<std::string>& gateways, std::optional
                          const std::map<std::string, std::string>& source_labels, const std::string& source_namespace,
                          const std::string& field, Findings& out) {
   validateGatewayNames(gateways, field + ".gateways", out);
-  if (port && !validPort(*port)) error(out, field + ".port", "must be between 1 and 65535, got " + std::to_string(*port));
+  if (port && !validPort(*port))
+    error(out, field + ".port", "must be between 1 and 65535, got " + std::to_string(*port));
   validateLabels(source_labels, field + ".sourceLabels", out);
   if (!source_namespace.empty() && !isNamespaceName(source_namespace)) {
     error(out, field + ".sourceNamespace", quoted(source_namespace) + " is not a valid namespace name");
@@ -94,7 +95,8 @@ void validateL4Match(const L4Match& match, bool tls, const VirtualService& servi
   validateMatchCommon(match.gateways, match.port, match.source_labels, match.source_namespace, field, out);
   for (size_t s = 0; s < match.destination_subnets.size(); ++s) {
     if (!isIpOrCidr(match.destination_subnets[s])) {
-      error(out, at(field + ".destinationSubnets", s), quoted(match.destination_subnets[s]) + " is not a valid IP or CIDR");
+      error(out, at(field + ".destinationSubnets", s),
+            quoted(match.destination_subnets[s]) + " is not a valid IP or CIDR");
     }
   }
   if (!tls) return;
