@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Socket-level egress enforcement: cgroup sock_addr hooks, attached once at
  * the cgroup root. Entry points only gather the context; lib/policy.h decides.
- * Returning 0 makes connect()/sendmsg() fail with EPERM. */
+ * Returning 0 makes connect()/sendmsg() fail with EPERM. The cgroup_skb pair
+ * at the end learns DNS answers (lib/dns_learn.h); same object, same maps. */
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
@@ -9,6 +10,7 @@
 #include "egressd/abi.h"
 #include "lib/addr.h"
 #include "lib/counters.h"
+#include "lib/dns_learn.h"
 #include "lib/identity.h"
 #include "lib/maps.h"
 #include "lib/policy.h"
@@ -97,4 +99,18 @@ SEC("cgroup/sendmsg6")
 int egressd_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG6, egressd_addr_from_ctx6(ctx));
+}
+
+/* DNS learning (lib/dns_learn.h): queries on the way out, answers on the way
+ * in, before the socket can read them. */
+SEC("cgroup_skb/egress")
+int egressd_dns_egress(struct __sk_buff *skb)
+{
+	return egressd_dns_on_egress(skb, bpf_get_socket_cookie(skb));
+}
+
+SEC("cgroup_skb/ingress")
+int egressd_dns_ingress(struct __sk_buff *skb)
+{
+	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
 }

@@ -53,10 +53,17 @@
 /* Largest UDP payload copied and parsed. 1232 is the EDNS0 buffer size of
  * DNS Flag Day 2020, the default of BIND, Unbound, Knot and CoreDNS, so
  * resolvers do not send larger UDP answers; a larger one is punted. */
+/* The bounds may be raised by a user-space translation unit that defines
+ * them first (the agent's fallback parser for what the kernel punts); the
+ * kernel and the twin use these. */
+#ifndef DNS_MSG_MAX
 #define DNS_MSG_MAX 1232
+#endif
 /* Scratch buffer: a power of two >= DNS_MSG_MAX so that off & mask is a
  * verifier-proof bound. */
+#ifndef DNS_BUF_SIZE
 #define DNS_BUF_SIZE 2048
+#endif
 #define DNS_BUF_MASK (DNS_BUF_SIZE - 1)
 
 /* RFC 1035 limits: 255 bytes of wire name (incl. root), 63-byte labels. */
@@ -65,15 +72,21 @@
 #define DNS_RNAME_SIZE 256 /* reversed name without root: <= 254 bytes */
 /* Labels kept for the question and walked in an answer owner name. Real
  * names have < 10 ("x.default.svc.cluster.local" has 5); more is punted. */
-#define DNS_MAX_LABELS 32
+#ifndef DNS_MAX_LABELS
+#define DNS_MAX_LABELS 32 /* a power of two */
+#endif
 /* Compression pointers followed in the question name. Each hop must go
  * strictly backwards, which also rules out loops. */
 #define DNS_MAX_PTR_HOPS 4
 /* Answer records walked, and A/AAAA records kept. A CDN answer is a few
  * CNAMEs and up to 8 addresses; anything larger is punted, never cut short,
  * so no address is silently lost. */
+#ifndef DNS_MAX_ANSWERS
 #define DNS_MAX_ANSWERS 16
-#define DNS_MAX_ADDRS 16
+#endif
+#ifndef DNS_MAX_ADDRS
+#define DNS_MAX_ADDRS 16 /* a power of two, <= 128 */
+#endif
 
 #define DNS_HDR_LEN 12
 #define DNS_TYPE_A 1
@@ -374,8 +387,10 @@ DNS_SUBPROG int dns_read_answer(const struct dns_msg *msg, __u32 len,
 	return DNS_PARSE_OK;
 }
 
-static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
-					  struct dns_parse_result *res)
+/* Header and question; want_response says which QR bit is expected. On OK,
+ * the name, its suffix hashes and qtype are set and st->qend is past the name. */
+static __always_inline int dns_parse_question(const struct dns_msg *msg, __u32 len,
+					      struct dns_parse_result *res, int want_response)
 {
 	const __u8 *buf = msg->data;
 	volatile struct dns_parse_state *st = &res->st;
@@ -389,8 +404,8 @@ static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
 	res->rcode = (__u8)DNS_RCODE(res->flags);
 	__u16 qdcount = dns_u16(buf, len, 4);
 	res->ancount = dns_u16(buf, len, 6);
-	if (!(res->flags & DNS_FLAG_QR))
-		return DNS_PARSE_NOT_RESPONSE;
+	if (!(res->flags & DNS_FLAG_QR) != !want_response)
+		return want_response ? DNS_PARSE_NOT_RESPONSE : DNS_PARSE_MALFORMED;
 	if (qdcount == 0)
 		return DNS_PARSE_MALFORMED; /* nothing to tie the answer to */
 	if (qdcount > 1)
@@ -408,6 +423,17 @@ static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
 	res->qtype = dns_u16(buf, len, cur);
 	res->qclass = dns_u16(buf, len, cur + 2);
 	dns_reverse_qname(msg, len, res);
+	return DNS_PARSE_OK;
+}
+
+static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
+					  struct dns_parse_result *res)
+{
+	volatile struct dns_parse_state *st = &res->st;
+	int rc = dns_parse_question(msg, len, res, 1);
+	if (rc != DNS_PARSE_OK)
+		return rc;
+	__u32 cur = st->qend;
 	/* The name is kept for a truncated answer: the agent may match it to the
 	 * query that the client will retry over TCP. */
 	if (res->flags & DNS_FLAG_TC)
@@ -427,11 +453,7 @@ static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
 	return DNS_PARSE_OK;
 }
 
-/* Parses the DNS message msg->data[0, len) (reads are masked to the buffer); res is fully overwritten. Returns and stores the status.
- * Fields are valid as far as parsing got: id/flags after the header, the name
- * and qtype after the question (also for TRUNCATED), addrs only for OK. */
-static __always_inline int dns_parse(const struct dns_msg *msg, __u32 len,
-				     struct dns_parse_result *res)
+static __always_inline void dns_reset_result(struct dns_parse_result *res)
 {
 	/* Scalars only: arrays are valid up to their counts, and zeroing 1 KiB
 	 * per packet would cost more than the parse. */
@@ -448,6 +470,26 @@ static __always_inline int dns_parse(const struct dns_msg *msg, __u32 len,
 	res->st.hops = 0;
 	res->st.wire = 0;
 	res->st.qend = 0;
+}
+
+/* A query (QR clear): header and question only, for matching its answer.
+ * OK means id, name, suffix hashes and qtype are set. */
+static __always_inline int dns_parse_query(const struct dns_msg *msg, __u32 len,
+					   struct dns_parse_result *res)
+{
+	dns_reset_result(res);
+	int rc = dns_parse_question(msg, len, res, 0);
+	res->status = (__u8)rc;
+	return rc;
+}
+
+/* Parses the DNS message msg->data[0, len) (reads are masked to the buffer); res is fully overwritten. Returns and stores the status.
+ * Fields are valid as far as parsing got: id/flags after the header, the name
+ * and qtype after the question (also for TRUNCATED), addrs only for OK. */
+static __always_inline int dns_parse(const struct dns_msg *msg, __u32 len,
+				     struct dns_parse_result *res)
+{
+	dns_reset_result(res);
 	int rc = dns_parse_body(msg, len, res);
 	if (rc != DNS_PARSE_OK && rc != DNS_PARSE_TRUNCATED)
 		res->addr_count = 0; /* partial answers must not be learned */

@@ -30,4 +30,27 @@ static __always_inline struct egressd_workload_value *egressd_find_workload(void
 	return NULL;
 }
 
+/* The same rule for a packet: the workload of the socket it belongs to
+ * (cgroup_skb hooks run in softirq, where the current task means nothing). */
+static __always_inline struct egressd_workload_value *egressd_find_workload_skb(struct __sk_buff *skb)
+{
+	struct egressd_workload_key key = { .cgroup_id = bpf_skb_cgroup_id(skb) };
+	struct egressd_workload_value *w;
+
+	if (!key.cgroup_id) /* no full socket */
+		return NULL;
+	w = bpf_map_lookup_elem(&workloads, &key);
+	if (w)
+		return w;
+	for (int level = EGRESSD_MAX_CGROUP_DEPTH; level >= 0; level--) {
+		key.cgroup_id = bpf_skb_ancestor_cgroup_id(skb, level);
+		if (!key.cgroup_id)
+			continue;
+		w = bpf_map_lookup_elem(&workloads, &key);
+		if (w)
+			return w;
+	}
+	return NULL;
+}
+
 #endif /* EGRESSD_BPF_IDENTITY_H */

@@ -61,4 +61,54 @@ struct {
 	__type(value, struct egressd_counter);
 } verdict_counters SEC(".maps");
 
+/* ---- DNS learning (lib/dns_learn.h) ---- */
+
+/* Trusted resolvers (address, port), written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_DNS_SERVERS);
+	__type(key, struct egressd_dns_server_key);
+	__type(value, struct egressd_dns_server_value);
+} dns_servers SEC(".maps");
+
+/* Host name suffix hash -> host classes; written by the agent (compiler). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_DNS_NAMES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct egressd_dns_name_key);
+	__type(value, struct egressd_dns_name_value);
+} dns_names SEC(".maps");
+
+/* (scope, IP) -> host classes, written by the kernel on the receive path.
+ * LRU: when full, the least recently used entry makes room. Preallocated,
+ * so a learn never waits on an allocator in softirq. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_DNS_LEARNED);
+	__type(key, struct egressd_dns_learned_key);
+	__type(value, struct egressd_dns_learned_value);
+} dns_learned SEC(".maps");
+
+/* (socket cookie, DNS id) -> the question sent; LRU bounds abandoned ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_DNS_PENDING);
+	__type(key, struct egressd_dns_pending_key);
+	__type(value, struct egressd_dns_pending_value);
+} dns_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EGRESSD_DNS_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} dns_counters SEC(".maps");
+
+/* What the kernel parser can't handle, for the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EGRESSD_DNS_RINGBUF_SIZE);
+} dns_punt SEC(".maps");
+
 #endif /* EGRESSD_BPF_MAPS_H */

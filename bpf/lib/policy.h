@@ -62,6 +62,41 @@ egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
 	return bpf_map_lookup_elem(&dest_ports, &key);
 }
 
+/* Is (port, protocol) open to this scope through a host the destination was
+ * learned for (lib/dns_learn.h)? Expired entries don't count. */
+static __always_inline int egressd_learned_allows(__u32 scope_id, const struct egressd_addr *dst, __u16 port,
+						  __u8 protocol)
+{
+	struct egressd_dns_learned_key lk = { .scope_id = scope_id };
+	struct egressd_dns_learned_value *lv;
+	struct egressd_port_key key = {};
+	struct egressd_port_value *pv;
+
+	if (!protocol)
+		return 0;
+	__builtin_memcpy(lk.addr, dst->w, sizeof(lk.addr));
+	lv = bpf_map_lookup_elem(&dns_learned, &lk);
+	if (!lv || lv->expires_ns <= bpf_ktime_get_boot_ns())
+		return 0;
+	key.protocol = protocol;
+	for (int i = 0; i < EGRESSD_DNS_CLASSES_PER_IP; i++) {
+		key.class_id = lv->class_ids[i];
+		if (!key.class_id)
+			continue;
+		key.port = port;
+		pv = bpf_map_lookup_elem(&dest_ports, &key);
+		if (!pv) {
+			key.port = 0;
+			pv = bpf_map_lookup_elem(&dest_ports, &key);
+		}
+		if (pv && egressd_scope_bit(pv, scope_id)) {
+			__sync_fetch_and_add(&lv->hits, 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* port is in host byte order. Order of rules:
  *  1. loopback / unspecified: always allowed (the pod talks to itself);
  *  2. an ALWAYS entry (cluster CIDR, trusted DNS): allowed for every
@@ -70,7 +105,9 @@ egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
  *     before workloads, so this only catches a corrupt or racing state, and
  *     failing closed is the safe reading for a workload we know about;
  *  4. the scope's bit on the entry: allowed (REGISTRY_MATCH);
- *  5. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
+ *  5. the destination was learned from a DNS answer to this scope for a host
+ *     whose entry has the scope's bit: allowed (DNS_LEARNED);
+ *  6. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
  *     read as REGISTRY_ONLY. */
 static __always_inline struct egressd_decision
 egressd_decide(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 protocol)
@@ -91,6 +128,9 @@ egressd_decide(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 
 
 	if (pv && egressd_scope_bit(pv, scope_id))
 		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_REGISTRY_MATCH);
+
+	if (egressd_learned_allows(scope_id, dst, port, protocol))
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_DNS_LEARNED);
 
 	if (scope->outbound_mode == EGRESSD_MODE_ALLOW_ANY)
 		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_ALLOW_ANY);

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 1
+#define EGRESSD_ABI_VERSION 2
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -16,6 +16,15 @@
 #define EGRESSD_MAX_WORKLOADS 4096
 #define EGRESSD_MAX_DEST_PREFIXES 65536
 #define EGRESSD_MAX_DEST_PORTS 131072
+/* DNS learning (docs/DNS_LEARNING.md). */
+#define EGRESSD_MAX_DNS_NAMES 16384    /* ServiceEntry hosts, exact and wildcard */
+#define EGRESSD_MAX_DNS_LEARNED 65536  /* (scope, IP) pairs learned from answers */
+#define EGRESSD_MAX_DNS_PENDING 16384  /* queries waiting for their answer */
+#define EGRESSD_MAX_DNS_SERVERS 64     /* trusted resolver (address, port) pairs */
+#define EGRESSD_DNS_CLASSES_PER_IP 4   /* hosts remembered per learned IP */
+#define EGRESSD_DNS_RNAME_SIZE 256     /* reversed wire name, as dns_parse.h */
+#define EGRESSD_DNS_PUNT_MAX 4096      /* payload bytes handed to the agent */
+#define EGRESSD_DNS_RINGBUF_SIZE (1u << 22)
 /* How many cgroup levels below the root the hooks look for a workload. */
 #define EGRESSD_MAX_CGROUP_DEPTH 16
 
@@ -37,7 +46,9 @@ enum egressd_reason {
 	EGRESSD_REASON_ALLOW_ANY = 4,      /* no match, scope is ALLOW_ANY */
 	EGRESSD_REASON_NOT_IN_REGISTRY = 5, /* no match, scope is REGISTRY_ONLY */
 	EGRESSD_REASON_UNKNOWN_SCOPE = 6,  /* workload known, its scope not yet written */
-	EGRESSD_REASON_COUNT = 7,
+	EGRESSD_REASON_DNS_LEARNED = 7,    /* the IP came in a trusted DNS answer for an
+					    * allowed host, to this scope, not expired */
+	EGRESSD_REASON_COUNT = 8,
 };
 
 enum egressd_outbound_mode {
@@ -118,6 +129,104 @@ struct egressd_port_value {
 struct egressd_counter {
 	__u64 allowed;
 	__u64 denied;
+};
+
+/* ---- DNS learning -------------------------------------------------------
+ * A ServiceEntry host is a destination class like a prefix: dest_ports holds
+ * {host class, port, protocol} -> scopes. The kernel learns which IPs belong
+ * to a host class from DNS answers, per scope. */
+
+/* Map `dns_servers` (hash): trusted resolvers, written by the agent from
+ * --dns-server. Only answers from one of these (not on loopback) are read. */
+struct egressd_dns_server_key {
+	__u8 addr[16]; /* IPv4 v4-mapped */
+	__u16 port;    /* host byte order */
+	__u8 pad[2];
+};
+
+struct egressd_dns_server_value {
+	__u32 flags; /* reserved */
+};
+
+/* Map `dns_names` (hash): suffix hash of a host's reversed wire name (FNV-1a
+ * 64, as bpf/lib/dns_parse.h computes suffix_hash[]) -> the host classes with
+ * that name. One name can be both an exact host ("example.com") and the
+ * suffix of a wildcard ("*.example.com"); a wildcard never matches its apex. */
+struct egressd_dns_name_key {
+	__u64 hash;
+};
+
+struct egressd_dns_name_value {
+	__u32 exact_class;    /* 0: no exact host with this name */
+	__u32 wildcard_class; /* 0: no "*." host with this suffix */
+	__u64 exact_scopes[EGRESSD_SCOPE_WORDS];    /* scopes that may learn it */
+	__u64 wildcard_scopes[EGRESSD_SCOPE_WORDS];
+	__u16 rname_len; /* the name itself: a hash match is confirmed bytewise */
+	__u8 pad[6];
+	__u8 rname[EGRESSD_DNS_RNAME_SIZE];
+};
+
+/* Map `dns_learned` (LRU hash): (scope, IP) -> the hosts it resolved to. */
+struct egressd_dns_learned_key {
+	__u32 scope_id;
+	__u8 addr[16]; /* IPv4 v4-mapped */
+};
+
+struct egressd_dns_learned_value {
+	__u32 class_ids[EGRESSD_DNS_CLASSES_PER_IP]; /* 0 = empty slot */
+	__u64 expires_ns; /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns) */
+	__u64 hits;       /* connects it allowed */
+};
+
+/* Map `dns_pending` (LRU hash): a query a workload socket sent to a trusted
+ * resolver; its answer is learned only if it matches. */
+struct egressd_dns_pending_key {
+	__u64 cookie; /* socket cookie */
+	__u16 id;     /* DNS message id */
+	__u8 pad[6];
+};
+
+struct egressd_dns_pending_value {
+	__u64 qhash; /* suffix hash of the whole question name */
+	__u64 expires_ns;
+	__u8 resolver[16];
+	__u16 resolver_port;
+	__u16 qtype;
+	__u8 pad[4];
+};
+
+/* Map `dns_counters` (per-CPU array, EGRESSD_DNS_COUNTER_COUNT entries). */
+enum egressd_dns_counter {
+	EGRESSD_DNS_QUERIES = 0,            /* queries to a trusted resolver recorded */
+	EGRESSD_DNS_ANSWERS_LEARNED = 1,    /* answers that taught at least one IP */
+	EGRESSD_DNS_IPS_LEARNED = 2,        /* (scope, IP) writes */
+	EGRESSD_DNS_NEW_ENTRIES = 3,        /* writes that created an entry (eviction estimate) */
+	EGRESSD_DNS_REJECTED_UNTRUSTED = 4, /* port-53 answer not from a trusted resolver, or on loopback */
+	EGRESSD_DNS_REJECTED_NO_QUERY = 5,  /* no matching query (socket, id, question, resolver) */
+	EGRESSD_DNS_NOT_ALLOWED_NAME = 6,   /* no host of the scope matches the name */
+	EGRESSD_DNS_PUNTED = 7,             /* handed to the agent (truncated, too complex, TCP) */
+	EGRESSD_DNS_PUNT_DROPPED = 8,       /* could not be handed over: ring buffer full */
+	EGRESSD_DNS_MALFORMED = 9,          /* answers that are not valid DNS */
+	EGRESSD_DNS_NO_ADDRESS = 10,        /* allowed name, answer without A/AAAA (NXDOMAIN, NODATA) */
+	EGRESSD_DNS_SPOOFED = 11,           /* workload packets claiming a resolver's source: dropped */
+	EGRESSD_DNS_COUNTER_COUNT = 12,
+};
+
+/* Ring buffer `dns_punt`: what the kernel parser does not handle. */
+#define EGRESSD_DNS_PUNT_F_TCP (1u << 0)        /* a TCP segment (seq valid) */
+#define EGRESSD_DNS_PUNT_F_INCOMPLETE (1u << 1) /* payload longer than PUNT_MAX: cut */
+
+struct egressd_dns_punt {
+	__u64 cookie;
+	__u32 scope_id;
+	__u32 flags;
+	__u8 resolver[16];
+	__u16 resolver_port;
+	__u16 payload_len; /* bytes valid in payload[] */
+	__u32 tcp_seq;     /* sequence number of payload[0] (TCP only) */
+	__u32 wire_len;    /* the payload's full length on the wire */
+	__u32 status;      /* enum dns_parse_status the kernel got (UDP) */
+	__u8 payload[EGRESSD_DNS_PUNT_MAX];
 };
 
 #endif /* EGRESSD_ABI_H */

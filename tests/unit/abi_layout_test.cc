@@ -14,6 +14,10 @@ TEST(AbiLayout, KeysHaveNoPadding) {
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_workload_key>);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_prefix_key>);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_port_key>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_server_key>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_name_key>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_learned_key>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_pending_key>);
 }
 
 TEST(AbiLayout, ValuesHaveNoPadding) {
@@ -22,6 +26,43 @@ TEST(AbiLayout, ValuesHaveNoPadding) {
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_prefix_value>);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_port_value>);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_counter>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_server_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_name_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_learned_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_pending_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_dns_punt>);
+}
+
+TEST(AbiLayout, DnsSizesAndOffsets) {
+  EXPECT_EQ(sizeof(egressd_dns_server_key), 20u);
+  EXPECT_EQ(offsetof(egressd_dns_server_key, port), 16u);
+  EXPECT_EQ(sizeof(egressd_dns_name_key), 8u);
+  EXPECT_EQ(offsetof(egressd_dns_name_value, exact_scopes), 8u);
+  EXPECT_EQ(offsetof(egressd_dns_name_value, wildcard_scopes), 8u + 8u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(offsetof(egressd_dns_name_value, rname_len), 8u + 16u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(offsetof(egressd_dns_name_value, rname), 16u + 16u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(sizeof(egressd_dns_name_value), 16u + 16u * EGRESSD_SCOPE_WORDS + EGRESSD_DNS_RNAME_SIZE);
+  EXPECT_EQ(sizeof(egressd_dns_learned_key), 20u);
+  EXPECT_EQ(offsetof(egressd_dns_learned_key, addr), 4u);
+  EXPECT_EQ(sizeof(egressd_dns_learned_value), 32u);
+  EXPECT_EQ(offsetof(egressd_dns_learned_value, expires_ns), 16u);
+  EXPECT_EQ(offsetof(egressd_dns_learned_value, hits), 24u);
+  EXPECT_EQ(sizeof(egressd_dns_pending_key), 16u);
+  EXPECT_EQ(offsetof(egressd_dns_pending_key, id), 8u);
+  EXPECT_EQ(sizeof(egressd_dns_pending_value), 40u);
+  EXPECT_EQ(offsetof(egressd_dns_pending_value, resolver), 16u);
+  EXPECT_EQ(offsetof(egressd_dns_pending_value, resolver_port), 32u);
+  EXPECT_EQ(offsetof(egressd_dns_punt, resolver), 16u);
+  EXPECT_EQ(offsetof(egressd_dns_punt, payload_len), 34u);
+  EXPECT_EQ(offsetof(egressd_dns_punt, tcp_seq), 36u);
+  EXPECT_EQ(offsetof(egressd_dns_punt, payload), 48u);
+  EXPECT_EQ(sizeof(egressd_dns_punt), 48u + EGRESSD_DNS_PUNT_MAX);
+}
+
+TEST(AbiLayout, DnsBoundsMatchTheParser) {
+  // The reversed name in dns_names is compared with the parser's rname.
+  EXPECT_EQ(EGRESSD_DNS_RNAME_SIZE, 256);
+  EXPECT_EQ(EGRESSD_DNS_CLASSES_PER_IP & (EGRESSD_DNS_CLASSES_PER_IP - 1), 0);
 }
 
 TEST(AbiLayout, SizesAndOffsets) {

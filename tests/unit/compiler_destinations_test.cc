@@ -145,9 +145,14 @@ INSTANTIATE_TEST_SUITE_P(
                          {kApp, "198.51.100.5", 80, kTcp, kAllowed, kMatch, "ext/db"},
                          {kApp, "198.51.100.6", 443, kTcp, kAllowed, kMatch, "ext/db"},
                          {kApp, "198.51.100.7", 443, kTcp, kDenied, kNotInRegistry}}},
-        DestinationCase{"EndpointsIgnoredUnlessStatic",
-                        {withResolution(staticEndpoints(), Resolution::kDns)},
+        DestinationCase{"EndpointsIgnoredUnlessStaticOrDns",
+                        {withResolution(staticEndpoints(), Resolution::kDynamicDns)},
                         {{kApp, "198.51.100.6", 443, kTcp, kDenied, kNotInRegistry}}},
+        // Envoy's DNS clusters send to what the endpoint address resolves to;
+        // an IP resolves to itself.
+        DestinationCase{"DnsEndpointIpsAllowedLikeStatic",
+                        {withResolution(staticEndpoints(), Resolution::kDns)},
+                        {{kApp, "198.51.100.6", 443, kTcp, kAllowed, kMatch, "ext/db"}}},
         DestinationCase{"TargetPortThenEndpointPort",
                         {targetPort()},
                         {{kApp, "198.51.100.7", 8443, kTcp, kAllowed, kMatch, "ext/tp"},

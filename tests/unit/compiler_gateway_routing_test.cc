@@ -372,6 +372,32 @@ const Case kCases[] = {
     {"sourceLabels skip other workloads",
      replaced(kSeedTlsPassthrough, "    - gateways: [mesh]\n      port: 443", "    - gateways: [mesh]\n      sourceLabels: {app: web}\n      port: 443"),
      "production", {{"app", "batch"}}, {}},
+    {"a wildcard VirtualService routes the exact ServiceEntry host it covers",
+     replaced(kWildcard, "hosts: ['*.wikipedia.org']\n  ports:", "hosts: [en.wikipedia.org]\n  ports:"), "default", {},
+     {{"en.wikipedia.org", 443, RouteKind::kTls, 443}}},
+    {"a port-scoped Sidecar listener imports the VirtualService for its port only",
+     kCnnVsElsewhere + std::string(R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec: {egress: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ['*/*']}, {hosts: ['./*', 'istio-system/*']}]}
+)"),
+     "default", {}, {}},
+    {"the same Sidecar with the VirtualService's port imports it",
+     kCnnVsElsewhere + std::string(R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec: {egress: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*/*']}, {hosts: ['./*', 'istio-system/*']}]}
+)"),
+     "default", {}, {{"edition.cnn.com", 80, RouteKind::kHttp, 80}}},
+    {"a second VirtualService for the same host is reported, the first wins",
+     kHttpCnn + replaced(replaced(kHttpCnn, "name: direct-cnn-through-egress-gateway", "name: zz-second"),
+                         "name: istio-egressgateway, namespace: default", "name: second-gw, namespace: default"),
+     "default", {}, {{"edition.cnn.com", 80, RouteKind::kHttp, 80}},
+     "is also routed by VirtualService default/direct-cnn-through-egress-gateway"},
     {"no ServiceEntry for the host: no sidecar listener, no redirect",
      replaced(kHttpCnn, "hosts: [edition.cnn.com]\n  ports:", "hosts: [other.cnn.com]\n  ports:"), "default", {}, {}},
 };

@@ -12,7 +12,8 @@ namespace egressd::testing {
 
 class FakeMapBackend : public MapBackend {
  public:
-  enum class OpKind { kPutPort, kPutPrefix, kPutScope, kPutWorkload, kDeleteWorkload, kClearScope, kDeletePrefix, kDeletePort };
+  enum class OpKind { kPutPort, kPutPrefix, kPutScope, kPutWorkload, kDeleteWorkload, kClearScope, kDeletePrefix, kDeletePort,
+                      kPutDnsName, kDeleteDnsName, kPutDnsServer, kDeleteDnsServer };
 
   struct Op {
     OpKind kind;
@@ -25,6 +26,8 @@ class FakeMapBackend : public MapBackend {
   size_t workload_capacity = EGRESSD_MAX_WORKLOADS;
   size_t prefix_capacity = EGRESSD_MAX_DEST_PREFIXES;
   size_t port_capacity = EGRESSD_MAX_DEST_PORTS;
+  size_t dns_name_capacity = EGRESSD_MAX_DNS_NAMES;
+  size_t dns_server_capacity = EGRESSD_MAX_DNS_SERVERS;
   std::function<bool(const Op&)> fail_if;  // return true to fail that operation
   bool fail_read = false;
 
@@ -61,6 +64,19 @@ class FakeMapBackend : public MapBackend {
   }
   Status deletePort(const egressd_port_key& k) override {
     return erase(state.ports, k, {OpKind::kDeletePort, k.class_id});
+  }
+
+  Status putDnsName(const egressd_dns_name_key& k, const egressd_dns_name_value& v) override {
+    return put(state.dns_names, k, v, dns_name_capacity, {OpKind::kPutDnsName, k.hash});
+  }
+  Status deleteDnsName(const egressd_dns_name_key& k) override {
+    return erase(state.dns_names, k, {OpKind::kDeleteDnsName, k.hash});
+  }
+  Status putDnsServer(const egressd_dns_server_key& k, const egressd_dns_server_value& v) override {
+    return put(state.dns_servers, k, v, dns_server_capacity, {OpKind::kPutDnsServer, k.port});
+  }
+  Status deleteDnsServer(const egressd_dns_server_key& k) override {
+    return erase(state.dns_servers, k, {OpKind::kDeleteDnsServer, k.port});
   }
 
   // The live state as the compiler's DesiredState shape (active scopes only).

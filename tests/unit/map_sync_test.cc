@@ -134,12 +134,16 @@ int rank(OpKind k) {
   switch (k) {
     case OpKind::kPutPort: return 0;
     case OpKind::kPutPrefix: return 1;
-    case OpKind::kPutScope: return 2;
-    case OpKind::kPutWorkload: return 3;
-    case OpKind::kDeleteWorkload: return 4;
-    case OpKind::kClearScope: return 5;
-    case OpKind::kDeletePrefix: return 6;
-    case OpKind::kDeletePort: return 7;
+    case OpKind::kPutDnsName: return 2;
+    case OpKind::kPutDnsServer: return 3;
+    case OpKind::kPutScope: return 4;
+    case OpKind::kPutWorkload: return 5;
+    case OpKind::kDeleteWorkload: return 6;
+    case OpKind::kClearScope: return 7;
+    case OpKind::kDeleteDnsServer: return 8;
+    case OpKind::kDeleteDnsName: return 9;
+    case OpKind::kDeletePrefix: return 10;
+    case OpKind::kDeletePort: return 11;
   }
   return -1;
 }
@@ -152,8 +156,33 @@ TEST(MapSync, OrderAddsPortsPrefixesScopesWorkloadsThenRemovesInReverse) {
   std::vector<int> ranks;
   for (const auto& op : maps.ops) ranks.push_back(rank(op.kind));
   EXPECT_TRUE(std::is_sorted(ranks.begin(), ranks.end())) << ::testing::PrintToString(ranks);
-  // Every phase happened.
-  for (int r = 0; r < 8; ++r) EXPECT_NE(std::find(ranks.begin(), ranks.end(), r), ranks.end()) << r;
+  // Every phase of the address policy happened (DNS phases: below).
+  for (int r : {0, 1, 4, 5, 6, 7, 10, 11}) EXPECT_NE(std::find(ranks.begin(), ranks.end(), r), ranks.end()) << r;
+}
+
+DesiredState withDns(DesiredState d, uint64_t name_hash, uint16_t server_port) {
+  egressd_dns_name_value name{};
+  name.exact_class = 9;
+  d.dns_names[egressd_dns_name_key{name_hash}] = name;
+  egressd_dns_server_key server{};
+  server.port = server_port;
+  d.dns_servers[server] = egressd_dns_server_value{};
+  return d;
+}
+
+TEST(MapSync, DnsNamesAndServersFollowPortsAndGoBeforePrefixes) {
+  FakeMapBackend maps;
+  ASSERT_TRUE(syncMaps(maps, withDns(stateA(), 1, 53)).errors.empty());
+  EXPECT_EQ(maps.state.dns_names.size(), 1u);
+  EXPECT_EQ(maps.state.dns_servers.size(), 1u);
+  maps.ops.clear();
+  ASSERT_TRUE(syncMaps(maps, withDns(stateB(), 2, 5353)).errors.empty());
+  std::vector<int> ranks;
+  for (const auto& op : maps.ops) ranks.push_back(rank(op.kind));
+  EXPECT_TRUE(std::is_sorted(ranks.begin(), ranks.end())) << ::testing::PrintToString(ranks);
+  for (int r = 0; r < 12; ++r) EXPECT_NE(std::find(ranks.begin(), ranks.end(), r), ranks.end()) << r;
+  EXPECT_EQ(maps.state.dns_names.count(egressd_dns_name_key{2}), 1u);
+  EXPECT_EQ(maps.state.dns_names.count(egressd_dns_name_key{1}), 0u);
 }
 
 TEST(MapSync, ZeroScopeSlotsAreNotStale) {

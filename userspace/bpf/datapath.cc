@@ -27,11 +27,13 @@ using SkeletonPtr = std::unique_ptr<egress_sock, SkeletonDeleter>;
 
 std::string pinPath(const std::string& dir, const char* map_name) { return dir + "/" + map_name; }
 
-// "cgroup/connect4" -> "connect4"
+// "cgroup/connect4" -> "connect4", "cgroup_skb/ingress" -> "skb_ingress"
 std::string hookOf(const bpf_program* prog) {
   std::string section = bpf_program__section_name(prog);
   const auto slash = section.rfind('/');
-  return slash == std::string::npos ? section : section.substr(slash + 1);
+  if (slash == std::string::npos) return section;
+  const std::string hook = section.substr(slash + 1);
+  return section.rfind("cgroup_skb/", 0) == 0 ? "skb_" + hook : hook;
 }
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
@@ -148,6 +150,12 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   if (!state->skel) return fail(errnoMessage("open BPF object egress_sock", errno));
   bpf_object* obj = state->skel->obj;
 
+  if (options.dns_min_ttl_s > options.dns_max_ttl_s)
+    return fail("--dns-min-ttl " + std::to_string(options.dns_min_ttl_s) + " is above --dns-max-ttl " +
+                std::to_string(options.dns_max_ttl_s));
+  state->skel->rodata->dns_min_ttl_s = options.dns_min_ttl_s;
+  state->skel->rodata->dns_max_ttl_s = options.dns_max_ttl_s;
+
   auto adopted = reconcilePinnedMaps(obj, state->bpffs_dir);
   if (!adopted) return fail(adopted.error());
   state->adopted = *adopted;
@@ -179,7 +187,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   const auto& maps = state->skel->maps;
   state->backend = std::make_unique<PinnedMapBackend>(PolicyMapFds{
       bpf_map__fd(maps.workloads), bpf_map__fd(maps.scopes), bpf_map__fd(maps.dest_prefixes),
-      bpf_map__fd(maps.dest_ports)});
+      bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers)});
   return std::unique_ptr<Datapath>(new Datapath(std::move(state)));
 }
 
@@ -215,6 +223,8 @@ std::vector<MapFill> Datapath::mapFill() {
   std::vector<MapFill> out;
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, state_->skel->obj) {
+    // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory.
+    if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF || map == state_->skel->maps.dns_scratch) continue;
     const uint32_t capacity = bpf_map__max_entries(map);
     uint32_t entries = capacity;  // arrays are always full
     if (map == state_->skel->maps.scopes) {
@@ -224,7 +234,8 @@ std::vector<MapFill> Datapath::mapFill() {
         if (bpf_map_lookup_elem(bpf_map__fd(map), &id, &value) == 0 && (value.flags & EGRESSD_SCOPE_F_ACTIVE))
           ++entries;
       }
-    } else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE) {
+    } else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE ||
+               bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH) {
       entries = countKeys(bpf_map__fd(map), bpf_map__key_size(map));
     }
     out.push_back({bpf_map__name(map), entries, capacity});
@@ -245,5 +256,43 @@ std::vector<ProgramInfo> Datapath::programs() const {
   }
   return out;
 }
+
+Result<std::vector<DnsLearnedEntry>> Datapath::readDnsLearned() {
+  const int fd = bpf_map__fd(state_->skel->maps.dns_learned);
+  std::vector<DnsLearnedEntry> out;
+  auto st = mapForEachKey<egressd_dns_learned_key>(fd, "dns_learned", [&](const egressd_dns_learned_key& key) -> Status {
+    DnsLearnedEntry entry{key, {}};
+    if (bpf_map_lookup_elem(fd, &key, &entry.value) == 0) out.push_back(entry);
+    return Ok{};
+  });
+  if (!st) return fail(st.error());
+  return out;
+}
+
+Status Datapath::putDnsLearned(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) {
+  return mapPut(bpf_map__fd(state_->skel->maps.dns_learned), "dns_learned", key, value);
+}
+
+Result<std::optional<egressd_dns_learned_value>> Datapath::lookupDnsLearned(const egressd_dns_learned_key& key) {
+  egressd_dns_learned_value value{};
+  if (bpf_map_lookup_elem(bpf_map__fd(state_->skel->maps.dns_learned), &key, &value) == 0) return {value};
+  if (errno == ENOENT) return std::optional<egressd_dns_learned_value>{};
+  return fail(errnoMessage("lookup in map dns_learned", errno));
+}
+
+Result<std::vector<uint64_t>> Datapath::readDnsCounters() {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail(errnoMessage("count possible CPUs", cpus));
+  const int fd = bpf_map__fd(state_->skel->maps.dns_counters);
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  std::vector<uint64_t> out(EGRESSD_DNS_COUNTER_COUNT, 0);
+  for (uint32_t i = 0; i < EGRESSD_DNS_COUNTER_COUNT; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) return fail(errnoMessage("read map dns_counters", errno));
+    for (uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+int Datapath::dnsPuntFd() const { return bpf_map__fd(state_->skel->maps.dns_punt); }
 
 }  // namespace egressd::bpf

@@ -4,6 +4,7 @@
 // restarted agent adopts (never flushes) what it finds.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,14 @@ namespace egressd::bpf {
 struct DatapathOptions {
   std::string bpffs_dir = "/sys/fs/bpf/egressd";
   std::string cgroup_root;  // empty = cgroup2 mount root
+  // Bounds on how long a learned IP stays allowed (docs/DNS_LEARNING.md).
+  uint32_t dns_min_ttl_s = 5;
+  uint32_t dns_max_ttl_s = 3600;
+};
+
+struct DnsLearnedEntry {
+  egressd_dns_learned_key key;
+  egressd_dns_learned_value value;
 };
 
 struct MapFill {
@@ -59,6 +68,16 @@ class Datapath {
   // Entries (counted by iterating; scopes: active slots) and capacity per map.
   std::vector<MapFill> mapFill();
   std::vector<ProgramInfo> programs() const;
+
+  // DNS learning. dns_learned belongs to the kernel; the agent only adds
+  // what it learned from punted answers and reads it for `egressctl dns`.
+  Result<std::vector<DnsLearnedEntry>> readDnsLearned();
+  Status putDnsLearned(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value);
+  Result<std::optional<egressd_dns_learned_value>> lookupDnsLearned(const egressd_dns_learned_key& key);
+  // Summed over CPUs, indexed by enum egressd_dns_counter.
+  Result<std::vector<uint64_t>> readDnsCounters();
+  // The dns_punt ring buffer, for the agent's consumer.
+  int dnsPuntFd() const;
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
   const std::string& cgroupRoot() const;

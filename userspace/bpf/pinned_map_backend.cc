@@ -33,6 +33,8 @@ Result<DesiredState> PinnedMapBackend::readLive() {
   }
   if (auto st = readAll(fds_.prefixes, "dest_prefixes", live.prefixes); !st) return fail(st.error());
   if (auto st = readAll(fds_.ports, "dest_ports", live.ports); !st) return fail(st.error());
+  if (auto st = readAll(fds_.dns_names, "dns_names", live.dns_names); !st) return fail(st.error());
+  if (auto st = readAll(fds_.dns_servers, "dns_servers", live.dns_servers); !st) return fail(st.error());
   return live;
 }
 
@@ -64,5 +66,21 @@ Status PinnedMapBackend::putPort(const egressd_port_key& key, const egressd_port
 }
 
 Status PinnedMapBackend::deletePort(const egressd_port_key& key) { return mapDelete(fds_.ports, "dest_ports", key); }
+
+Status PinnedMapBackend::putDnsName(const egressd_dns_name_key& key, const egressd_dns_name_value& value) {
+  return mapPut(fds_.dns_names, "dns_names", key, value);
+}
+
+Status PinnedMapBackend::deleteDnsName(const egressd_dns_name_key& key) {
+  return mapDelete(fds_.dns_names, "dns_names", key);
+}
+
+Status PinnedMapBackend::putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) {
+  return mapPut(fds_.dns_servers, "dns_servers", key, value);
+}
+
+Status PinnedMapBackend::deleteDnsServer(const egressd_dns_server_key& key) {
+  return mapDelete(fds_.dns_servers, "dns_servers", key);
+}
 
 }  // namespace egressd::bpf

@@ -10,6 +10,8 @@ struct PolicyMapFds {
   int scopes = -1;
   int prefixes = -1;
   int ports = -1;
+  int dns_names = -1;
+  int dns_servers = -1;
 };
 
 class PinnedMapBackend final : public MapBackend {
@@ -26,6 +28,10 @@ class PinnedMapBackend final : public MapBackend {
   Status deletePrefix(const egressd_prefix_key& key) override;
   Status putPort(const egressd_port_key& key, const egressd_port_value& value) override;
   Status deletePort(const egressd_port_key& key) override;
+  Status putDnsName(const egressd_dns_name_key& key, const egressd_dns_name_value& value) override;
+  Status deleteDnsName(const egressd_dns_name_key& key) override;
+  Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) override;
+  Status deleteDnsServer(const egressd_dns_server_key& key) override;
 
  private:
   PolicyMapFds fds_;

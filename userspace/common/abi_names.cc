@@ -24,7 +24,27 @@ std::string_view reasonName(egressd_reason reason) {
     case EGRESSD_REASON_ALLOW_ANY: return "allow_any";
     case EGRESSD_REASON_NOT_IN_REGISTRY: return "not_in_registry";
     case EGRESSD_REASON_UNKNOWN_SCOPE: return "unknown_scope";
+    case EGRESSD_REASON_DNS_LEARNED: return "dns_learned";
     case EGRESSD_REASON_COUNT: break;
+  }
+  return "unknown";
+}
+
+std::string_view dnsCounterName(egressd_dns_counter counter) {
+  switch (counter) {
+    case EGRESSD_DNS_QUERIES: return "queries";
+    case EGRESSD_DNS_ANSWERS_LEARNED: return "answers_learned";
+    case EGRESSD_DNS_IPS_LEARNED: return "ips_learned";
+    case EGRESSD_DNS_NEW_ENTRIES: return "new_entries";
+    case EGRESSD_DNS_REJECTED_UNTRUSTED: return "untrusted";
+    case EGRESSD_DNS_REJECTED_NO_QUERY: return "no_query";
+    case EGRESSD_DNS_NOT_ALLOWED_NAME: return "name_not_allowed";
+    case EGRESSD_DNS_PUNTED: return "punted";
+    case EGRESSD_DNS_PUNT_DROPPED: return "punt_dropped";
+    case EGRESSD_DNS_MALFORMED: return "malformed";
+    case EGRESSD_DNS_NO_ADDRESS: return "no_address";
+    case EGRESSD_DNS_SPOOFED: return "spoofed";
+    case EGRESSD_DNS_COUNTER_COUNT: break;
   }
   return "unknown";
 }

@@ -9,6 +9,7 @@ namespace egressd {
 std::string_view verdictName(egressd_verdict verdict);
 std::string_view reasonName(egressd_reason reason);
 std::string_view hookName(egressd_hook hook);
+std::string_view dnsCounterName(egressd_dns_counter counter);
 std::string_view protocolName(uint8_t l4_protocol);
 
 }  // namespace egressd

@@ -13,6 +13,10 @@
 //   5. entry flags & EGRESSD_PORT_F_ALWAYS -> ALWAYS_ALLOWED (before the scope
 //      check: it depends on no scope); scope slot not ACTIVE -> UNKNOWN_SCOPE,
 //      denied; scope bit set in allow_scopes -> REGISTRY_MATCH.
+//   5b. dns_learned{scope, destination} not expired: for each host class id in
+//      it, dest_ports{class, port, proto} (then port 0) with the scope bit ->
+//      DNS_LEARNED. Host classes come from ServiceEntry hosts (host_classes.h);
+//      the kernel learns their IPs from answers (bpf/lib/dns_learn.h).
 //   6. Otherwise the scope's mode: ALLOW_ANY -> allowed (ALLOW_ANY), anything
 //      else -> denied (NOT_IN_REGISTRY).
 // Every distinct prefix is its own class already holding the ports of all
@@ -25,6 +29,7 @@
 #include "compiler/address.h"
 #include "compiler/compiler.h"
 #include "compiler/destinations.h"
+#include "compiler/host_classes.h"
 #include "compiler/prefix_classes.h"
 #include "compiler/scope_ids.h"
 #include "compiler/scope_selection.h"
@@ -108,7 +113,54 @@ void addAlwaysAllowed(const CompileOptions& options, PrefixTable& table, Compile
   }
 }
 
+// Hosts are learned from DNS unless the entry names its endpoints' IPs
+// (STATIC): then those are where its traffic goes, whatever DNS says.
+void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint32_t, Import>>& importers,
+                HostTable& hosts, uint32_t service_id, CompileOutput& out) {
+  if (se.resolution == policy::Resolution::kStatic || importers.empty()) return;
+  for (const auto& text : se.hosts) {
+    auto host = normalizeHost(text);
+    if (!host) {
+      if (text != "*") {
+        out.warnings.push_back("ServiceEntry " + nsName(se.meta) + ": host '" + text +
+                               "' is not a fully qualified name: not learned from DNS answers");
+      }
+      continue;
+    }
+    for (const auto& port : se.ports) {
+      if (port.number < 1 || port.number > 65535) continue;
+      for (const auto& [scope_id, import] : importers) {
+        if (import.allows(port.number))
+          hosts.grant(*host, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), scope_id, service_id);
+      }
+    }
+  }
+}
+
+// Trusted resolvers for DNS learning (invalid ones were reported above).
+void addDnsServers(const CompileOptions& options, DesiredState& desired) {
+  for (const auto& dns : options.dns_servers) {
+    auto address = parseAddress(dns.ip);
+    if (!address || dns.port == 0) continue;
+    egressd_dns_server_key key{};
+    std::copy(std::begin(address->addr), std::end(address->addr), key.addr);
+    key.port = dns.port;
+    desired.dns_servers[key] = egressd_dns_server_value{};
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy) {
+  std::set<std::string> names;
+  for (const auto& se : policy.service_entries) {
+    if (!resolvesEndpointHostnames(se)) continue;
+    for (const auto& endpoint : se.endpoints) {
+      if (!parseAddress(endpoint.address) && endpoint.address.rfind("unix://", 0) != 0) names.insert(endpoint.address);
+    }
+  }
+  return {names.begin(), names.end()};
+}
 
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
@@ -123,7 +175,7 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   std::vector<std::vector<Destination>> destinations;
   for (const auto* se : entries) {
     out.services.push_back(nsName(se->meta));
-    destinations.push_back(serviceEntryDestinations(*se, out.warnings, out.errors));
+    destinations.push_back(serviceEntryDestinations(*se, options.resolved_endpoints, out.warnings, out.errors));
   }
 
   // Scopes and their ids.
@@ -165,6 +217,7 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
 
   // What each scope may reach, one ServiceEntry at a time.
   PrefixTable table;
+  HostTable hosts;
   for (size_t s = 0; s < entries.size(); ++s) {
     const auto& se = *entries[s];
     std::vector<std::pair<uint32_t, Import>> importers;
@@ -185,9 +238,12 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
       }
       if (!grant.scope_ids.empty()) out.grants.push_back(std::move(grant));
     }
+    grantHosts(se, importers, hosts, static_cast<uint32_t>(s), out);
   }
   addAlwaysAllowed(options, table, out);
   table.emit(out.desired);
+  out.host_classes = hosts.emit(out.desired, out.errors);
+  addDnsServers(options, out.desired);
 
   dedupe(out.warnings);
   dedupe(out.errors);

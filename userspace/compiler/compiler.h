@@ -21,7 +21,11 @@ struct DnsServer {
 
 struct CompileOptions {
   std::vector<std::string> cluster_cidrs;  // always allowed, every port, TCP and UDP
-  std::vector<DnsServer> dns_servers;      // always allowed on their port, TCP and UDP
+  std::vector<DnsServer> dns_servers;      // always allowed on their port, TCP and UDP; trusted for learning
+  // Endpoint hostname -> its IPs, as the agent resolved them (DNS and
+  // DNS_ROUND_ROBIN entries with hostname endpoints, as Envoy's DNS clusters
+  // do). They open the entry's ports like STATIC endpoints.
+  std::map<std::string, std::vector<std::string>> resolved_endpoints;
 };
 
 // Scope name hash (FNV-1a 64 of the scope key) -> scope id.
@@ -63,7 +67,12 @@ struct CompileOutput {
   std::vector<std::string> errors;  // e.g. too many scopes, workload without cgroup id
   std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
   std::vector<ServiceGrant> grants;
+  std::map<uint32_t, std::string> host_classes;  // class id -> ServiceEntry host learned by DNS
 };
+
+// Endpoint addresses that are hostnames, in entries whose resolution makes
+// the proxy resolve them (DNS, DNS_ROUND_ROBIN): what the agent must resolve.
+std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy);
 
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,

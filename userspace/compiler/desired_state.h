@@ -29,6 +29,9 @@ struct DesiredState {
   std::map<uint32_t, egressd_scope_value> scopes;
   AbiMap<egressd_prefix_key, egressd_prefix_value> prefixes;
   AbiMap<egressd_port_key, egressd_port_value> ports;
+  // DNS learning: ServiceEntry hosts by suffix hash, and trusted resolvers.
+  AbiMap<egressd_dns_name_key, egressd_dns_name_value> dns_names;
+  AbiMap<egressd_dns_server_key, egressd_dns_server_value> dns_servers;
 };
 
 }  // namespace egressd

@@ -10,7 +10,12 @@ uint8_t l4Protocol(policy::PortProtocol protocol) {
   return protocol == policy::PortProtocol::kUdp ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
+bool resolvesEndpointHostnames(const policy::ServiceEntry& entry) {
+  return entry.resolution == policy::Resolution::kDns || entry.resolution == policy::Resolution::kDnsRoundRobin;
+}
+
 std::vector<Destination> serviceEntryDestinations(const policy::ServiceEntry& entry,
+                                                  const std::map<std::string, std::vector<std::string>>& resolved,
                                                   std::vector<std::string>& warnings,
                                                   std::vector<std::string>& errors) {
   const std::string who = "ServiceEntry " + entry.meta.namespace_ + "/" + entry.meta.name;
@@ -53,20 +58,30 @@ std::vector<Destination> serviceEntryDestinations(const policy::ServiceEntry& en
                            " has no addresses and resolution NONE: nothing is allowed by it");
       }
     }
-    if (entry.resolution != policy::Resolution::kStatic) continue;
+    const bool dns_endpoints = resolvesEndpointHostnames(entry);
+    if (entry.resolution != policy::Resolution::kStatic && !dns_endpoints) continue;
     for (const auto& endpoint : entry.endpoints) {
-      auto address = parseAddress(endpoint.address);
-      if (!address) {
+      std::vector<egressd_prefix_key> addresses;
+      if (auto address = parseAddress(endpoint.address)) {
+        addresses.push_back(*address);
+      } else if (!dns_endpoints) {
         errors.push_back(who + ": STATIC endpoint '" + endpoint.address + "' is not an IP, skipped");
         continue;
+      } else if (auto it = resolved.find(endpoint.address); it != resolved.end()) {
+        for (const auto& ip : it->second) {
+          if (auto a = parseAddress(ip)) addresses.push_back(*a);
+        }
       }
+      if (addresses.empty()) continue;  // not resolved (yet): the agent retries
       // Istio sends to the endpoint's mapped port, else targetPort, else number.
       uint32_t target = port.target_port ? port.target_port : port.number;
       if (auto it = endpoint.ports.find(port.name); !port.name.empty() && it != endpoint.ports.end()) {
         target = it->second;
       }
       if (!validPort(target, "endpoint port")) continue;
-      out.push_back({*address, static_cast<uint16_t>(target), proto, port.number});
+      for (const auto& address : addresses) {
+        out.push_back({address, static_cast<uint16_t>(target), proto, port.number});
+      }
     }
   }
   return out;

@@ -3,6 +3,7 @@
 // (prefix, port, protocol) its addresses, auto-allocated VIPs and STATIC
 // endpoints open.
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,13 @@ struct Destination {
 };
 
 // Messages name the entry; the caller prefixes nothing.
+// `resolved` maps endpoint hostnames to IPs (CompileOptions::resolved_endpoints).
 std::vector<Destination> serviceEntryDestinations(const policy::ServiceEntry& entry,
+                                                  const std::map<std::string, std::vector<std::string>>& resolved,
                                                   std::vector<std::string>& warnings,
                                                   std::vector<std::string>& errors);
+
+// True when the entry's endpoints are hostnames the proxy resolves itself.
+bool resolvesEndpointHostnames(const policy::ServiceEntry& entry);
 
 }  // namespace egressd::compiler

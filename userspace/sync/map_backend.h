@@ -10,7 +10,8 @@ class MapBackend {
  public:
   virtual ~MapBackend() = default;
 
-  // Reads the live contents of every policy map.
+  // Reads the live contents of every policy map (not dns_learned: the
+  // kernel owns it, and sync never touches it).
   virtual Result<DesiredState> readLive() = 0;
 
   virtual Status putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) = 0;
@@ -21,6 +22,10 @@ class MapBackend {
   virtual Status deletePrefix(const egressd_prefix_key& key) = 0;
   virtual Status putPort(const egressd_port_key& key, const egressd_port_value& value) = 0;
   virtual Status deletePort(const egressd_port_key& key) = 0;
+  virtual Status putDnsName(const egressd_dns_name_key& key, const egressd_dns_name_value& value) = 0;
+  virtual Status deleteDnsName(const egressd_dns_name_key& key) = 0;
+  virtual Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) = 0;
+  virtual Status deleteDnsServer(const egressd_dns_server_key& key) = 0;
 };
 
 }  // namespace egressd

@@ -6,11 +6,16 @@
 //  3. scopes: a scope is ACTIVE with its mode before any workload uses it
 //     (else UNKNOWN_SCOPE).
 //  4. workloads: last, when everything they reach is in place.
+// dns_names and dns_servers go between ports and scopes, removed before
+// prefixes. dns_learned is never touched: the kernel owns it, and entries
+// whose host class is gone simply stop matching any dest_ports entry.
 // Then removals in reverse: stale workloads first (they stop using a scope),
 // then scopes (zeroed slot), prefixes (addresses fall back to the covering
 // prefix, which already holds the new entries), and ports last, once nothing
 // points at their class any more.
 #include "sync/map_sync.h"
+
+#include <cstring>
 
 #include "compiler/address.h"
 
@@ -24,6 +29,15 @@ std::string describe(const egressd_prefix_key& k) { return "prefix " + compiler:
 std::string describe(const egressd_port_key& k) {
   return "port class " + std::to_string(k.class_id) + " " + std::to_string(k.port) + "/" +
          std::to_string(k.protocol);
+}
+
+std::string describe(const egressd_dns_name_key& k) { return "dns name hash " + std::to_string(k.hash); }
+
+std::string describe(const egressd_dns_server_key& k) {
+  egressd_prefix_key p{};
+  p.prefixlen = 128;
+  std::memcpy(p.addr, k.addr, sizeof(p.addr));
+  return "dns server " + compiler::formatPrefix(p) + " port " + std::to_string(k.port);
 }
 
 std::string describe(uint32_t scope_id) { return "scope " + std::to_string(scope_id); }
@@ -80,6 +94,10 @@ SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
   Syncer sync(report);
   sync.upsert(desired.ports, live.ports, [&](const auto& k, const auto& v) { return maps.putPort(k, v); });
   sync.upsert(desired.prefixes, live.prefixes, [&](const auto& k, const auto& v) { return maps.putPrefix(k, v); });
+  // Names after ports: a host's class entries exist before it can be learned.
+  sync.upsert(desired.dns_names, live.dns_names, [&](const auto& k, const auto& v) { return maps.putDnsName(k, v); });
+  sync.upsert(desired.dns_servers, live.dns_servers,
+              [&](const auto& k, const auto& v) { return maps.putDnsServer(k, v); });
   sync.upsert(desired.scopes, live.scopes, [&](uint32_t id, const auto& v) { return maps.putScope(id, v); });
   sync.upsert(desired.workloads, live.workloads,
               [&](const auto& k, const auto& v) { return maps.putWorkload(k, v); });
@@ -88,6 +106,10 @@ SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
                    [&](const auto& k, const auto&) { return maps.deleteWorkload(k); });
   sync.removeStale(desired.scopes, live.scopes,
                    [&](uint32_t id, const auto&) { return maps.putScope(id, egressd_scope_value{}); });
+  sync.removeStale(desired.dns_servers, live.dns_servers,
+                   [&](const auto& k, const auto&) { return maps.deleteDnsServer(k); });
+  sync.removeStale(desired.dns_names, live.dns_names,
+                   [&](const auto& k, const auto&) { return maps.deleteDnsName(k); });
   sync.removeStale(desired.prefixes, live.prefixes,
                    [&](const auto& k, const auto&) { return maps.deletePrefix(k); });
   sync.removeStale(desired.ports, live.ports, [&](const auto& k, const auto&) { return maps.deletePort(k); });
