@@ -79,6 +79,40 @@ CONF
   ip netns exec "$LAB-ext" nginx -p "$LAB_DIR/nginx" -c "$LAB_DIR/nginx/nginx.conf"
 }
 
+# lab_start_dnsmasq [DNSMASQ_ARG...]: a resolver on $LAB_RESOLVER:53 (and
+# fd00:99::1) in the "internet" namespace, answering only from its own
+# records (--address, --host-record, --cname ... passed as arguments), and
+# /etc/netns/<lab>-wl/resolv.conf pointing the workloads at it (ip netns exec
+# bind-mounts it over /etc/resolv.conf). --local-ttl sets the answers' TTL
+# (dnsmasq's default for its own records is 0). Restarting replaces it.
+lab_start_dnsmasq() {
+  [ -f "$LAB_DIR/dnsmasq.pid" ] && kill "$(cat "$LAB_DIR/dnsmasq.pid")" 2>/dev/null && sleep 0.1
+  mkdir -p "/etc/netns/$LAB-wl"
+  printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$LAB_RESOLVER" > "/etc/netns/$LAB-wl/resolv.conf"
+  ip netns exec "$LAB-ext" dnsmasq --no-resolv --no-hosts --no-poll --bind-interfaces --user=root \
+    --listen-address="$LAB_RESOLVER" --listen-address=fd00:99::1 --except-interface=lo \
+    --pid-file="$LAB_DIR/dnsmasq.pid" --log-facility="$LAB_DIR/dnsmasq.log" --log-queries \
+    --cache-size=0 "$@"
+  local i
+  for i in $(seq 1 50); do
+    [ -s "$LAB_DIR/dnsmasq.pid" ] && return 0
+    sleep 0.05
+  done
+  echo "dnsmasq did not start: $(tail -n 5 "$LAB_DIR/dnsmasq.log" 2>/dev/null)" >&2
+  return 1
+}
+
+# lab_external_addr ADDR...: more "internet" addresses (nginx answers on all).
+lab_external_addr() {
+  local a
+  for a in "$@"; do
+    case "$a" in
+      *:*) ip -n "$LAB-ext" -6 addr add "$a/128" dev lo nodad ;;
+      *) ip -n "$LAB-ext" addr add "$a/32" dev lo ;;
+    esac
+  done
+}
+
 # lab_workload NAME: creates the workload's cgroup, prints its path.
 lab_workload() {
   mkdir -p "$LAB_CGROUP/$1"
@@ -106,6 +140,7 @@ lab_down() {
   ip netns pids "$LAB-ext" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns del "$LAB-wl" 2>/dev/null
   ip netns del "$LAB-ext" 2>/dev/null
+  rm -rf "/etc/netns/$LAB-wl"
   # Children first: a cgroup can only go once it is empty of processes and children.
   if [ -d "$LAB_CGROUP" ]; then
     local d

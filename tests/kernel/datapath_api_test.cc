@@ -55,11 +55,13 @@ TEST_F(DatapathTest, MapFillCountsEntriesAgainstCapacity) {
 
 TEST_F(DatapathTest, ProgramsReportIdsAttachPointsAndVerifierBudget) {
   const auto programs = datapath_->programs();
-  ASSERT_EQ(programs.size(), 4u);
+  ASSERT_EQ(programs.size(), 6u);  // connect4/6, sendmsg4/6, DNS egress/ingress
   for (const auto& p : programs) {
     EXPECT_GT(p.id, 0u) << p.name;
     EXPECT_GT(p.verified_insns, 0u) << p.name;
-    EXPECT_LT(p.verified_insns, 10000u) << p.name << ": verifier budget";
+    // The DNS programs carry the parser (docs/DNS_LEARNING.md has the figures).
+    const bool dns = p.name.find("dns") != std::string::npos;
+    EXPECT_LT(p.verified_insns, dns ? 300000u : 10000u) << p.name << ": verifier budget";
     EXPECT_NE(p.attach_point.find(tree_->root()), std::string::npos) << p.attach_point;
     std::printf("[ verifier ] %s %s verified_insns=%u\n", p.name.c_str(), p.attach_point.c_str(), p.verified_insns);
   }

@@ -58,6 +58,8 @@ Status Agent::start() {
   bpf::DatapathOptions datapath_options;
   datapath_options.bpffs_dir = options_.bpffs;
   datapath_options.cgroup_root = options_.cgroup_root;
+  datapath_options.dns_min_ttl_s = options_.dns_min_ttl_s;
+  datapath_options.dns_max_ttl_s = options_.dns_max_ttl_s;
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
@@ -101,6 +103,7 @@ void Agent::reload() {
   auto applied = std::make_shared<AppliedPolicy>();
 
   policy::ParsedDocuments parsed = policy::loadPolicyDir(options_.policy_dir);
+  const auto parsed_at = Clock::now();
   policy::PolicyStore::ApplyReport report = store_.apply(parsed);
   for (const auto& rejection : report.rejected) spdlog::error("rejected {}", policy::describe(rejection));
   for (const auto& warning : report.warnings) spdlog::warn("{}", policy::describe(warning));
@@ -114,6 +117,7 @@ void Agent::reload() {
   applied->workload_cgroups = cgroups.resolved;
   applied->unresolved_workloads = cgroups.unresolved;
 
+  const auto stored_at = Clock::now();
   auto live = datapath_->maps().readLive();
   if (!live) {
     spdlog::error("reading live maps: {}; policy not applied", live.error());
@@ -124,6 +128,7 @@ void Agent::reload() {
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
 
+  const auto compiled_at = Clock::now();
   SyncReport sync = syncMaps(datapath_->maps(), applied->compiled.desired);
   for (const auto& error : sync.errors) spdlog::error("map sync: {}", error);
   applied->sync_errors = sync.errors;
@@ -136,6 +141,9 @@ void Agent::reload() {
                applied->generation, applied->sync_seconds * 1e3, report.objects, report.rejected.size(),
                applied->compiled.scopes.size(), applied->workload_cgroups.size(), sync.added, sync.changed,
                sync.removed);
+  auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
+  spdlog::debug("apply phases: parse {:.1f} ms, store+workloads {:.1f} ms, read live+compile {:.1f} ms, sync {:.1f} ms",
+                ms(started, parsed_at), ms(parsed_at, stored_at), ms(stored_at, compiled_at), ms(compiled_at, Clock::now()));
   recordApply(*applied);
   state_.publish(std::move(applied));
 }

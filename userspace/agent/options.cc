@@ -25,6 +25,12 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
                  "Trusted resolver IP[:PORT], repeatable (default: resolv.conf nameservers)");
   app.add_option("--cluster-cidr", options.cluster_cidrs,
                  "In-cluster destination CIDR: always allowed, never redirected; repeatable");
+  app.add_option("--dns-min-ttl", options.dns_min_ttl_s,
+                 "Seconds a learned IP stays allowed at least (TTL 0 answers, clients that connect a little later)")
+      ->capture_default_str();
+  app.add_option("--dns-max-ttl", options.dns_max_ttl_s,
+                 "Seconds a learned IP stays allowed at most (bounds stale IPs)")
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach the programs and remove every pin under --bpffs, then exit");
@@ -33,6 +39,10 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   } catch (const CLI::ParseError& e) {
     exit_code = e.get_exit_code();
     return fail(e.get_exit_code() == 0 ? app.help() : std::string(e.what()) + "\nRun with --help for usage.");
+  }
+  if (options.dns_min_ttl_s > options.dns_max_ttl_s) {
+    exit_code = 2;
+    return fail("--dns-min-ttl must not be above --dns-max-ttl");
   }
   if (!options.uninstall && options.policy_dir.empty()) {
     exit_code = 2;

@@ -1,5 +1,6 @@
 #pragma once
 // The agent's command line (DESIGN.md "Contracts": names and defaults).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct AgentOptions {
   std::string admin_addr = "127.0.0.1:9477";
   std::vector<std::string> dns_servers;  // IP[:PORT]; empty: resolv.conf
   std::vector<std::string> cluster_cidrs;
+  // A learned IP stays allowed for its record's TTL clamped to these
+  // (docs/DNS_LEARNING.md explains the defaults).
+  uint32_t dns_min_ttl_s = 5;
+  uint32_t dns_max_ttl_s = 3600;
   std::string log_level = "info";
   bool uninstall = false;
 };

@@ -75,7 +75,9 @@ Result<bool> reconcilePinnedMaps(bpf_object* obj, const std::string& dir) {
   const std::string abi_path = pinPath(dir, "abi_info");
   bool any_pinned = false;
   bpf_map* map = nullptr;
-  bpf_object__for_each_map(map, obj) any_pinned = any_pinned || exists(pinPath(dir, bpf_map__name(map)));
+  bpf_object__for_each_map(map, obj) {
+    if (!bpf_map__is_internal(map)) any_pinned = any_pinned || exists(pinPath(dir, bpf_map__name(map)));
+  }
   if (!any_pinned) return false;
 
   std::string reason;
@@ -89,7 +91,7 @@ Result<bool> reconcilePinnedMaps(bpf_object* obj, const std::string& dir) {
   } else {
     bpf_object__for_each_map(map, obj) {
       const std::string path = pinPath(dir, bpf_map__name(map));
-      if (!exists(path)) continue;  // a map new in this build: created fresh
+      if (bpf_map__is_internal(map) || !exists(path)) continue;  // a map new in this build: created fresh
       if (auto why = incompatibility(path, map); !why.empty()) {
         reason = "map " + path + " is incompatible (" + why + ")";
         break;
@@ -162,6 +164,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
 
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, obj) {
+    // .rodata holds this build's load-time knobs: never shared with a pin.
+    if (bpf_map__is_internal(map)) continue;
     const std::string path = pinPath(state->bpffs_dir, bpf_map__name(map));
     if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0)
       return fail(errnoMessage("set pin path " + path, err));
@@ -224,7 +228,9 @@ std::vector<MapFill> Datapath::mapFill() {
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, state_->skel->obj) {
     // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory.
-    if (bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF || map == state_->skel->maps.dns_scratch) continue;
+    if (bpf_map__is_internal(map) || bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ||
+        map == state_->skel->maps.dns_scratch)
+      continue;
     const uint32_t capacity = bpf_map__max_entries(map);
     uint32_t entries = capacity;  // arrays are always full
     if (map == state_->skel->maps.scopes) {

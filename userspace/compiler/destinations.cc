@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include "compiler/address.h"
+#include "policy/protocols.h"
 
 namespace egressd::compiler {
 
@@ -46,7 +47,10 @@ std::vector<Destination> serviceEntryDestinations(const policy::ServiceEntry& en
     for (const auto& vip : vips) {
       out.push_back({vip, static_cast<uint16_t>(port.number), proto, port.number});
     }
-    if (no_addresses && entry.resolution == policy::Resolution::kNone) {
+    // HTTP and TLS ports carry the host name (Host, SNI): a sidecar matches
+    // them by name, which the kernel does through the IPs DNS answers gave
+    // the workload (host_classes.h). Only opaque ports match any IP.
+    if (no_addresses && entry.resolution == policy::Resolution::kNone && policy::isOpaqueProtocol(port.protocol)) {
       if (proto == IPPROTO_TCP) {
         // Istio listens on 0.0.0.0:port for such an entry: any IP on that port.
         egressd_prefix_key any{};  // ::/0 also covers every v4-mapped address

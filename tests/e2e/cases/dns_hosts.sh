@@ -1,0 +1,64 @@
+# ServiceEntry hosts are allowed through the IPs in the workload's own DNS
+# answers, learned in the kernel: exact names, wildcards at any depth (never
+# the apex), CNAME chains, IPv6; only for the entry's ports; a name never
+# resolved, or resolved but not in the registry, stays denied.
+lab_workload production/web >/dev/null
+lab_external_addr 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 2001:db8::11
+lab_start_dnsmasq --local-ttl=60 \
+  --host-record=exact.example.org,192.0.2.11 \
+  --host-record=example.com,192.0.2.12 \
+  --host-record=a.b.example.com,192.0.2.13 \
+  --host-record=edge.cdn.example.net,192.0.2.14 --cname=www.cname.example.net,edge.cdn.example.net \
+  --host-record=never.example.org,192.0.2.15 \
+  --host-record=other.example.net,192.0.2.16 \
+  --host-record=v6.example.org,2001:db8::11 || { e2e_fail "dnsmasq"; return; }
+e2e_policy mesh.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    outboundTrafficPolicy:
+      mode: REGISTRY_ONLY
+YAML
+e2e_policy workloads.yaml <<'YAML'
+apiVersion: egressd.io/v1alpha1
+kind: Workload
+metadata: {name: web, namespace: production}
+spec: {cgroup: production/web}
+YAML
+e2e_policy entries.yaml <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: named, namespace: production}
+spec:
+  hosts: [Exact.Example.org., "*.example.com", www.cname.example.net, v6.example.org, never.example.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: NONE
+YAML
+e2e_start_agent || return
+
+expect_http production/web http://exact.example.org/                   # exact host, trailing dot and case ignored
+expect_probe production/web connect 192.0.2.11 8080 EPERM              # learned, but not the entry's port
+expect_http production/web http://a.b.example.com/                      # wildcard, two labels deep
+lab_exec production/web dig +short example.com >/dev/null               # apex of the wildcard: resolved...
+expect_probe production/web connect 192.0.2.12 80 EPERM                 # ...but never allowed
+expect_http production/web http://www.cname.example.net/                # A at the end of a CNAME chain
+expect_http production/web "http://v6.example.org/"                     # AAAA
+expect_probe production/web connect 2001:db8::11 80 ok
+expect_probe production/web connect 192.0.2.15 80 EPERM                 # in the registry, never resolved
+lab_exec production/web dig +short other.example.net >/dev/null         # resolved, not in the registry
+expect_probe production/web connect 192.0.2.16 80 EPERM
+
+out=$(egressctl dns)
+if grep -q "exact.example.org" <<<"$out" && grep -q "192.0.2.11" <<<"$out" && grep -q "2001:db8::11" <<<"$out" \
+   && grep -q "production" <<<"$out" && ! grep -q "192.0.2.12" <<<"$out" && ! grep -q "192.0.2.16" <<<"$out"; then
+  e2e_ok "egressctl dns lists the learned IPs with their names"
+else
+  e2e_fail "egressctl dns: $out"
+fi
+out=$(egressctl -o json dns)
+if grep -q '"ttl_seconds"' <<<"$out" && grep -q '"hits"' <<<"$out"; then e2e_ok "egressctl -o json dns"; else e2e_fail "egressctl -o json dns: $out"; fi
+expect_metric '^egressd_dns_learned_ips [1-9]'
+expect_metric '^egressd_dns_events_total\{event="name_not_allowed"\} [1-9]'
+expect_metric '^egressd_verdicts_total\{.*reason="dns_learned".*\} [1-9]'
