@@ -52,7 +52,10 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {
   compile_options_.cluster_cidrs = options_.cluster_cidrs;
 }
 
-Agent::~Agent() { admin_.stop(); }
+Agent::~Agent() {
+  admin_.stop();
+  punt_reader_.reset();  // before the datapath it reads
+}
 
 Status Agent::start() {
   bpf::DatapathOptions datapath_options;
@@ -68,6 +71,10 @@ Status Agent::start() {
 
   describeMetrics();
   registerRoutes();
+  auto reader = DnsPuntReader::start(*datapath_, state_, {options_.dns_min_ttl_s, options_.dns_max_ttl_s}, punt_stats_);
+  if (!reader) return fail(reader.error());
+  punt_reader_ = std::move(*reader);
+  endpoint_resolver_ = std::make_unique<EndpointResolver>();
   if (Status s = admin_.start(options_.admin_addr); !s) return s;
   spdlog::info("admin API on http://{}", options_.admin_addr);
 
@@ -91,6 +98,8 @@ void Agent::run(const std::atomic<bool>& stop) {
     }
     // Workloads whose cgroup was missing are retried: pods' cgroups appear late.
     bool retry = has_unresolved_workloads_ && Clock::now() - last_retry >= kUnresolvedRetry;
+    // Hostname endpoints resolved to new addresses: recompile with them.
+    if (endpoint_resolver_ && endpoint_resolver_->takeChanged()) changed = true;
     if (changed || retry) {
       if (retry) last_retry = Clock::now();
       reload();
@@ -123,6 +132,8 @@ void Agent::reload() {
     spdlog::error("reading live maps: {}; policy not applied", live.error());
     return;
   }
+  endpoint_resolver_->setNames(compiler::endpointHostnames(applied->snapshot));
+  compile_options_.resolved_endpoints = endpoint_resolver_->addresses();
   applied->compiled = compiler::compilePolicy(applied->snapshot, applied->workload_cgroups, compile_options_,
                                               compiler::scopeIdsFromLive(*live));
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);

@@ -7,6 +7,8 @@
 #include "admin/admin_server.h"
 #include "admin/metrics.h"
 #include "agent/agent_state.h"
+#include "agent/dns_punt_reader.h"
+#include "agent/endpoint_resolver.h"
 #include "agent/options.h"
 #include "bpf/datapath.h"
 #include "common/result.h"
@@ -32,6 +34,7 @@ class Agent {
   void registerRoutes();
   void describeMetrics();
   void refreshKernelMetrics();
+  void refreshDnsMetrics();
   void recordApply(const AppliedPolicy& applied);
 
   AgentOptions options_;
@@ -41,6 +44,9 @@ class Agent {
   AgentState state_;
   admin::MetricsRegistry metrics_;
   admin::AdminServer admin_;
+  dns::PuntStats punt_stats_;
+  std::unique_ptr<DnsPuntReader> punt_reader_;
+  std::unique_ptr<EndpointResolver> endpoint_resolver_;
   std::atomic<bool> ready_{false};
   uint64_t generation_ = 0;
   bool has_unresolved_workloads_ = false;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.h"
+#include "agent/dns_view.h"
 #include "common/abi_names.h"
 
 namespace egressd::agent {
@@ -23,6 +24,12 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_bpf_map_capacity", Type::kGauge, "max_entries of each pinned BPF map.");
   metrics_.describe("egressd_verdicts_total", Type::kCounter,
                     "Kernel decisions at connect()/sendmsg(), by hook, verdict and reason.");
+  metrics_.describe("egressd_dns_learned_ips", Type::kGauge,
+                    "(scope, IP) pairs learned from DNS answers and not expired.");
+  metrics_.describe("egressd_dns_events_total", Type::kCounter,
+                    "DNS learning events in the kernel and agent, by event (learned, rejected and why, punted).");
+  metrics_.describe("egressd_dns_evictions_estimate", Type::kGauge,
+                    "Learned entries pushed out of the full LRU map: entries created minus entries present.");
   metrics_.describe("egressd_map_sync_errors", Type::kGauge, "Map writes that failed in the last apply.");
 }
 
@@ -50,6 +57,7 @@ void Agent::refreshKernelMetrics() {
     metrics_.setGauge("egressd_bpf_map_entries", {{"map", fill.name}}, fill.entries);
     metrics_.setGauge("egressd_bpf_map_capacity", {{"map", fill.name}}, fill.capacity);
   }
+  refreshDnsMetrics();
   auto counters = datapath_->readCounters();
   if (!counters) {
     spdlog::warn("reading verdict counters: {}", counters.error());
@@ -65,6 +73,36 @@ void Agent::refreshKernelMetrics() {
                           static_cast<double>(value));
     }
   }
+}
+
+}  // namespace egressd::agent
+
+namespace egressd::agent {
+
+void Agent::refreshDnsMetrics() {
+  auto learned = datapath_->readDnsLearned();
+  auto counters = datapath_->readDnsCounters();
+  if (!learned || !counters) {
+    spdlog::warn("reading DNS maps: {}", !learned ? learned.error() : counters.error());
+    return;
+  }
+  const uint64_t now = bootTimeNs();
+  const auto live = std::count_if(learned->begin(), learned->end(),
+                                  [&](const auto& e) { return e.value.expires_ns > now; });
+  metrics_.setGauge("egressd_dns_learned_ips", {}, static_cast<double>(live));
+  for (uint32_t i = 0; i < EGRESSD_DNS_COUNTER_COUNT; ++i) {
+    uint64_t value = (*counters)[i];
+    metrics_.setCounter("egressd_dns_events_total", {{"event", std::string(dnsCounterName(static_cast<egressd_dns_counter>(i)))}},
+                        static_cast<double>(value));
+  }
+  for (const auto& [event, value] : punt_stats_.snapshot()) {
+    metrics_.setCounter("egressd_dns_events_total", {{"event", event}}, static_cast<double>(value));
+  }
+  // An LRU evicts silently: every created entry is either present or was
+  // evicted (the agent deletes none), so the difference counts evictions.
+  const uint64_t created = (*counters)[EGRESSD_DNS_NEW_ENTRIES] + punt_stats_.created();
+  const uint64_t present = learned->size();
+  metrics_.setGauge("egressd_dns_evictions_estimate", {}, created > present ? static_cast<double>(created - present) : 0);
 }
 
 }  // namespace egressd::agent

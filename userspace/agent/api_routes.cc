@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include "agent/agent.h"
+#include "agent/dns_view.h"
 #include "common/abi_names.h"
 
 namespace egressd::agent {
@@ -168,6 +169,13 @@ void Agent::registerRoutes() {
     if (it == query.end()) return errorResponse(400, "missing ?workload=NAMESPACE/NAME");
     auto body = workloadPolicyJson(*applied, it->second);
     return body ? jsonResponse(200, *body) : errorResponse(404, body.error());
+  });
+  admin_.route("/api/v1/dns", [this, jsonResponse, errorResponse](const Query& query) {
+    auto entries = datapath_->readDnsLearned();
+    if (!entries) return errorResponse(500, entries.error());
+    auto applied = state_.current();
+    const bool all = query.count("all") && query.at("all") == "1";
+    return jsonResponse(200, json{{"entries", dnsLearnedJson(applied.get(), *entries, bootTimeNs(), all)}});
   });
   admin_.route("/api/v1/explain", [this, jsonResponse, errorResponse](const Query& query) {
     auto applied = state_.current();

@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
   explain->add_option("--workload", workload, "NAMESPACE/NAME")->required();
   explain->add_option("--to", to, "IP:PORT or [IPv6]:PORT")->required();
   explain->add_option("--protocol", protocol, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))->capture_default_str();
+  bool all_dns = false;
+  auto* dns = app.add_subcommand("dns", "IPs learned from DNS answers, per scope: names, IP, TTL left, hits");
+  dns->add_flag("--all", all_dns, "Include expired entries");
   CLI11_PARSE(app, argc, argv);
 
   AgentClient client(admin_addr);
@@ -34,6 +37,10 @@ int main(int argc, char** argv) {
   } else if (policy->parsed()) {
     reply = client.get("/api/v1/policy", {{"workload", workload}});
     render = renderPolicy;
+  } else if (dns->parsed()) {
+    reply = client.get("/api/v1/dns", all_dns ? std::map<std::string, std::string>{{"all", "1"}}
+                                              : std::map<std::string, std::string>{});
+    render = renderDns;
   } else if (explain->parsed()) {
     reply = client.get("/api/v1/explain", {{"workload", workload}, {"to", to}, {"protocol", protocol}});
     render = renderExplain;

@@ -110,4 +110,13 @@ std::string renderExplain(const json& e) {
   return out.str();
 }
 
+std::string renderDns(const json& d) {
+  std::vector<Row> rows;
+  for (const auto& e : d["entries"]) {
+    rows.push_back({text(e["scope"]), join(e["names"]), text(e["ip"]), text(e["ttl_seconds"]) + "s", text(e["hits"])});
+  }
+  if (rows.empty()) return "no learned IPs\n";
+  return table({"SCOPE", "NAMES", "IP", "TTL", "HITS"}, rows);
+}
+
 }  // namespace egressd::ctl

@@ -10,5 +10,6 @@ using Renderer = std::string (*)(const nlohmann::json&);
 std::string renderStatus(const nlohmann::json& status);
 std::string renderPolicy(const nlohmann::json& policy);
 std::string renderExplain(const nlohmann::json& explanation);
+std::string renderDns(const nlohmann::json& dns);
 
 }  // namespace egressd::ctl
