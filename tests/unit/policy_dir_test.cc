@@ -91,3 +91,45 @@ TEST(PolicyDir, EmptyDirectoryHasNothing) {
 
 }  // namespace
 }  // namespace egressd::policy
+
+namespace egressd::policy {
+namespace {
+
+std::string serviceEntryYaml(const std::string& name, const std::string& address) {
+  return "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: " + name +
+         ", namespace: ns}\nspec:\n  hosts: [" + name + ".example.com]\n  addresses: [" + address +
+         "]\n  ports: [{number: 443, name: https, protocol: HTTPS}]\n";
+}
+
+std::vector<std::string> namesOf(const ParsedDocuments& parsed) {
+  std::vector<std::string> names;
+  for (const auto& se : parsed.service_entries) names.push_back(se.meta.name + "=" + se.addresses.at(0));
+  return names;
+}
+
+TEST(PolicyDirReader, ParsesOnlyFilesWhoseBytesChangedAndAgreesWithLoadPolicyDir) {
+  TempDir dir;
+  dir.write("a.yaml", serviceEntryYaml("a", "192.0.2.1"));
+  dir.write("b.yaml", serviceEntryYaml("b", "192.0.2.2"));
+  PolicyDirReader reader(dir.path());
+
+  EXPECT_EQ(namesOf(reader.read()), (std::vector<std::string>{"a=192.0.2.1", "b=192.0.2.2"}));
+  EXPECT_EQ(reader.lastParsedFiles(), 2u);
+  EXPECT_EQ(namesOf(reader.read()), namesOf(loadPolicyDir(dir.path())));
+  EXPECT_EQ(reader.lastParsedFiles(), 0u);
+
+  dir.write("b.yaml", serviceEntryYaml("b", "192.0.2.3"));  // same size, same second: bytes differ
+  EXPECT_EQ(namesOf(reader.read()), (std::vector<std::string>{"a=192.0.2.1", "b=192.0.2.3"}));
+  EXPECT_EQ(reader.lastParsedFiles(), 1u);
+
+  fs::remove(dir.path() / "a.yaml");
+  EXPECT_EQ(namesOf(reader.read()), (std::vector<std::string>{"b=192.0.2.3"}));
+  EXPECT_EQ(reader.lastParsedFiles(), 0u);
+
+  dir.write("a.yaml", serviceEntryYaml("a", "192.0.2.1"));  // back again: parsed again, not resurrected from cache
+  EXPECT_EQ(namesOf(reader.read()), (std::vector<std::string>{"a=192.0.2.1", "b=192.0.2.3"}));
+  EXPECT_EQ(reader.lastParsedFiles(), 1u);
+}
+
+}  // namespace
+}  // namespace egressd::policy

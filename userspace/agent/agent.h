@@ -13,6 +13,7 @@
 #include "bpf/datapath.h"
 #include "common/result.h"
 #include "compiler/compiler.h"
+#include "policy/parser.h"
 #include "policy/policy_store.h"
 
 namespace egressd::agent {
@@ -40,6 +41,7 @@ class Agent {
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
   std::unique_ptr<bpf::Datapath> datapath_;
+  policy::PolicyDirReader policy_reader_;
   policy::PolicyStore store_;
   AgentState state_;
   admin::MetricsRegistry metrics_;

@@ -2,6 +2,7 @@
 // Istio YAML (and local Workloads) in, typed and validated objects out.
 // Invalid objects become Rejections; nothing here throws.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +40,26 @@ ParsedDocuments parseYaml(std::string_view text, const std::string& file_name);
 // Every *.yaml / *.yml under `dir` (recursively, in path order; dotfiles and
 // editor temporaries skipped), merged. A missing directory is unreadable.
 ParsedDocuments loadPolicyDir(const std::filesystem::path& dir);
+
+// loadPolicyDir for a directory read again on every change: a file whose
+// bytes did not change is not parsed again (parsing dominates a reload of
+// thousands of objects; reading and comparing the bytes is cheap and, unlike
+// mtime, cannot miss two writes within one timestamp tick).
+class PolicyDirReader {
+ public:
+  explicit PolicyDirReader(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  ParsedDocuments read();
+  size_t lastParsedFiles() const { return last_parsed_files_; }  // parsed (not cached) by the last read()
+
+ private:
+  struct CachedFile {
+    std::string text;
+    ParsedDocuments parsed;
+  };
+  std::filesystem::path dir_;
+  std::map<std::string, CachedFile> cache_;
+  size_t last_parsed_files_ = 0;
+};
 
 // Appends `from` to `into` (the first mesh config wins; a later one is rejected).
 void mergeDocuments(ParsedDocuments& into, ParsedDocuments&& from);

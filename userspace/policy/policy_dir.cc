@@ -45,9 +45,9 @@ ParsedDocuments unreadable(const std::string& name, const std::string& why) {
   return out;
 }
 
-}  // namespace
-
-ParsedDocuments loadPolicyDir(const fs::path& dir) {
+// Reads every policy file of `dir`, handing each file's bytes to `parse`.
+template <typename ParseFile>
+ParsedDocuments readPolicyDir(const fs::path& dir, ParseFile&& parse) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return unreadable(dir.string(), "policy directory cannot be read: " + (ec ? ec.message() : "not a directory"));
@@ -64,8 +64,32 @@ ParsedDocuments loadPolicyDir(const fs::path& dir) {
       mergeDocuments(all, unreadable(file.string(), "cannot read file"));
       continue;
     }
-    mergeDocuments(all, parseYaml(text.str(), file.string()));
+    mergeDocuments(all, parse(file.string(), text.str()));
   }
+  return all;
+}
+
+}  // namespace
+
+ParsedDocuments loadPolicyDir(const fs::path& dir) {
+  return readPolicyDir(dir, [](const std::string& name, const std::string& text) { return parseYaml(text, name); });
+}
+
+ParsedDocuments PolicyDirReader::read() {
+  last_parsed_files_ = 0;
+  std::map<std::string, CachedFile> seen;  // files gone since the last read drop out
+  ParsedDocuments all = readPolicyDir(dir_, [&](const std::string& name, std::string text) {
+    auto cached = cache_.find(name);
+    if (cached == cache_.end() || cached->second.text != text) {
+      ++last_parsed_files_;
+      ParsedDocuments parsed = parseYaml(text, name);
+      cached = cache_.insert_or_assign(name, CachedFile{std::move(text), std::move(parsed)}).first;
+    }
+    ParsedDocuments copy = cached->second.parsed;
+    seen.insert(cache_.extract(cached));
+    return copy;
+  });
+  cache_ = std::move(seen);
   return all;
 }
 
