@@ -74,6 +74,8 @@ start=$(date +%s%N)
 sed -i 's|10\.0\.1\.0/24|172.16.9.0/24|' "$policy/entries-0.yaml"   # se-1 lives in ns-1, exported to all
 until probe; do sleep 0.002; done
 echo "reload to enforcement:   $(( ($(date +%s%N) - start) / 1000000 )) ms (one file of 100 entries rewritten; probe included)"
+# The maps are written before the log line: wait for it.
+for _ in $(seq 1 100); do grep -q 'generation 2 applied' "$LAB_DIR/agent.log" && break; sleep 0.05; done
 grep -o 'generation 2 applied in [0-9.]* ms.*' "$LAB_DIR/agent.log" | sed 's/^/second apply:            /'
 
 # connect() cost, interleaved rounds: in a workload (hooks run) vs in a cgroup

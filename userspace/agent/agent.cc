@@ -66,6 +66,7 @@ Status Agent::start() {
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
+  maps_ = std::make_unique<MirroredMapBackend>(datapath_->maps());
   spdlog::info("datapath {} at {} (cgroup root {})", datapath_->adopted() ? "adopted" : "attached",
                options_.bpffs, options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root);
 
@@ -127,7 +128,7 @@ void Agent::reload() {
   applied->unresolved_workloads = cgroups.unresolved;
 
   const auto stored_at = Clock::now();
-  auto live = datapath_->maps().readLive();
+  auto live = maps_->readLive();
   if (!live) {
     spdlog::error("reading live maps: {}; policy not applied", live.error());
     return;
@@ -140,7 +141,7 @@ void Agent::reload() {
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
 
   const auto compiled_at = Clock::now();
-  SyncReport sync = syncMaps(datapath_->maps(), applied->compiled.desired);
+  SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
   for (const auto& error : sync.errors) spdlog::error("map sync: {}", error);
   applied->sync_errors = sync.errors;
 

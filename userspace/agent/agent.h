@@ -15,6 +15,7 @@
 #include "compiler/compiler.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
+#include "sync/mirrored_map_backend.h"
 
 namespace egressd::agent {
 
@@ -41,6 +42,7 @@ class Agent {
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
   std::unique_ptr<bpf::Datapath> datapath_;
+  std::unique_ptr<MirroredMapBackend> maps_;  // the policy maps, as last written
   policy::PolicyDirReader policy_reader_;
   policy::PolicyStore store_;
   AgentState state_;

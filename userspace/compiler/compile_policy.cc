@@ -129,10 +129,12 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
     }
     for (const auto& port : se.ports) {
       if (port.number < 1 || port.number > 65535) continue;
+      ScopeSet scopes{};
       for (const auto& [scope_id, import] : importers) {
-        if (import.allows(port.number))
-          hosts.grant(*host, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), scope_id, service_id);
+        if (import.allows(port.number)) addScope(scopes, scope_id);
       }
+      if (scopes != ScopeSet{})
+        hosts.grant(*host, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), scopes, service_id);
     }
   }
 }
@@ -231,12 +233,15 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
     }
     for (const auto& d : destinations[s]) {
       ServiceGrant grant{d.prefix, d.port, d.protocol, static_cast<uint32_t>(s), {}};
+      ScopeSet scopes{};
       for (const auto& [scope_id, import] : importers) {
         if (!import.allows(d.service_port)) continue;
-        table.grant(d.prefix, d.port, d.protocol, scope_id, grant.service_id);
+        addScope(scopes, scope_id);
         grant.scope_ids.push_back(scope_id);
       }
-      if (!grant.scope_ids.empty()) out.grants.push_back(std::move(grant));
+      if (grant.scope_ids.empty()) continue;
+      table.grant(d.prefix, d.port, d.protocol, scopes, grant.service_id);
+      out.grants.push_back(std::move(grant));
     }
     grantHosts(se, importers, hosts, static_cast<uint32_t>(s), out);
   }

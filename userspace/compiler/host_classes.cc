@@ -36,12 +36,12 @@ uint32_t HostTable::classIdHash(const std::string& host_text) {
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
-void HostTable::grant(const HostName& host, uint16_t port, uint8_t protocol, uint32_t scope_id,
+void HostTable::grant(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
                       uint32_t service_id) {
   auto& h = hosts_[host.text];
   h.name = host;
   auto& entry = h.ports[{port, protocol}];
-  entry.scopes[scope_id / 64] |= 1ull << (scope_id % 64);
+  for (size_t w = 0; w < scopes.size(); ++w) entry.scopes[w] |= scopes[w];
   entry.service_id = std::min(entry.service_id, service_id);
 }
 

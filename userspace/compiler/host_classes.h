@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "compiler/desired_state.h"
+#include "compiler/prefix_classes.h"
 
 namespace egressd::compiler {
 
@@ -30,7 +31,7 @@ uint64_t rnameHash(const std::vector<uint8_t>& rname);
 
 class HostTable {
  public:
-  void grant(const HostName& host, uint16_t port, uint8_t protocol, uint32_t scope_id, uint32_t service_id);
+  void grant(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes, uint32_t service_id);
 
   // Writes desired.ports for every host class and desired.dns_names. Host
   // class ids are a hash of "host:" + name, moved past ids already used by
@@ -41,7 +42,7 @@ class HostTable {
 
  private:
   struct Entry {
-    std::array<uint64_t, EGRESSD_SCOPE_WORDS> scopes{};
+    ScopeSet scopes{};
     uint32_t service_id = UINT32_MAX;
   };
   struct Host {

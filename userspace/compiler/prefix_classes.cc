@@ -24,12 +24,13 @@ egressd_port_value PrefixTable::Entry::value() const {
   return v;
 }
 
-void PrefixTable::grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t scope_id,
+void PrefixTable::grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
                         uint32_t service_id) {
   Entry add;
-  add.scopes[scope_id / 64] |= 1ull << (scope_id % 64);
+  add.scopes = scopes;
   add.service_id = service_id;
   table_[prefix][{port, protocol}].merge(add);
+  lengths_.insert(prefix.prefixlen);
 }
 
 void PrefixTable::grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol,
@@ -38,6 +39,7 @@ void PrefixTable::grantAlways(const egressd_prefix_key& prefix, uint16_t port, u
   add.flags = EGRESSD_PORT_F_ALWAYS;
   add.always_service_id = service_id;
   table_[prefix][{port, protocol}].merge(add);
+  lengths_.insert(prefix.prefixlen);
 }
 
 uint32_t PrefixTable::classIdHash(const egressd_prefix_key& prefix) {
@@ -47,9 +49,10 @@ uint32_t PrefixTable::classIdHash(const egressd_prefix_key& prefix) {
 
 PrefixTable::PortEntries PrefixTable::flattened(const egressd_prefix_key& prefix) const {
   PortEntries out;
-  // Every covering prefix is `prefix` masked to a shorter length: at most 129
-  // probes instead of comparing against every other prefix.
-  for (uint32_t len = 0; len <= prefix.prefixlen; ++len) {
+  // Every covering prefix is `prefix` masked to a shorter length: one probe
+  // per prefix length in use (a handful) instead of a scan of every prefix.
+  for (uint32_t len : lengths_) {
+    if (len > prefix.prefixlen) break;
     auto it = table_.find(maskPrefix(prefix, len));
     if (it == table_.end()) continue;
     for (const auto& [key, entry] : it->second) out[key].merge(entry);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +18,16 @@ namespace egressd::compiler {
 // Port 0 in a port key means "any port" (see compile_policy.cc).
 inline constexpr uint16_t kAnyPort = 0;
 
+// A set of scope ids, as the kernel's allow_scopes bitmap.
+using ScopeSet = std::array<uint64_t, EGRESSD_SCOPE_WORDS>;
+
+inline void addScope(ScopeSet& set, uint32_t scope_id) { set[scope_id / 64] |= 1ull << (scope_id % 64); }
+
 class PrefixTable {
  public:
-  // Opens (prefix, port, protocol) to one scope, on behalf of service_id.
-  void grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t scope_id,
+  // Opens (prefix, port, protocol) to `scopes`, on behalf of service_id. One
+  // call per destination, not per scope: it is the compiler's hot loop.
+  void grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
              uint32_t service_id);
   // Opens it to every workload in any mode (EGRESSD_PORT_F_ALWAYS).
   void grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t service_id);
@@ -34,7 +41,7 @@ class PrefixTable {
 
  private:
   struct Entry {
-    std::array<uint64_t, EGRESSD_SCOPE_WORDS> scopes{};
+    ScopeSet scopes{};
     uint32_t flags = 0;
     uint32_t service_id = UINT32_MAX;         // lowest contributing service
     uint32_t always_service_id = UINT32_MAX;  // lowest ALWAYS contributor
@@ -47,6 +54,8 @@ class PrefixTable {
   PortEntries flattened(const egressd_prefix_key& prefix) const;
 
   AbiMap<egressd_prefix_key, PortEntries> table_;
+  // The prefix lengths in table_: covering prefixes are probed only at these.
+  std::set<uint32_t> lengths_;
 };
 
 }  // namespace egressd::compiler

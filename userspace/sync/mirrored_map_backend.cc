@@ -1,0 +1,78 @@
+#include "sync/mirrored_map_backend.h"
+
+namespace egressd {
+
+Result<DesiredState> MirroredMapBackend::readLive() {
+  if (!mirror_) {
+    auto live = kernel_.readLive();
+    if (!live) return live;
+    mirror_ = std::move(*live);
+  }
+  return *mirror_;
+}
+
+template <typename Write, typename Mirror>
+Status MirroredMapBackend::apply(Write&& write, Mirror&& mirror) {
+  Status status = write();
+  if (!status) {
+    forget();  // the kernel may or may not hold it: read it back next time
+  } else if (mirror_) {
+    mirror(*mirror_);
+  }
+  return status;
+}
+
+Status MirroredMapBackend::putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) {
+  return apply([&] { return kernel_.putWorkload(key, value); }, [&](DesiredState& m) { m.workloads[key] = value; });
+}
+
+Status MirroredMapBackend::deleteWorkload(const egressd_workload_key& key) {
+  return apply([&] { return kernel_.deleteWorkload(key); }, [&](DesiredState& m) { m.workloads.erase(key); });
+}
+
+Status MirroredMapBackend::putScope(uint32_t scope_id, const egressd_scope_value& value) {
+  // readLive() lists active slots only, so an inactive write is a removal.
+  return apply([&] { return kernel_.putScope(scope_id, value); },
+               [&](DesiredState& m) {
+                 if (value.flags & EGRESSD_SCOPE_F_ACTIVE) {
+                   m.scopes[scope_id] = value;
+                 } else {
+                   m.scopes.erase(scope_id);
+                 }
+               });
+}
+
+Status MirroredMapBackend::putPrefix(const egressd_prefix_key& key, const egressd_prefix_value& value) {
+  return apply([&] { return kernel_.putPrefix(key, value); }, [&](DesiredState& m) { m.prefixes[key] = value; });
+}
+
+Status MirroredMapBackend::deletePrefix(const egressd_prefix_key& key) {
+  return apply([&] { return kernel_.deletePrefix(key); }, [&](DesiredState& m) { m.prefixes.erase(key); });
+}
+
+Status MirroredMapBackend::putPort(const egressd_port_key& key, const egressd_port_value& value) {
+  return apply([&] { return kernel_.putPort(key, value); }, [&](DesiredState& m) { m.ports[key] = value; });
+}
+
+Status MirroredMapBackend::deletePort(const egressd_port_key& key) {
+  return apply([&] { return kernel_.deletePort(key); }, [&](DesiredState& m) { m.ports.erase(key); });
+}
+
+Status MirroredMapBackend::putDnsName(const egressd_dns_name_key& key, const egressd_dns_name_value& value) {
+  return apply([&] { return kernel_.putDnsName(key, value); }, [&](DesiredState& m) { m.dns_names[key] = value; });
+}
+
+Status MirroredMapBackend::deleteDnsName(const egressd_dns_name_key& key) {
+  return apply([&] { return kernel_.deleteDnsName(key); }, [&](DesiredState& m) { m.dns_names.erase(key); });
+}
+
+Status MirroredMapBackend::putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) {
+  return apply([&] { return kernel_.putDnsServer(key, value); },
+               [&](DesiredState& m) { m.dns_servers[key] = value; });
+}
+
+Status MirroredMapBackend::deleteDnsServer(const egressd_dns_server_key& key) {
+  return apply([&] { return kernel_.deleteDnsServer(key); }, [&](DesiredState& m) { m.dns_servers.erase(key); });
+}
+
+}  // namespace egressd
