@@ -1,6 +1,6 @@
 # DNS answer parser (bpf/lib/dns_parse.h): its unit and kernel tests are in
 # the unit/kernel globs; the kernel test needs the test program's skeleton.
-target_link_libraries(egressd_kernel_tests PRIVATE dns_parse_test_skel)
+target_link_libraries(egressd_kernel_tests PRIVATE dns_parse_test_skel dns_learn_test_skel)
 
 # Benchmark, not a test: BPF_PROG_TEST_RUN repeat timings and verifier budget.
 add_executable(dns_parse_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/dns_parse_bench.cc)
