@@ -1,0 +1,179 @@
+// The agent's side of DNS learning: what the kernel punts (UDP beyond its
+// bounds, truncated answers, DNS over TCP) learned with the kernel's rules,
+// and the `egressctl dns` view.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "agent/dns_view.h"
+#include "compiler/host_classes.h"
+#include "dns/punt_learner.h"
+#include "fixtures/dns_answers.h"
+#include "fixtures/dns_fixture_util.h"
+
+namespace egressd::testing {
+namespace {
+
+constexpr uint32_t kScope = 2;
+constexpr uint64_t kNow = 1000ull * 1000000000ull;
+
+class FakeLearned : public dns::LearnedStore {
+ public:
+  Result<std::optional<egressd_dns_learned_value>> lookup(const egressd_dns_learned_key& key) override {
+    auto it = entries.find(key);
+    if (it == entries.end()) return std::optional<egressd_dns_learned_value>{};
+    return std::optional<egressd_dns_learned_value>{it->second};
+  }
+  Status put(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) override {
+    entries[key] = value;
+    return Ok{};
+  }
+  AbiMap<egressd_dns_learned_key, egressd_dns_learned_value> entries;
+};
+
+std::vector<uint8_t> fixtureBytes(const std::string& description) {
+  for (const auto& f : dnsAnswerFixtures()) {
+    if (f.description == description) return hexToBytes(f.hex);
+  }
+  ADD_FAILURE() << description;
+  return {};
+}
+
+DesiredState policyFor(const std::vector<std::string>& hosts, std::map<uint32_t, std::string>* classes = nullptr) {
+  compiler::HostTable table;
+  compiler::ScopeSet scopes{};
+  scopes[kScope / 64] |= 1ull << (kScope % 64);
+  for (const auto& h : hosts) table.grant(*compiler::normalizeHost(h), 443, 6, scopes, 0);
+  DesiredState desired;
+  std::vector<std::string> errors;
+  auto ids = table.emit(desired, errors);
+  if (classes) *classes = ids;
+  return desired;
+}
+
+egressd_dns_punt udpPunt(const std::vector<uint8_t>& message) {
+  egressd_dns_punt p{};
+  p.cookie = 7;
+  p.scope_id = kScope;
+  p.payload_len = static_cast<uint16_t>(message.size());
+  p.wire_len = static_cast<uint32_t>(message.size());
+  std::memcpy(p.payload, message.data(), message.size());
+  return p;
+}
+
+class DnsPuntLearnerTest : public ::testing::Test {
+ protected:
+  FakeLearned store_;
+  dns::PuntStats stats_;
+  dns::PuntLearner learner_{store_, dns::TtlBounds{5, 3600}, stats_};
+};
+
+TEST_F(DnsPuntLearnerTest, LearnsAnswersBeyondTheKernelBounds) {
+  auto desired = policyFor({"many.example.com"});
+  learner_.onPunt(udpPunt(fixtureBytes("17 A records: beyond the bound, punted")), desired, kNow);
+  EXPECT_EQ(store_.entries.size(), 17u);
+  for (const auto& [key, value] : store_.entries) {
+    EXPECT_EQ(key.scope_id, kScope);
+    EXPECT_EQ(value.expires_ns, kNow + 30ull * 1000000000ull);
+  }
+  EXPECT_EQ(stats_.snapshot()["agent_ips_learned"], 17u);
+  EXPECT_EQ(stats_.created(), 17u);
+}
+
+TEST_F(DnsPuntLearnerTest, SameNameRulesAsTheKernel) {
+  auto desired = policyFor({"*.example.com"});
+  learner_.onPunt(udpPunt(fixtureBytes("A record, answer owner compressed")), desired, kNow);  // the apex
+  EXPECT_TRUE(store_.entries.empty());
+  EXPECT_EQ(stats_.snapshot()["agent_name_not_allowed"], 1u);
+  learner_.onPunt(udpPunt(fixtureBytes("TTL 0 is reported as 0")), desired, kNow);  // zero.example.com
+  ASSERT_EQ(store_.entries.size(), 1u);
+  EXPECT_EQ(store_.entries.begin()->second.expires_ns, kNow + 5ull * 1000000000ull);  // min TTL
+}
+
+TEST_F(DnsPuntLearnerTest, OtherScopesLearnNothing) {
+  auto desired = policyFor({"many.example.com"});
+  auto punt = udpPunt(fixtureBytes("16 A records: the bound, all kept"));
+  punt.scope_id = kScope + 1;
+  learner_.onPunt(punt, desired, kNow);
+  EXPECT_TRUE(store_.entries.empty());
+}
+
+TEST_F(DnsPuntLearnerTest, TcpStreamIsReassembledInOrder) {
+  auto desired = policyFor({"www.example.org"});
+  auto message = fixtureBytes("four A records (the benchmark packet)");
+  std::vector<uint8_t> stream{static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
+  stream.insert(stream.end(), message.begin(), message.end());
+  // Three segments, the middle one retransmitted.
+  const size_t cut1 = 1, cut2 = 40;
+  auto segment = [&](size_t from, size_t to) {
+    auto p = udpPunt(std::vector<uint8_t>(stream.begin() + from, stream.begin() + to));
+    p.flags = EGRESSD_DNS_PUNT_F_TCP;
+    p.tcp_seq = 1000 + static_cast<uint32_t>(from);
+    return p;
+  };
+  learner_.onPunt(segment(0, cut1), desired, kNow);
+  learner_.onPunt(segment(cut1, cut2), desired, kNow);
+  learner_.onPunt(segment(cut1, cut2), desired, kNow);
+  EXPECT_TRUE(store_.entries.empty());
+  learner_.onPunt(segment(cut2, stream.size()), desired, kNow);
+  EXPECT_EQ(store_.entries.size(), 4u);
+}
+
+TEST_F(DnsPuntLearnerTest, TcpGapDropsTheStreamCounted) {
+  auto desired = policyFor({"www.example.org"});
+  auto p = udpPunt({0, 97, 0xbe});
+  p.flags = EGRESSD_DNS_PUNT_F_TCP;
+  p.tcp_seq = 1;
+  learner_.onPunt(p, desired, kNow);
+  p.tcp_seq = 50;
+  learner_.onPunt(p, desired, kNow);
+  EXPECT_EQ(stats_.snapshot()["agent_tcp_gap"], 1u);
+}
+
+TEST_F(DnsPuntLearnerTest, NewNameKeepsTheHostsAlreadyLearnedForTheIp) {
+  std::map<uint32_t, std::string> classes;
+  auto desired = policyFor({"example.com", "www.example.com"}, &classes);
+  auto a = fixtureBytes("A record, answer owner compressed");  // example.com -> 93.184.216.34
+  auto b = fixtureBytes("mixed-case question is lowercased");  // www.example.com -> 192.0.2.1
+  std::copy_n(a.end() - 4, 4, b.end() - 4);                   // same IP
+  learner_.onPunt(udpPunt(a), desired, kNow);
+  learner_.onPunt(udpPunt(b), desired, kNow);
+  ASSERT_EQ(store_.entries.size(), 1u);
+  const auto& v = store_.entries.begin()->second;
+  EXPECT_NE(v.class_ids[0], 0u);
+  EXPECT_NE(v.class_ids[1], 0u);
+  EXPECT_NE(v.class_ids[0], v.class_ids[1]);
+}
+
+TEST(DnsView, NamesScopesTtlAndExpiry) {
+  agent::AppliedPolicy applied;
+  applied.compiled.host_classes[11] = "api.example.com";
+  compiler::CompiledScope scope;
+  scope.id = 4;
+  scope.key = "production|";
+  applied.compiled.scopes.push_back(scope);
+  std::vector<bpf::DnsLearnedEntry> entries(2);
+  entries[0].key.scope_id = 4;
+  entries[0].key.addr[10] = entries[0].key.addr[11] = 0xff;
+  entries[0].key.addr[12] = 192;
+  entries[0].key.addr[15] = 7;
+  entries[0].value.class_ids[0] = 11;
+  entries[0].value.class_ids[1] = 99;
+  entries[0].value.expires_ns = kNow + 42ull * 1000000000ull;
+  entries[0].value.hits = 3;
+  entries[1] = entries[0];
+  entries[1].key.addr[15] = 8;
+  entries[1].value.expires_ns = kNow - 1;
+  auto out = agent::dnsLearnedJson(&applied, entries, kNow, false);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["ip"], "192.0.0.7");
+  EXPECT_EQ(out[0]["scope"], "production|");
+  EXPECT_EQ(out[0]["ttl_seconds"], 42);
+  EXPECT_EQ(out[0]["hits"], 3);
+  EXPECT_EQ(out[0]["names"][0], "api.example.com");
+  EXPECT_EQ(out[0]["names"][1], "(removed host 99)");
+  EXPECT_EQ(agent::dnsLearnedJson(&applied, entries, kNow, true).size(), 2u);
+}
+
+}  // namespace
+}  // namespace egressd::testing
