@@ -21,3 +21,8 @@ if(EGRESSD_FUZZ)
   add_executable(dns_fixture_seeds ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/dns_fixture_seeds.cc)
   target_include_directories(dns_fixture_seeds PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 endif()
+
+# DNS learning benchmark: the whole learn path per answer vs an empty program.
+add_executable(dns_learn_bench ${CMAKE_CURRENT_SOURCE_DIR}/bench/dns_learn_bench.cc)
+target_include_directories(dns_learn_bench PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(dns_learn_bench PRIVATE dns_learn_test_skel egressd_bpf)

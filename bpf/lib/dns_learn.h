@@ -131,7 +131,34 @@ __attribute__((noinline)) int egressd_dns_match_suffix(struct egressd_dns_scratc
 	return 1;
 }
 
-/* Writes answer address i for s->scope_id, merging with what is there. */
+/* Adds s->classes to v's class set: a free slot or its own, else the last
+ * slot. Global subprogram: verified once, with either map or stack memory. */
+__attribute__((noinline)) int egressd_merge_classes(struct egressd_dns_learned_value *v,
+						    const struct egressd_dns_scratch *s)
+{
+	if (!v || !s)
+		return 0;
+	for (__u32 c = 0; c < EGRESSD_DNS_CLASSES_PER_IP; c++) {
+		if (c >= s->class_count)
+			break;
+		__u32 id = s->classes[c];
+		__u32 slot = EGRESSD_DNS_CLASSES_PER_IP - 1;
+		for (__u32 j = 0; j < EGRESSD_DNS_CLASSES_PER_IP; j++) {
+			__u32 have = v->class_ids[j];
+			if (have == id || !have) {
+				slot = j;
+				break;
+			}
+		}
+		v->class_ids[slot & (EGRESSD_DNS_CLASSES_PER_IP - 1)] = id;
+	}
+	return 1;
+}
+
+/* Writes answer address i for s->scope_id, merging with what is there. A
+ * live entry (the common case: a name resolved again) is updated in place,
+ * which costs no allocation; readers may briefly see a new class with the old
+ * expiry, which is harmless. Only a new or expired entry is (re)inserted. */
 __attribute__((noinline)) int egressd_dns_learn_addr(struct egressd_dns_scratch *s, __u32 i)
 {
 	if (!s)
@@ -144,33 +171,18 @@ __attribute__((noinline)) int egressd_dns_learn_addr(struct egressd_dns_scratch 
 
 	__builtin_memcpy(key.addr, a->addr, sizeof(key.addr));
 	cur = bpf_map_lookup_elem(&dns_learned, &key);
-	if (cur) {
-		/* Keep the hosts it already had (another name, same IP) unless
-		 * expired; the new ones fill free slots, the last slot when full. */
-		if (cur->expires_ns > s->now_ns) {
-			__builtin_memcpy(next.class_ids, cur->class_ids, sizeof(next.class_ids));
-			if (cur->expires_ns > expires)
-				expires = cur->expires_ns;
-		}
-		next.hits = cur->hits;
-	} else {
+	if (cur && cur->expires_ns > s->now_ns) {
+		egressd_merge_classes(cur, s);
+		if (expires > cur->expires_ns)
+			cur->expires_ns = expires;
+		egressd_dns_count(EGRESSD_DNS_IPS_LEARNED);
+		return 1;
+	}
+	if (cur)
+		next.hits = cur->hits; /* expired: its hosts are not kept */
+	else
 		egressd_dns_count(EGRESSD_DNS_NEW_ENTRIES);
-	}
-	for (int c = 0; c < EGRESSD_DNS_CLASSES_PER_IP; c++) {
-		if (c >= s->class_count)
-			break;
-		__u32 id = s->classes[c];
-		int placed = 0;
-		for (int j = 0; j < EGRESSD_DNS_CLASSES_PER_IP; j++) {
-			if (next.class_ids[j] == id || !next.class_ids[j]) {
-				next.class_ids[j] = id;
-				placed = 1;
-				break;
-			}
-		}
-		if (!placed)
-			next.class_ids[EGRESSD_DNS_CLASSES_PER_IP - 1] = id;
-	}
+	egressd_merge_classes(&next, s);
 	next.expires_ns = expires;
 	bpf_map_update_elem(&dns_learned, &key, &next, BPF_ANY);
 	egressd_dns_count(EGRESSD_DNS_IPS_LEARNED);
