@@ -62,5 +62,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::memcmp(again.rname, res.rname, res.rname_len) == 0 &&
             std::memcmp(again.addrs, res.addrs, sizeof(dns_addr) * res.addr_count) == 0,
         "deterministic");
+  // The query side (cgroup_skb/egress) on the same bytes: bounded reads (the
+  // read hook), and a parsed question is consistent with the answer side.
+  static dns_parse_result query;
+  std::memset(&query, 0, sizeof(query));
+  if (dns_parse_query(&msg, static_cast<__u32>(size), &query) == DNS_PARSE_OK) {
+    check(query.label_count > 0 || query.rname_len == 0, "query name");
+    check(query.rname_len <= DNS_NAME_MAX - 1, "query name length");
+  }
   return 0;
 }

@@ -3,6 +3,8 @@
 // kernel's name matching relies on (suffix hashes, host text -> rname).
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include <cstring>
 #include <string>
 
@@ -99,6 +101,33 @@ TEST(DnsRname, WildcardSuffixHashMatchesDeepName) {
   EXPECT_EQ(res.suffix_hash[1], dns_rname_hash(rname, static_cast<__u32>(len)));
   EXPECT_EQ(res.suffix_end[1], len);
   EXPECT_EQ(0, std::memcmp(res.rname, rname, static_cast<size_t>(len)));
+}
+
+// The egress hook parses the query; its name hash must equal the answer's.
+TEST(DnsParseQuery, QueryQuestionMatchesTheAnswers) {
+  for (const auto& f : dnsAnswerFixtures()) {
+    auto answer = hexToBytes(f.hex);
+    dns_parse_result a = parseTwin(answer);
+    if (a.status != DNS_PARSE_OK || a.label_count == 0) continue;
+    std::vector<uint8_t> q(answer.begin(), answer.begin() + a.st.qend + 4);
+    q[2] &= 0x7f;  // QR clear: a query
+    q[6] = q[7] = q[10] = q[11] = 0;
+    auto msg = std::make_unique<dns_msg>();
+    std::memset(msg.get(), 0, sizeof(*msg));
+    std::memcpy(msg->data, q.data(), q.size());
+    dns_parse_result r;
+    std::memset(&r, 0, sizeof(r));
+    ASSERT_EQ(dns_parse_query(msg.get(), static_cast<__u32>(q.size()), &r), DNS_PARSE_OK) << f.description;
+    EXPECT_EQ(r.id, a.id);
+    EXPECT_EQ(r.qtype, a.qtype);
+    EXPECT_EQ(r.suffix_hash[r.label_count - 1], a.suffix_hash[a.label_count - 1]) << f.description;
+  }
+  // An answer is not a query.
+  auto answer = hexToBytes(dnsAnswerFixtures().front().hex);
+  auto msg = std::make_unique<dns_msg>();
+  std::memcpy(msg->data, answer.data(), answer.size());
+  dns_parse_result r;
+  EXPECT_EQ(dns_parse_query(msg.get(), static_cast<__u32>(answer.size()), &r), DNS_PARSE_MALFORMED);
 }
 
 TEST(DnsParse, HeaderFieldsAreReported) {
