@@ -11,6 +11,8 @@
 #include "lib/addr.h"
 #include "lib/counters.h"
 #include "lib/dns_learn.h"
+#include "lib/flows.h"
+#include "lib/gateway.h"
 #include "lib/identity.h"
 #include "lib/maps.h"
 #include "lib/policy.h"
@@ -43,25 +45,39 @@ static __always_inline __u8 egressd_l4_protocol(const struct bpf_sock_addr *ctx)
 	return 0;
 }
 
+/* can_redirect: connect hooks only. A redirect at sendmsg (never compiled:
+ * Istio does not route UDP) is denied rather than sent around the gateway. */
 static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
-					  struct egressd_addr dst)
+					  struct egressd_addr dst, int can_redirect)
 {
-	struct egressd_workload_value *w = egressd_find_workload();
+	__u64 cgroup_id = 0;
+	struct egressd_workload_value *w = egressd_find_workload_id(&cgroup_id);
+	struct egressd_addr original = dst;
 	struct egressd_decision d;
 	__u32 workload_flags;
+	__u32 scope_id;
+	__u8 l4;
 
 	if (!w) {
 		egressd_count(hook, EGRESSD_REASON_NOT_WORKLOAD, 1);
 		return EGRESSD_ALLOW;
 	}
 	workload_flags = w->flags;
-	d = egressd_decide(w->scope_id, &dst, bpf_ntohs((__u16)ctx->user_port),
-			   egressd_l4_protocol(ctx));
+	scope_id = w->scope_id;
+	l4 = egressd_l4_protocol(ctx);
+	d = egressd_decide(scope_id, workload_flags, &dst, bpf_ntohs((__u16)ctx->user_port), l4);
+	if (d.verdict == EGRESSD_VERDICT_REDIRECTED &&
+	    (!can_redirect || egressd_redirect_connect(ctx, d.gateway_id, &dst, hook == EGRESSD_HOOK_CONNECT6)))
+		d.verdict = EGRESSD_VERDICT_DENIED;
 	if (d.verdict == EGRESSD_VERDICT_DENIED && (workload_flags & EGRESSD_WORKLOAD_F_AUDIT)) {
 		/* Audit: let it through; the reason's `allowed` counter records it. */
 		d.verdict = EGRESSD_VERDICT_AUDIT;
 	}
 	egressd_count(hook, d.reason, d.verdict != EGRESSD_VERDICT_DENIED);
+	/* The original destination (not the gateway), keyed by the wire
+	 * protocol as TC sees it (ICMP ping sockets too). */
+	egressd_flow_record(cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), l4 ? l4 : (__u8)ctx->protocol,
+			    d.verdict, d.reason, scope_id, (__u8)hook);
 	return d.verdict == EGRESSD_VERDICT_DENIED ? EGRESSD_DENY : EGRESSD_ALLOW;
 }
 
@@ -76,7 +92,7 @@ static __always_inline struct egressd_addr egressd_addr_from_ctx6(const struct b
 SEC("cgroup/connect4")
 int egressd_connect4(struct bpf_sock_addr *ctx)
 {
-	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT4, egressd_addr_v4(ctx->user_ip4));
+	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT4, egressd_addr_v4(ctx->user_ip4), 1);
 }
 
 /* Also v4-mapped destinations on AF_INET6 sockets: the trie stores IPv4
@@ -84,7 +100,7 @@ int egressd_connect4(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect6")
 int egressd_connect6(struct bpf_sock_addr *ctx)
 {
-	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT6, egressd_addr_from_ctx6(ctx));
+	return egressd_handle(ctx, EGRESSD_HOOK_CONNECT6, egressd_addr_from_ctx6(ctx), 1);
 }
 
 /* Unconnected UDP (connected sockets were checked at connect). A v4-mapped
@@ -92,13 +108,29 @@ int egressd_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sendmsg4")
 int egressd_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG4, egressd_addr_v4(ctx->user_ip4));
+	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG4, egressd_addr_v4(ctx->user_ip4), 0);
 }
 
 SEC("cgroup/sendmsg6")
 int egressd_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG6, egressd_addr_from_ctx6(ctx));
+	return egressd_handle(ctx, EGRESSD_HOOK_SENDMSG6, egressd_addr_from_ctx6(ctx), 0);
+}
+
+/* A redirected socket's peer is the original destination (lib/gateway.h).
+ * getpeername hooks cannot fail the call: always 1. */
+SEC("cgroup/getpeername4")
+int egressd_getpeername4(struct bpf_sock_addr *ctx)
+{
+	egressd_restore_peer(ctx, 0);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int egressd_getpeername6(struct bpf_sock_addr *ctx)
+{
+	egressd_restore_peer(ctx, 1);
+	return 1;
 }
 
 /* DNS learning (lib/dns_learn.h): queries on the way out, answers on the way
@@ -113,4 +145,37 @@ SEC("cgroup_skb/ingress")
 int egressd_dns_ingress(struct __sk_buff *skb)
 {
 	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
+}
+
+/* Sockets of a workload going away: `closes` of their flow, for
+ * istio_tcp_connections_closed_total. Runs in the closing task's context. */
+SEC("cgroup/sock_release")
+int egressd_sock_release(struct bpf_sock *sk)
+{
+	/* Every ctx field read first, each at its own offset: the verifier
+	 * rejects loads through a ctx pointer clang has offset. */
+	__u32 family = sk->family, protocol = sk->protocol, port = sk->dst_port, ip4 = sk->dst_ip4;
+	__u32 a0 = sk->dst_ip6[0];
+	__u32 a1 = sk->dst_ip6[1];
+	__u32 a2 = sk->dst_ip6[2];
+	__u32 a3 = sk->dst_ip6[3];
+	struct egressd_flow_key key = {};
+	struct egressd_flow_value *v;
+	struct egressd_addr dst = { .w = { a0, a1, a2, a3 } };
+	__u64 cgroup_id = 0;
+
+	if (!flow_stats_enabled || !port)
+		return 1;
+	if (!egressd_find_workload_id(&cgroup_id))
+		return 1;
+	if (family == 2 /* AF_INET */)
+		dst = egressd_addr_v4(ip4);
+	key.cgroup_id = cgroup_id;
+	__builtin_memcpy(key.addr, dst.w, sizeof(key.addr));
+	key.port = bpf_ntohs((__u16)port);
+	key.protocol = (__u8)protocol;
+	v = bpf_map_lookup_elem(&flows, &key);
+	if (v)
+		__sync_fetch_and_add(&v->closes, 1);
+	return 1;
 }

@@ -61,6 +61,25 @@ struct {
 	__type(value, struct egressd_counter);
 } verdict_counters SEC(".maps");
 
+/* ---- Egress gateway redirect (lib/gateway.h) ---- */
+
+/* Gateway id -> address and port a routed connect() is rewritten to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EGRESSD_MAX_GATEWAYS);
+	__type(key, __u32);
+	__type(value, struct egressd_gateway_value);
+} gateways SEC(".maps");
+
+/* Per redirected socket: its original destination, for getpeername(). Dies
+ * with the socket; never pinned state the agent must clean. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct egressd_redirect_state);
+} redirected SEC(".maps");
+
 /* ---- DNS learning (lib/dns_learn.h) ---- */
 
 /* Trusted resolvers (address, port), written by the agent. */
@@ -110,5 +129,46 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, EGRESSD_DNS_RINGBUF_SIZE);
 } dns_punt SEC(".maps");
+
+/* ---- Observability (lib/flows.h, lib/tc_backstop.h) ---- */
+
+/* Per-flow stats; LRU so the busiest flows stay. `bpftool map dump pinned
+ * <bpffs>/flows` prints the named fields. Preallocated: the connect path
+ * never waits on an allocator. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_FLOWS);
+	__type(key, struct egressd_flow_key);
+	__type(value, struct egressd_flow_value);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EGRESSD_FLOW_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_counters SEC(".maps");
+
+/* New flows, denials, redirects and audits, for the agent's access log. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EGRESSD_EVENTS_RINGBUF_SIZE);
+} flow_events SEC(".maps");
+
+/* Host-side ifindex -> workload, written by the agent when it attaches TC. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_TC_IFACES);
+	__type(key, __u32);
+	__type(value, struct egressd_tc_iface_value);
+} tc_ifaces SEC(".maps");
+
+/* Connections into a workload, seen by TC on the way in: their replies pass. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_TC_INBOUND);
+	__type(key, struct egressd_tc_inbound_key);
+	__type(value, __u64);
+} tc_inbound SEC(".maps");
 
 #endif /* EGRESSD_BPF_MAPS_H */

@@ -12,8 +12,9 @@
 #include "lib/maps.h"
 
 struct egressd_decision {
-	__u32 verdict; /* enum egressd_verdict */
-	__u32 reason;  /* enum egressd_reason */
+	__u32 verdict;    /* enum egressd_verdict */
+	__u32 reason;     /* enum egressd_reason */
+	__u32 gateway_id; /* REDIRECTED: the gateways slot to rewrite to */
 };
 
 static __always_inline struct egressd_decision egressd_decision(__u32 verdict, __u32 reason)
@@ -22,13 +23,33 @@ static __always_inline struct egressd_decision egressd_decision(__u32 verdict, _
 	return d;
 }
 
-static __always_inline int egressd_scope_bit(const struct egressd_port_value *pv, __u32 scope_id)
+static __always_inline struct egressd_decision egressd_redirect(const struct egressd_port_value *pv)
+{
+	struct egressd_decision d = { .verdict = EGRESSD_VERDICT_REDIRECTED,
+				      .reason = EGRESSD_REASON_GATEWAY_ROUTE,
+				      .gateway_id = pv->gateway_id };
+	return d;
+}
+
+static __always_inline int egressd_bitmap_bit(const __u64 *bitmap, __u32 scope_id)
 {
 	/* scope_id < EGRESSD_MAX_SCOPES once its slot was found; the mask only
 	 * proves it to the verifier. */
-	__u64 word = pv->allow_scopes[(scope_id / 64) & (EGRESSD_SCOPE_WORDS - 1)];
+	__u64 word = bitmap[(scope_id / 64) & (EGRESSD_SCOPE_WORDS - 1)];
 
 	return (word >> (scope_id % 64)) & 1;
+}
+
+static __always_inline int egressd_scope_bit(const struct egressd_port_value *pv, __u32 scope_id)
+{
+	return egressd_bitmap_bit(pv->allow_scopes, scope_id);
+}
+
+/* Gateway workloads are never redirected: their upstream must not loop. */
+static __always_inline int egressd_redirect_bit(const struct egressd_port_value *pv, __u32 scope_id,
+						__u32 workload_flags)
+{
+	return !(workload_flags & EGRESSD_WORKLOAD_F_GATEWAY) && egressd_bitmap_bit(pv->redirect_scopes, scope_id);
 }
 
 /* The (class, port, protocol) entry of the longest prefix covering dst, or
@@ -63,21 +84,25 @@ egressd_lookup_dest(const struct egressd_addr *dst, __u16 port, __u8 protocol)
 }
 
 /* Is (port, protocol) open to this scope through a host the destination was
- * learned for (lib/dns_learn.h)? Expired entries don't count. */
-static __always_inline int egressd_learned_allows(__u32 scope_id, const struct egressd_addr *dst, __u16 port,
-						  __u8 protocol)
+ * learned for (lib/dns_learn.h)? Expired entries don't count. Returns the
+ * entry that decided: a host routed via the gateway wins over one that only
+ * allows (the IP may be learned for both "*.x.com" and "api.x.com"). */
+static __always_inline struct egressd_port_value *
+egressd_learned_allows(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 protocol,
+		       __u32 workload_flags)
 {
+	struct egressd_port_value *allowed = NULL;
 	struct egressd_dns_learned_key lk = { .scope_id = scope_id };
 	struct egressd_dns_learned_value *lv;
 	struct egressd_port_key key = {};
 	struct egressd_port_value *pv;
 
 	if (!protocol)
-		return 0;
+		return NULL;
 	__builtin_memcpy(lk.addr, dst->w, sizeof(lk.addr));
 	lv = bpf_map_lookup_elem(&dns_learned, &lk);
 	if (!lv || lv->expires_ns <= bpf_ktime_get_boot_ns())
-		return 0;
+		return NULL;
 	key.protocol = protocol;
 	for (int i = 0; i < EGRESSD_DNS_CLASSES_PER_IP; i++) {
 		key.class_id = lv->class_ids[i];
@@ -89,12 +114,18 @@ static __always_inline int egressd_learned_allows(__u32 scope_id, const struct e
 			key.port = 0;
 			pv = bpf_map_lookup_elem(&dest_ports, &key);
 		}
-		if (pv && egressd_scope_bit(pv, scope_id)) {
-			__sync_fetch_and_add(&lv->hits, 1);
-			return 1;
+		if (!pv)
+			continue;
+		if (egressd_redirect_bit(pv, scope_id, workload_flags)) {
+			allowed = pv;
+			break;
 		}
+		if (!allowed && egressd_scope_bit(pv, scope_id))
+			allowed = pv;
 	}
-	return 0;
+	if (allowed)
+		__sync_fetch_and_add(&lv->hits, 1);
+	return allowed;
 }
 
 /* port is in host byte order. Order of rules:
@@ -104,13 +135,17 @@ static __always_inline int egressd_learned_allows(__u32 scope_id, const struct e
  *  3. scope slot not active: denied (UNKNOWN_SCOPE). The agent writes scopes
  *     before workloads, so this only catches a corrupt or racing state, and
  *     failing closed is the safe reading for a workload we know about;
- *  4. the scope's bit on the entry: allowed (REGISTRY_MATCH);
+ *  4. the scope's redirect bit on the entry (not for a gateway workload):
+ *     REDIRECTED via gateway_id (GATEWAY_ROUTE); the scope's allow bit:
+ *     allowed (REGISTRY_MATCH);
  *  5. the destination was learned from a DNS answer to this scope for a host
- *     whose entry has the scope's bit: allowed (DNS_LEARNED);
- *  6. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
+ *     whose entry has the scope's redirect bit (REDIRECTED) or allow bit
+ *     (DNS_LEARNED);
+ *  6. a gateway workload: allowed whatever the mode (GATEWAY_WORKLOAD);
+ *  7. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
  *     read as REGISTRY_ONLY. */
 static __always_inline struct egressd_decision
-egressd_decide(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 protocol)
+egressd_decide(__u32 scope_id, __u32 workload_flags, const struct egressd_addr *dst, __u16 port, __u8 protocol)
 {
 	struct egressd_scope_value *scope;
 	struct egressd_port_value *pv;
@@ -126,11 +161,21 @@ egressd_decide(__u32 scope_id, const struct egressd_addr *dst, __u16 port, __u8 
 	if (!scope || !(scope->flags & EGRESSD_SCOPE_F_ACTIVE))
 		return egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_UNKNOWN_SCOPE);
 
-	if (pv && egressd_scope_bit(pv, scope_id))
-		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_REGISTRY_MATCH);
+	if (pv) {
+		if (egressd_redirect_bit(pv, scope_id, workload_flags))
+			return egressd_redirect(pv);
+		if (egressd_scope_bit(pv, scope_id))
+			return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_REGISTRY_MATCH);
+	}
 
-	if (egressd_learned_allows(scope_id, dst, port, protocol))
-		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_DNS_LEARNED);
+	pv = egressd_learned_allows(scope_id, dst, port, protocol, workload_flags);
+	if (pv)
+		return egressd_redirect_bit(pv, scope_id, workload_flags)
+			       ? egressd_redirect(pv)
+			       : egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_DNS_LEARNED);
+
+	if (workload_flags & EGRESSD_WORKLOAD_F_GATEWAY)
+		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_GATEWAY_WORKLOAD);
 
 	if (scope->outbound_mode == EGRESSD_MODE_ALLOW_ANY)
 		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_ALLOW_ANY);

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 2
+#define EGRESSD_ABI_VERSION 3
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -16,6 +16,7 @@
 #define EGRESSD_MAX_WORKLOADS 4096
 #define EGRESSD_MAX_DEST_PREFIXES 65536
 #define EGRESSD_MAX_DEST_PORTS 131072
+#define EGRESSD_MAX_GATEWAYS 64 /* egress gateway (address, port) targets; id 0 = none */
 /* DNS learning (docs/DNS_LEARNING.md). */
 #define EGRESSD_MAX_DNS_NAMES 16384    /* ServiceEntry hosts, exact and wildcard */
 #define EGRESSD_MAX_DNS_LEARNED 65536  /* (scope, IP) pairs learned from answers */
@@ -48,7 +49,12 @@ enum egressd_reason {
 	EGRESSD_REASON_UNKNOWN_SCOPE = 6,  /* workload known, its scope not yet written */
 	EGRESSD_REASON_DNS_LEARNED = 7,    /* the IP came in a trusted DNS answer for an
 					    * allowed host, to this scope, not expired */
-	EGRESSD_REASON_COUNT = 8,
+	EGRESSD_REASON_GATEWAY_ROUTE = 8,  /* Istio routes (host, port) via the egress
+					    * gateway: connect() rewritten to it; denied
+					    * if the gateway slot is missing */
+	EGRESSD_REASON_GATEWAY_WORKLOAD = 9, /* the egress gateway itself: exempt from
+					      * outboundTrafficPolicy, never redirected */
+	EGRESSD_REASON_COUNT = 10,
 };
 
 enum egressd_outbound_mode {
@@ -118,10 +124,38 @@ struct egressd_port_key {
 
 #define EGRESSD_PORT_F_ALWAYS (1u << 0) /* every workload, any mode (cluster, DNS) */
 
+/* redirect_scopes rides on the same entry as allow_scopes: the connect path
+ * already holds it, so deciding "redirect?" costs one bit test, not a second
+ * hash lookup for every allowed flow. A scope's redirect bit means allowed
+ * and rewritten to gateways[gateway_id]. */
 struct egressd_port_value {
 	__u64 allow_scopes[EGRESSD_SCOPE_WORDS];
+	__u64 redirect_scopes[EGRESSD_SCOPE_WORDS];
 	__u32 flags;
 	__u32 service_id; /* first ServiceEntry that allowed it: for logs and explain */
+	__u32 gateway_id; /* with redirect_scopes: where to; 0 = none */
+	__u32 pad;
+};
+
+/* Map `gateways` (array, EGRESSD_MAX_GATEWAYS): gateway id -> the egress
+ * gateway Service address connect() is rewritten to. Slot 0 stays unused. */
+#define EGRESSD_GATEWAY_F_ACTIVE (1u << 0)
+
+struct egressd_gateway_value {
+	__u8 addr[16]; /* IPv4 v4-mapped */
+	__u16 port;    /* host byte order */
+	__u8 family;   /* AF_INET or AF_INET6 */
+	__u8 flags;
+};
+
+/* Map `redirected` (sk_storage): a redirected socket's original destination,
+ * which cgroup/getpeername4/6 return while the peer is still the gateway. */
+struct egressd_redirect_state {
+	__u8 orig_addr[16]; /* as connect() got it; IPv4 v4-mapped */
+	__u8 via_addr[16];  /* the gateway address written instead */
+	__u16 orig_port;    /* network byte order, as in bpf_sock_addr */
+	__u16 via_port;     /* network byte order */
+	__u32 gateway_id;
 };
 
 /* Map `verdict_counters` (per-CPU array, HOOK_COUNT * REASON_COUNT entries):
@@ -227,6 +261,89 @@ struct egressd_dns_punt {
 	__u32 wire_len;    /* the payload's full length on the wire */
 	__u32 status;      /* enum dns_parse_status the kernel got (UDP) */
 	__u8 payload[EGRESSD_DNS_PUNT_MAX];
+};
+
+/* ---- Observability (docs/OBSERVABILITY.md) ------------------------------
+ * Per-flow stats, events for the access log, the TC packet backstop. */
+#define EGRESSD_MAX_FLOWS 65536
+#define EGRESSD_MAX_TC_IFACES 4096    /* host-side interfaces of workloads */
+#define EGRESSD_MAX_TC_INBOUND 65536  /* connections that came into workloads */
+#define EGRESSD_EVENTS_RINGBUF_SIZE (1u << 20)
+/* A flow emits at most one non-new event per interval (kernel rate limit). */
+#define EGRESSD_EVENT_INTERVAL_NS 1000000000ull
+
+/* Map `flows` (LRU hash): (workload, destination, port, protocol) -> stats.
+ * Written by the socket hooks (connects) and TC (bytes, packets). */
+struct egressd_flow_key {
+	__u64 cgroup_id; /* the workload's cgroup (the registered one, not a child) */
+	__u8 addr[16];   /* destination, IPv4 v4-mapped */
+	__u16 port;      /* destination port, host byte order; 0 for ICMP */
+	__u8 protocol;   /* IPPROTO_* as seen on the wire (0: other sockets) */
+	__u8 pad[5];
+};
+
+struct egressd_flow_value {
+	__u64 connects_allowed;
+	__u64 connects_denied;
+	__u64 connects_redirected;
+	__u64 connects_audited;
+	__u64 bytes_out;   /* workload -> destination, counted by TC */
+	__u64 packets_out;
+	__u64 bytes_in;    /* destination -> workload */
+	__u64 packets_in;
+	__u64 packets_dropped; /* by the TC backstop */
+	__u64 closes;          /* sockets of this flow released (TCP/UDP) */
+	__u64 last_seen_ns;    /* bpf_ktime_get_ns */
+	__u64 last_event_ns;   /* rate limit of events for this flow */
+	__u32 scope_id;
+	__u32 last_reason;     /* enum egressd_reason of the last decision */
+};
+
+/* Map `flow_counters` (per-CPU array): flow and event bookkeeping. */
+enum egressd_flow_counter {
+	EGRESSD_FLOW_NEW_ENTRIES = 0,     /* flows created (eviction estimate) */
+	EGRESSD_FLOW_EVENTS = 1,          /* events submitted */
+	EGRESSD_FLOW_EVENTS_DROPPED = 2,  /* ring buffer full */
+	EGRESSD_FLOW_EVENTS_LIMITED = 3,  /* suppressed by the per-flow rate limit */
+	EGRESSD_FLOW_TC_DROPPED = 4,      /* packets dropped by the TC backstop */
+	EGRESSD_FLOW_TC_AUDITED = 5,      /* backstop would have dropped: audit */
+	EGRESSD_FLOW_COUNTER_COUNT = 6,
+};
+
+/* Ring buffer `flow_events`: new flows, denials, redirects, audits. */
+#define EGRESSD_EVENT_F_NEW_FLOW (1u << 0)
+#define EGRESSD_EVENT_F_PACKET (1u << 1) /* from the TC backstop, not a socket */
+
+struct egressd_flow_event {
+	__u64 time_ns; /* bpf_ktime_get_ns */
+	__u64 cgroup_id;
+	__u8 addr[16];
+	__u16 port;
+	__u8 protocol;
+	__u8 hook;     /* enum egressd_hook; 0xff for TC */
+	__u32 verdict; /* enum egressd_verdict */
+	__u32 reason;  /* enum egressd_reason */
+	__u32 scope_id;
+	__u32 flags;   /* EGRESSD_EVENT_F_* */
+	__u32 pad;
+};
+
+/* Map `tc_ifaces` (hash): host-side ifindex -> the workload behind it. */
+struct egressd_tc_iface_value {
+	__u64 cgroup_id;
+	__u32 scope_id;
+	__u32 flags; /* EGRESSD_WORKLOAD_F_* */
+};
+
+/* Map `tc_inbound` (LRU hash): connections into a workload, so that its
+ * replies pass the backstop. Addresses are the remote peer's. */
+struct egressd_tc_inbound_key {
+	__u32 ifindex;
+	__u8 addr[16];
+	__u16 remote_port;
+	__u16 local_port;
+	__u8 protocol;
+	__u8 pad[7];
 };
 
 #endif /* EGRESSD_ABI_H */

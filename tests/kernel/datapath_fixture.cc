@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -68,6 +70,30 @@ void DatapathTest::addPort(uint32_t class_id, uint16_t port, uint8_t protocol, s
   key.port = port;
   key.protocol = protocol;
   auto st = datapath_->maps().putPort(key, portValue(scopes, flags));
+  ASSERT_TRUE(st.ok()) << st.error();
+}
+
+void DatapathTest::addGateway(uint32_t gateway_id, const std::string& addr, uint16_t port) {
+  const auto key = prefixKey(addr);  // a host address: /32 (v4-mapped) or /128
+  egressd_gateway_value value{};
+  std::memcpy(value.addr, key.addr, sizeof(value.addr));
+  value.port = port;
+  value.family = addr.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  value.flags = EGRESSD_GATEWAY_F_ACTIVE;
+  auto st = datapath_->maps().putGateway(gateway_id, value);
+  ASSERT_TRUE(st.ok()) << st.error();
+}
+
+void DatapathTest::addRedirect(uint32_t class_id, uint16_t port, std::initializer_list<uint32_t> scopes,
+                               uint32_t gateway_id) {
+  egressd_port_key key{};
+  key.class_id = class_id;
+  key.port = port;
+  key.protocol = IPPROTO_TCP;
+  egressd_port_value value = portValue(scopes);
+  std::memcpy(value.redirect_scopes, value.allow_scopes, sizeof(value.redirect_scopes));
+  value.gateway_id = gateway_id;
+  auto st = datapath_->maps().putPort(key, value);
   ASSERT_TRUE(st.ok()) << st.error();
 }
 

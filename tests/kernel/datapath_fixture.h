@@ -38,6 +38,10 @@ class DatapathTest : public ::testing::Test {
   void addPort(uint32_t class_id, uint16_t port, uint8_t protocol, std::initializer_list<uint32_t> scopes,
                uint32_t flags = 0);
 
+  // An egress gateway slot, and a (class, port) that redirects `scopes` to it.
+  void addGateway(uint32_t gateway_id, const std::string& addr, uint16_t port);
+  void addRedirect(uint32_t class_id, uint16_t port, std::initializer_list<uint32_t> scopes, uint32_t gateway_id);
+
   // Runs every case from a child in cgroup_dir and checks each errno.
   void expectProbes(const std::string& cgroup_dir, const std::vector<ProbeCase>& cases);
 

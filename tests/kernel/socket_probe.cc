@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 namespace egressd::ktest {
@@ -29,9 +31,9 @@ constexpr const char* kNetnsSetup =
     "sysctl -qw net.ipv4.ping_group_range='0 2147483647'";  // ping sockets in this netns
 
 // Dual-stack [::]:port listener: accepts IPv4, IPv6 and v4-mapped peers.
-bool listenOn(uint16_t port) {
+int listenOn(uint16_t port) {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return -1;
   const int off = 0;
   const int on = 1;
   ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
@@ -40,7 +42,27 @@ bool listenOn(uint16_t port) {
   sa.sin6_family = AF_INET6;
   sa.sin6_port = htons(port);
   sa.sin6_addr = in6addr_any;
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && ::listen(fd, 64) == 0;
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && ::listen(fd, 64) == 0 ? fd : -1;
+}
+
+// Listener fd per port, so a kPeername probe can tell where it landed.
+std::map<uint16_t, int>& listeners() {
+  static std::map<uint16_t, int> fds;  // the probe child only
+  return fds;
+}
+
+// After a successful connect: the peer the app sees, and where it landed.
+int checkPeer(int fd, const Probe& probe, const sockaddr_storage& want, socklen_t want_len) {
+  sockaddr_storage got{};
+  socklen_t got_len = sizeof(got);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&got), &got_len) != 0) return errno;
+  const size_t cmp = probe.family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  if (got_len != want_len || std::memcmp(&got, &want, cmp) != 0) return EADDRNOTAVAIL;
+  if (!probe.via_port) return 0;
+  pollfd p{listeners().at(probe.via_port), POLLIN, 0};
+  const bool landed = ::poll(&p, 1, probe.expect_via ? 1000 : 100) == 1;
+  if (landed) ::close(::accept(p.fd, nullptr, nullptr));
+  return landed == probe.expect_via ? 0 : EXDEV;
 }
 
 int runOne(const Probe& probe) {
@@ -63,7 +85,8 @@ int runOne(const Probe& probe) {
   }
   const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
   const int rc = probe.op == Op::kSendto ? static_cast<int>(::sendto(fd, "x", 1, 0, sa, len)) : ::connect(fd, sa, len);
-  const int err = rc < 0 ? errno : 0;
+  int err = rc < 0 ? errno : 0;
+  if (err == 0 && probe.op == Op::kPeername) err = checkPeer(fd, probe, ss, len);
   ::close(fd);
   return err;
 }
@@ -91,10 +114,12 @@ bool writeAll(int fd, const void* data, size_t size) {
   if (::unshare(CLONE_NEWNET) != 0) report_error(std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno));
   if (std::system(kNetnsSetup) != 0) report_error("network namespace setup with ip(8) failed");
   std::set<uint16_t> tcp_ports;
-  for (const auto& p : probes)
+  for (const auto& p : probes) {
     if (p.type == SOCK_STREAM) tcp_ports.insert(p.port);
+    if (p.via_port) tcp_ports.insert(p.via_port);
+  }
   for (uint16_t port : tcp_ports)
-    if (!listenOn(port)) report_error("listen on port " + std::to_string(port) + ": " + std::strerror(errno));
+    if ((listeners()[port] = listenOn(port)) < 0) report_error("listen on port " + std::to_string(port) + ": " + std::strerror(errno));
   if (!cgroup_dir.empty()) {
     std::ofstream procs(cgroup_dir + "/cgroup.procs");
     procs << 0 << std::flush;  // "0": the writing process
@@ -122,7 +147,7 @@ bool readAll(int fd, void* data, size_t size) {
 }  // namespace
 
 std::string describe(const Probe& probe) {
-  std::string s = probe.op == Op::kSendto ? "sendto " : "connect ";
+  std::string s = probe.op == Op::kSendto ? "sendto " : probe.op == Op::kPeername ? "peername " : "connect ";
   s += probe.protocol == IPPROTO_ICMP ? "icmp" : probe.type == SOCK_STREAM ? "tcp" : "udp";
   s += probe.family == AF_INET ? "4 " : "6 ";
   s += (probe.family == AF_INET6 ? "[" + probe.addr + "]" : probe.addr) + ":" + std::to_string(probe.port);

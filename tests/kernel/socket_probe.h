@@ -20,7 +20,11 @@ inline constexpr const char* kNetC = "203.0.113.1";    // 203.0.113.0/24
 inline constexpr const char* kNet6 = "2001:db8::1";    // 2001:db8::/64
 inline constexpr const char* kNet6Other = "2001:db8:1::1";
 
-enum class Op { kConnect, kSendto };
+// kPeername: TCP connect, then check getpeername() returns exactly (addr,
+// port), and whether the connection landed on the `via_port` listener as
+// `expect_via` says. Errno-like results: EADDRNOTAVAIL = getpeername showed
+// another peer; EXDEV = landed (or not) against expect_via.
+enum class Op { kConnect, kSendto, kPeername };
 
 struct Probe {
   int family;  // AF_INET or AF_INET6 (the socket's family)
@@ -29,6 +33,8 @@ struct Probe {
   uint16_t port;
   Op op = Op::kConnect;
   int protocol = 0;  // e.g. IPPROTO_ICMP for a ping socket
+  uint16_t via_port = 0;  // kPeername: an extra listener (the gateway's port)
+  bool expect_via = false;
 };
 
 std::string describe(const Probe& probe);

@@ -78,13 +78,53 @@ TEST(AbiLayout, SizesAndOffsets) {
   EXPECT_EQ(sizeof(egressd_port_key), 8u);
   EXPECT_EQ(offsetof(egressd_port_key, port), 4u);
   EXPECT_EQ(offsetof(egressd_port_key, protocol), 6u);
-  EXPECT_EQ(sizeof(egressd_port_value), 8u * EGRESSD_SCOPE_WORDS + 8u);
-  EXPECT_EQ(offsetof(egressd_port_value, flags), 8u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(sizeof(egressd_port_value), 16u * EGRESSD_SCOPE_WORDS + 16u);
+  EXPECT_EQ(offsetof(egressd_port_value, redirect_scopes), 8u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(offsetof(egressd_port_value, flags), 16u * EGRESSD_SCOPE_WORDS);
+  EXPECT_EQ(offsetof(egressd_port_value, gateway_id), 16u * EGRESSD_SCOPE_WORDS + 8u);
   EXPECT_EQ(sizeof(egressd_counter), 16u);
+}
+
+TEST(AbiLayout, GatewaySizesAndOffsets) {
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_gateway_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_redirect_state>);
+  EXPECT_EQ(sizeof(egressd_gateway_value), 20u);
+  EXPECT_EQ(offsetof(egressd_gateway_value, port), 16u);
+  EXPECT_EQ(offsetof(egressd_gateway_value, family), 18u);
+  EXPECT_EQ(sizeof(egressd_redirect_state), 40u);
+  EXPECT_EQ(offsetof(egressd_redirect_state, via_addr), 16u);
+  EXPECT_EQ(offsetof(egressd_redirect_state, orig_port), 32u);
+  EXPECT_EQ(offsetof(egressd_redirect_state, gateway_id), 36u);
 }
 
 TEST(AbiLayout, ScopeBitmapCoversEveryScope) {
   EXPECT_EQ(EGRESSD_SCOPE_WORDS * 64, EGRESSD_MAX_SCOPES);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(AbiLayout, ObservabilitySizesAndOffsets) {
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_flow_key>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_flow_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_flow_event>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_tc_iface_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_tc_inbound_key>);
+  EXPECT_EQ(sizeof(egressd_flow_key), 32u);
+  EXPECT_EQ(offsetof(egressd_flow_key, addr), 8u);
+  EXPECT_EQ(offsetof(egressd_flow_key, port), 24u);
+  EXPECT_EQ(offsetof(egressd_flow_key, protocol), 26u);
+  EXPECT_EQ(sizeof(egressd_flow_value), 104u);
+  EXPECT_EQ(offsetof(egressd_flow_value, bytes_out), 32u);
+  EXPECT_EQ(offsetof(egressd_flow_value, last_seen_ns), 80u);
+  EXPECT_EQ(offsetof(egressd_flow_value, scope_id), 96u);
+  EXPECT_EQ(sizeof(egressd_flow_event), 56u);
+  EXPECT_EQ(offsetof(egressd_flow_event, addr), 16u);
+  EXPECT_EQ(offsetof(egressd_flow_event, verdict), 36u);
+  EXPECT_EQ(sizeof(egressd_tc_iface_value), 16u);
+  EXPECT_EQ(sizeof(egressd_tc_inbound_key), 32u);
+  EXPECT_EQ(offsetof(egressd_tc_inbound_key, remote_port), 20u);
 }
 
 }  // namespace

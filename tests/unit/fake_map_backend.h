@@ -13,7 +13,7 @@ namespace egressd::testing {
 class FakeMapBackend : public MapBackend {
  public:
   enum class OpKind { kPutPort, kPutPrefix, kPutScope, kPutWorkload, kDeleteWorkload, kClearScope, kDeletePrefix, kDeletePort,
-                      kPutDnsName, kDeleteDnsName, kPutDnsServer, kDeleteDnsServer };
+                      kPutDnsName, kDeleteDnsName, kPutDnsServer, kDeleteDnsServer, kPutGateway, kClearGateway };
 
   struct Op {
     OpKind kind;
@@ -77,6 +77,18 @@ class FakeMapBackend : public MapBackend {
   }
   Status deleteDnsServer(const egressd_dns_server_key& k) override {
     return erase(state.dns_servers, k, {OpKind::kDeleteDnsServer, k.port});
+  }
+
+  Status putGateway(uint32_t id, const egressd_gateway_value& v) override {
+    const bool clear = !(v.flags & EGRESSD_GATEWAY_F_ACTIVE);
+    if (auto s = check({clear ? OpKind::kClearGateway : OpKind::kPutGateway, id}); !s.ok()) return s;
+    if (id >= EGRESSD_MAX_GATEWAYS) return fail("E2BIG: gateway index out of range");
+    if (clear) {
+      state.gateways.erase(id);
+    } else {
+      state.gateways[id] = v;
+    }
+    return Ok{};
   }
 
   // The live state as the compiler's DesiredState shape (active scopes only).

@@ -132,6 +132,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 int rank(OpKind k) {
   switch (k) {
+    case OpKind::kPutGateway: return -2;  // before any redirect bit points at it
+    case OpKind::kClearGateway: return 12;  // after the ports that pointed at it
     case OpKind::kPutPort: return 0;
     case OpKind::kPutPrefix: return 1;
     case OpKind::kPutDnsName: return 2;

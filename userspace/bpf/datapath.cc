@@ -157,6 +157,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
                 std::to_string(options.dns_max_ttl_s));
   state->skel->rodata->dns_min_ttl_s = options.dns_min_ttl_s;
   state->skel->rodata->dns_max_ttl_s = options.dns_max_ttl_s;
+  state->skel->rodata->flow_stats_enabled = options.flow_stats ? 1 : 0;
 
   auto adopted = reconcilePinnedMaps(obj, state->bpffs_dir);
   if (!adopted) return fail(adopted.error());
@@ -191,7 +192,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   const auto& maps = state->skel->maps;
   state->backend = std::make_unique<PinnedMapBackend>(PolicyMapFds{
       bpf_map__fd(maps.workloads), bpf_map__fd(maps.scopes), bpf_map__fd(maps.dest_prefixes),
-      bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers)});
+      bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers),
+      bpf_map__fd(maps.gateways)});
   return std::unique_ptr<Datapath>(new Datapath(std::move(state)));
 }
 
@@ -229,7 +231,7 @@ std::vector<MapFill> Datapath::mapFill() {
   bpf_object__for_each_map(map, state_->skel->obj) {
     // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory.
     if (bpf_map__is_internal(map) || bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ||
-        map == state_->skel->maps.dns_scratch)
+        bpf_map__type(map) == BPF_MAP_TYPE_SK_STORAGE || map == state_->skel->maps.dns_scratch)
       continue;
     const uint32_t capacity = bpf_map__max_entries(map);
     uint32_t entries = capacity;  // arrays are always full
@@ -238,6 +240,13 @@ std::vector<MapFill> Datapath::mapFill() {
       for (uint32_t id = 0; id < capacity; ++id) {
         egressd_scope_value value{};
         if (bpf_map_lookup_elem(bpf_map__fd(map), &id, &value) == 0 && (value.flags & EGRESSD_SCOPE_F_ACTIVE))
+          ++entries;
+      }
+    } else if (map == state_->skel->maps.gateways) {
+      entries = 0;
+      for (uint32_t id = 0; id < capacity; ++id) {
+        egressd_gateway_value value{};
+        if (bpf_map_lookup_elem(bpf_map__fd(map), &id, &value) == 0 && (value.flags & EGRESSD_GATEWAY_F_ACTIVE))
           ++entries;
       }
     } else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE ||
@@ -258,7 +267,7 @@ std::vector<ProgramInfo> Datapath::programs() const {
       spdlog::warn("{}", errnoMessage(std::string("inspect program ") + bpf_program__name(prog), errno));
     }
     out.push_back({bpf_program__name(prog), info.id, "cgroup/" + hookOf(prog) + ":" + state_->cgroup_root,
-                   info.verified_insns});
+                   info.verified_insns, info.run_cnt, info.run_time_ns});
   }
   return out;
 }
@@ -298,6 +307,33 @@ Result<std::vector<uint64_t>> Datapath::readDnsCounters() {
   }
   return out;
 }
+
+Result<std::vector<FlowEntry>> Datapath::readFlows() {
+  const int fd = bpf_map__fd(state_->skel->maps.flows);
+  std::vector<FlowEntry> out;
+  auto st = mapForEachKey<egressd_flow_key>(fd, "flows", [&](const egressd_flow_key& key) -> Status {
+    FlowEntry entry{key, {}};
+    if (bpf_map_lookup_elem(fd, &key, &entry.value) == 0) out.push_back(entry);
+    return Ok{};
+  });
+  if (!st) return fail(st.error());
+  return out;
+}
+
+Result<std::vector<uint64_t>> Datapath::readFlowCounters() {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return fail(errnoMessage("count possible CPUs", cpus));
+  const int fd = bpf_map__fd(state_->skel->maps.flow_counters);
+  std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+  std::vector<uint64_t> out(EGRESSD_FLOW_COUNTER_COUNT, 0);
+  for (uint32_t i = 0; i < EGRESSD_FLOW_COUNTER_COUNT; ++i) {
+    if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) return fail(errnoMessage("read map flow_counters", errno));
+    for (uint64_t v : per_cpu) out[i] += v;
+  }
+  return out;
+}
+
+int Datapath::flowEventsFd() const { return bpf_map__fd(state_->skel->maps.flow_events); }
 
 int Datapath::dnsPuntFd() const { return bpf_map__fd(state_->skel->maps.dns_punt); }
 

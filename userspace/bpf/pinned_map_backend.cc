@@ -35,6 +35,12 @@ Result<DesiredState> PinnedMapBackend::readLive() {
   if (auto st = readAll(fds_.ports, "dest_ports", live.ports); !st) return fail(st.error());
   if (auto st = readAll(fds_.dns_names, "dns_names", live.dns_names); !st) return fail(st.error());
   if (auto st = readAll(fds_.dns_servers, "dns_servers", live.dns_servers); !st) return fail(st.error());
+  for (uint32_t id = 0; id < EGRESSD_MAX_GATEWAYS; ++id) {
+    egressd_gateway_value value{};
+    if (bpf_map_lookup_elem(fds_.gateways, &id, &value) != 0)
+      return fail(errnoMessage("lookup in map gateways", errno));
+    if (value.flags & EGRESSD_GATEWAY_F_ACTIVE) live.gateways.emplace(id, value);
+  }
   return live;
 }
 
@@ -81,6 +87,13 @@ Status PinnedMapBackend::putDnsServer(const egressd_dns_server_key& key, const e
 
 Status PinnedMapBackend::deleteDnsServer(const egressd_dns_server_key& key) {
   return mapDelete(fds_.dns_servers, "dns_servers", key);
+}
+
+Status PinnedMapBackend::putGateway(uint32_t gateway_id, const egressd_gateway_value& value) {
+  if (gateway_id >= EGRESSD_MAX_GATEWAYS)
+    return fail("update map gateways: gateway id " + std::to_string(gateway_id) + " out of range (max " +
+                std::to_string(EGRESSD_MAX_GATEWAYS) + ")");
+  return mapPut(fds_.gateways, "gateways", gateway_id, value);
 }
 
 }  // namespace egressd::bpf

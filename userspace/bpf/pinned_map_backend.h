@@ -12,6 +12,7 @@ struct PolicyMapFds {
   int ports = -1;
   int dns_names = -1;
   int dns_servers = -1;
+  int gateways = -1;
 };
 
 class PinnedMapBackend final : public MapBackend {
@@ -32,6 +33,7 @@ class PinnedMapBackend final : public MapBackend {
   Status deleteDnsName(const egressd_dns_name_key& key) override;
   Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) override;
   Status deleteDnsServer(const egressd_dns_server_key& key) override;
+  Status putGateway(uint32_t gateway_id, const egressd_gateway_value& value) override;
 
  private:
   PolicyMapFds fds_;

@@ -25,6 +25,8 @@ std::string_view reasonName(egressd_reason reason) {
     case EGRESSD_REASON_NOT_IN_REGISTRY: return "not_in_registry";
     case EGRESSD_REASON_UNKNOWN_SCOPE: return "unknown_scope";
     case EGRESSD_REASON_DNS_LEARNED: return "dns_learned";
+    case EGRESSD_REASON_GATEWAY_ROUTE: return "gateway_route";
+    case EGRESSD_REASON_GATEWAY_WORKLOAD: return "gateway_workload";
     case EGRESSD_REASON_COUNT: break;
   }
   return "unknown";

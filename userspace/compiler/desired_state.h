@@ -32,6 +32,8 @@ struct DesiredState {
   // DNS learning: ServiceEntry hosts by suffix hash, and trusted resolvers.
   AbiMap<egressd_dns_name_key, egressd_dns_name_value> dns_names;
   AbiMap<egressd_dns_server_key, egressd_dns_server_value> dns_servers;
+  // Egress gateway targets by id (only active slots; 0 is never used).
+  std::map<uint32_t, egressd_gateway_value> gateways;
 };
 
 }  // namespace egressd

@@ -26,6 +26,8 @@ class MapBackend {
   virtual Status deleteDnsName(const egressd_dns_name_key& key) = 0;
   virtual Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) = 0;
   virtual Status deleteDnsServer(const egressd_dns_server_key& key) = 0;
+  // Gateways live in an array: "delete" writes an inactive (zero) slot.
+  virtual Status putGateway(uint32_t gateway_id, const egressd_gateway_value& value) = 0;
 };
 
 }  // namespace egressd

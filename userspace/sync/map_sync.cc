@@ -40,7 +40,7 @@ std::string describe(const egressd_dns_server_key& k) {
   return "dns server " + compiler::formatPrefix(p) + " port " + std::to_string(k.port);
 }
 
-std::string describe(uint32_t scope_id) { return "scope " + std::to_string(scope_id); }
+std::string describe(uint32_t id) { return "scope/gateway slot " + std::to_string(id); }
 
 class Syncer {
  public:
@@ -92,6 +92,8 @@ SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
   std::erase_if(live.scopes, [](const auto& kv) { return !slotUsed(kv.second); });
 
   Syncer sync(report);
+  // Gateways before ports: a redirect bit never points at an empty slot.
+  sync.upsert(desired.gateways, live.gateways, [&](uint32_t id, const auto& v) { return maps.putGateway(id, v); });
   sync.upsert(desired.ports, live.ports, [&](const auto& k, const auto& v) { return maps.putPort(k, v); });
   sync.upsert(desired.prefixes, live.prefixes, [&](const auto& k, const auto& v) { return maps.putPrefix(k, v); });
   // Names after ports: a host's class entries exist before it can be learned.
@@ -113,6 +115,8 @@ SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
   sync.removeStale(desired.prefixes, live.prefixes,
                    [&](const auto& k, const auto&) { return maps.deletePrefix(k); });
   sync.removeStale(desired.ports, live.ports, [&](const auto& k, const auto&) { return maps.deletePort(k); });
+  sync.removeStale(desired.gateways, live.gateways,
+                   [&](uint32_t id, const auto&) { return maps.putGateway(id, egressd_gateway_value{}); });
   return report;
 }
 

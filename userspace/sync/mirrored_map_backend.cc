@@ -75,4 +75,15 @@ Status MirroredMapBackend::deleteDnsServer(const egressd_dns_server_key& key) {
   return apply([&] { return kernel_.deleteDnsServer(key); }, [&](DesiredState& m) { m.dns_servers.erase(key); });
 }
 
+Status MirroredMapBackend::putGateway(uint32_t gateway_id, const egressd_gateway_value& value) {
+  return apply([&] { return kernel_.putGateway(gateway_id, value); },
+               [&](DesiredState& m) {
+                 if (value.flags & EGRESSD_GATEWAY_F_ACTIVE) {
+                   m.gateways[gateway_id] = value;
+                 } else {
+                   m.gateways.erase(gateway_id);
+                 }
+               });
+}
+
 }  // namespace egressd

@@ -28,6 +28,7 @@ class MirroredMapBackend : public MapBackend {
   Status deleteDnsName(const egressd_dns_name_key& key) override;
   Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) override;
   Status deleteDnsServer(const egressd_dns_server_key& key) override;
+  Status putGateway(uint32_t gateway_id, const egressd_gateway_value& value) override;
 
  private:
   // Applies a write to the kernel, then to the mirror if it succeeded.

@@ -1,0 +1,113 @@
+// Egress gateway redirect on real sockets: connect() rewritten to the
+// gateway, getpeername() still the original, gateway workloads exempt and
+// never redirected, hosts without a route go direct, a missing gateway slot
+// fails closed.
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "kernel/datapath_fixture.h"
+
+namespace egressd::ktest {
+namespace {
+
+constexpr uint32_t kScope = 1;
+constexpr uint32_t kGw4 = 1;
+constexpr uint32_t kGw6 = 2;
+constexpr uint32_t kGwMissing = 9;
+constexpr uint16_t kGwPort = 15443;
+constexpr uint32_t kHostClass = 50;  // a DNS-learned host, as host_classes.cc emits
+
+// REGISTRY_ONLY scope 1 (an app and the gateway itself):
+//  class 1  192.0.2.0/24     tcp/443 -> gateway 1 (203.0.113.1:15443), tcp/80 direct
+//  class 2  192.0.2.200/32   tcp/443 -> gateway 9 (no such slot)
+//  class 3  2001:db8::/64    tcp/443 -> gateway 2 ([2001:db8:1::1]:15443)
+//  host class 50: 198.51.100.1 learned for scope 1; tcp/443 -> gateway 1
+// The gateway addresses are in no class: reached only as a redirect target.
+class GatewayRedirectTest : public DatapathTest {
+ protected:
+  void SetUp() override {
+    DatapathTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    addScope(kScope, EGRESSD_MODE_REGISTRY_ONLY);
+    addGateway(kGw4, kNetC, kGwPort);
+    addGateway(kGw6, kNet6Other, kGwPort);
+    addPrefix("192.0.2.0/24", 1);
+    addRedirect(1, 443, {kScope}, kGw4);
+    addPort(1, 80, IPPROTO_TCP, {kScope});
+    addPrefix("192.0.2.200/32", 2);
+    addRedirect(2, 443, {kScope}, kGwMissing);
+    addPrefix("2001:db8::/64", 3);
+    addRedirect(3, 443, {kScope}, kGw6);
+    addRedirect(kHostClass, 443, {kScope}, kGw4);
+    learn(kNetB, kHostClass);
+    app_ = tree_->make("app");
+    gateway_ = tree_->make("gateway");
+    addWorkload(app_, kScope);
+    addWorkload(gateway_, kScope, EGRESSD_WORKLOAD_F_GATEWAY);
+  }
+
+  void learn(const char* v4, uint32_t class_id) {
+    egressd_dns_learned_key key{};
+    key.scope_id = kScope;
+    const auto prefix = prefixKey(v4);
+    std::memcpy(key.addr, prefix.addr, sizeof(key.addr));
+    egressd_dns_learned_value value{};
+    value.class_ids[0] = class_id;
+    timespec now{};
+    ::clock_gettime(CLOCK_BOOTTIME, &now);
+    value.expires_ns = static_cast<uint64_t>(now.tv_sec + 600) * 1000000000ull;
+    auto st = datapath_->putDnsLearned(key, value);
+    ASSERT_TRUE(st.ok()) << st.error();
+  }
+
+  std::string app_;
+  std::string gateway_;
+};
+
+// Connects to (addr, port); expects getpeername == (addr, port) and the
+// connection on the gateway's listener iff `via`.
+Probe peer(int family, const std::string& addr, uint16_t port, bool via) {
+  Probe p{family, SOCK_STREAM, addr, port, Op::kPeername};
+  p.via_port = kGwPort;
+  p.expect_via = via;
+  return p;
+}
+std::string mapped(const char* v4) { return std::string("::ffff:") + v4; }
+
+TEST_F(GatewayRedirectTest, AppIsRedirectedAndCannotTell) {
+  expectProbes(app_, {
+      {"v4 routed host -> gateway", peer(AF_INET, kNetA, 443, true), 0},
+      {"v6 routed host -> v6 gateway", peer(AF_INET6, kNet6, 443, true), 0},
+      {"v4-mapped on AF_INET6 -> gateway (v4-mapped)", peer(AF_INET6, mapped(kNetA), 443, true), 0},
+      {"DNS-learned routed host -> gateway", peer(AF_INET, kNetB, 443, true), 0},
+      {"same class, port without route: direct", peer(AF_INET, kNetA, 80, false), 0},
+      {"gateway slot missing: denied, never around it", peer(AF_INET, kNetAHigh, 443, false), EPERM},
+      {"not in registry: denied", peer(AF_INET, kNetC, 8443, false), EPERM},
+      {"udp to a routed port is not redirected (no UDP entry)", {AF_INET, SOCK_DGRAM, kNetA, 443}, EPERM},
+  });
+  const auto redirected = counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE);
+  EXPECT_EQ(redirected.allowed, 2u);  // v4 static + v4 learned
+  EXPECT_EQ(redirected.denied, 1u);   // missing slot
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 2u);
+}
+
+TEST_F(GatewayRedirectTest, GatewayWorkloadGoesDirectAndIsExempt) {
+  expectProbes(gateway_, {
+      {"routed host: direct, no loop", peer(AF_INET, kNetA, 443, false), 0},
+      {"v6 routed host: direct", peer(AF_INET6, kNet6, 443, false), 0},
+      {"learned routed host: direct", peer(AF_INET, kNetB, 443, false), 0},
+      {"not in registry: exempt from REGISTRY_ONLY", peer(AF_INET, kNetC, 8443, false), 0},
+  });
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 0u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_WORKLOAD).allowed, 1u);
+}
+
+TEST_F(GatewayRedirectTest, RemovedRouteGoesDirect) {
+  addPort(1, 443, IPPROTO_TCP, {kScope});  // same entry, redirect bits cleared
+  expectProbes(app_, {{"allowed, direct", peer(AF_INET, kNetA, 443, false), 0}});
+}
+
+}  // namespace
+}  // namespace egressd::ktest
