@@ -3,7 +3,7 @@
 # the apex), CNAME chains, IPv6; only for the entry's ports; a name never
 # resolved, or resolved but not in the registry, stays denied.
 lab_workload production/web >/dev/null
-lab_external_addr 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 2001:db8::11
+lab_external_addr 192.0.2.11 192.0.2.12 192.0.2.13 192.0.2.14 192.0.2.15 192.0.2.16 192.0.2.17 2001:db8::11
 lab_start_dnsmasq --local-ttl=60 \
   --host-record=exact.example.org,192.0.2.11 \
   --host-record=example.com,192.0.2.12 \
@@ -11,7 +11,8 @@ lab_start_dnsmasq --local-ttl=60 \
   --host-record=edge.cdn.example.net,192.0.2.14 --cname=www.cname.example.net,edge.cdn.example.net \
   --host-record=never.example.org,192.0.2.15 \
   --host-record=other.example.net,192.0.2.16 \
-  --host-record=v6.example.org,2001:db8::11 || { e2e_fail "dnsmasq"; return; }
+  --host-record=v6.example.org,2001:db8::11 \
+  --host-record=tcp.example.org,192.0.2.17 || { e2e_fail "dnsmasq"; return; }
 e2e_policy mesh.yaml <<'YAML'
 apiVersion: v1
 kind: ConfigMap
@@ -32,7 +33,8 @@ apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: named, namespace: production}
 spec:
-  hosts: [Exact.Example.org., "*.example.com", www.cname.example.net, v6.example.org, never.example.org]
+  hosts: [Exact.Example.org., "*.example.com", www.cname.example.net, v6.example.org, never.example.org,
+          tcp.example.org]
   ports: [{number: 80, name: http, protocol: HTTP}]
   resolution: NONE
 YAML
@@ -49,6 +51,14 @@ expect_probe production/web connect 2001:db8::11 80 ok
 expect_probe production/web connect 192.0.2.15 80 EPERM                 # in the registry, never resolved
 lab_exec production/web dig +short other.example.net >/dev/null         # resolved, not in the registry
 expect_probe production/web connect 192.0.2.16 80 EPERM
+
+# DNS over TCP: the kernel punts it, the agent learns it (not race-free).
+lab_exec production/web dig +tcp +short tcp.example.org >/dev/null
+if ms=$(wait_until 2000 probe_is production/web connect 192.0.2.17 80 ok); then
+  e2e_ok "DNS over TCP learned by the agent after ${ms} ms"
+else
+  e2e_fail "DNS over TCP answer not learned"
+fi
 
 out=$(egressctl dns)
 if grep -q "exact.example.org" <<<"$out" && grep -q "192.0.2.11" <<<"$out" && grep -q "2001:db8::11" <<<"$out" \
