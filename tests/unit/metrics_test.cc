@@ -23,16 +23,17 @@ TEST(Metrics, RendersCountersGaugesAndHistogramsInPrometheusTextFormat) {
   EXPECT_NE(text.find("egressd_policy_sync_seconds_count 2\n"), std::string::npos);
 }
 
-TEST(Metrics, ClearDropsSeriesOfOneFamilyOnly) {
+TEST(Metrics, ReplaceGaugesSwapsTheSeriesOfOneFamilyOnly) {
   MetricsRegistry registry;
   registry.describe("a", MetricsRegistry::Type::kGauge, "A.");
   registry.describe("b", MetricsRegistry::Type::kCounter, "B.");
   registry.setGauge("a", {{"map", "x"}}, 1);
   registry.addCounter("b", {}, 2);
   registry.addCounter("b", {}, 3);
-  registry.clear("a");
+  registry.replaceGauges("a", {{{{"map", "y"}}, 4}});
   const std::string text = registry.render();
   EXPECT_EQ(text.find("a{map=\"x\"}"), std::string::npos);
+  EXPECT_NE(text.find("a{map=\"y\"} 4\n"), std::string::npos);
   EXPECT_NE(text.find("b 5\n"), std::string::npos);
 }
 

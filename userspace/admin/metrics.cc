@@ -87,11 +87,9 @@ void MetricsRegistry::observe(const std::string& name, const Labels& labels, dou
   h.sum += value;
 }
 
-void MetricsRegistry::clear(const std::string& name) {
+void MetricsRegistry::replaceGauges(const std::string& name, const std::map<Labels, double>& series) {
   std::lock_guard lock(mutex_);
-  Family& f = family(name);
-  f.values.clear();
-  f.histograms.clear();
+  family(name).values = series;
 }
 
 std::string MetricsRegistry::render() const {

@@ -24,8 +24,9 @@ class MetricsRegistry {
   void setCounter(const std::string& name, const Labels& labels, double value);
   void addCounter(const std::string& name, const Labels& labels, double delta);
   void observe(const std::string& name, const Labels& labels, double value);
-  // Drops every series of a family (for gauges whose label sets change).
-  void clear(const std::string& name);
+  // Replaces every series of a gauge family at once (label sets that change
+  // between updates): a scrape never sees the family half-written.
+  void replaceGauges(const std::string& name, const std::map<Labels, double>& series);
 
   std::string render() const;
 

@@ -1,6 +1,9 @@
 // The agent's Prometheus metrics: declared once, policy metrics updated at
 // each apply, kernel-derived ones read when /metrics is scraped.
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 #include "agent/agent.h"
 #include "agent/dns_view.h"
@@ -31,20 +34,38 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_dns_evictions_estimate", Type::kGauge,
                     "Learned entries pushed out of the full LRU map: entries created minus entries present.");
   metrics_.describe("egressd_map_sync_errors", Type::kGauge, "Map writes that failed in the last apply.");
+  metrics_.describe("egressd_bpf_map_fill_ratio", Type::kGauge, "Map pressure: entries / capacity per map.");
+  metrics_.describe("egressd_connections_total", Type::kCounter,
+                    "connect()/sendmsg() decisions per workload and destination; destination_host is the "
+                    "ServiceEntry or learned host, else PassthroughCluster (allowed) or BlackHoleCluster (denied).");
+  metrics_.describe("egressd_flow_bytes_total", Type::kCounter,
+                    "Bytes per workload and destination host counted by TC, by direction.");
+  metrics_.describe("egressd_flows_evictions_estimate", Type::kGauge,
+                    "Flows pushed out of the full LRU map: flows created minus flows present.");
+  metrics_.describe("egressd_flow_events_total", Type::kCounter,
+                    "Kernel flow events: submitted, dropped (ring full), rate_limited; TC backstop drops and audits.");
+  metrics_.describe("egressd_access_log_lines_total", Type::kCounter, "Access-log lines written or suppressed by the rate limit.");
+  metrics_.describe("egressd_bpf_program_runs_total", Type::kCounter, "Program runs (kernel BPF stats).");
+  metrics_.describe("egressd_bpf_program_run_seconds_total", Type::kCounter, "Time spent in each program (kernel BPF stats).");
+  if (options_.istio_metrics) {
+    metrics_.describe("istio_tcp_connections_opened_total", Type::kCounter,
+                      "TCP connections opened, as Istio's sidecar reports them (reporter=source).");
+    metrics_.describe("istio_tcp_connections_closed_total", Type::kCounter,
+                      "TCP connections closed (sockets released), as Istio's sidecar reports them.");
+  }
 }
 
 void Agent::recordApply(const AppliedPolicy& applied) {
   metrics_.setGauge("egressd_policy_generation", {}, static_cast<double>(applied.generation));
   metrics_.observe("egressd_policy_sync_seconds", {}, applied.sync_seconds);
-  metrics_.clear("egressd_rejected_objects");
   // Every kind is always present so dashboards see a zero, not a gap.
-  std::map<std::string, double> rejected{{"ServiceEntry", 0}, {"Sidecar", 0}, {"MeshConfig", 0}, {"Workload", 0}};
-  for (const auto& r : applied.rejected) rejected[r.kind] += 1;
-  for (const auto& [kind, count] : rejected) metrics_.setGauge("egressd_rejected_objects", {{"kind", kind}}, count);
-  metrics_.clear("egressd_policy_warnings");
-  std::map<std::string, double> warned;
-  for (const auto& w : applied.warnings) warned[w.kind] += 1;
-  for (const auto& [kind, count] : warned) metrics_.setGauge("egressd_policy_warnings", {{"kind", kind}}, count);
+  std::map<admin::Labels, double> rejected;
+  for (const char* kind : {"ServiceEntry", "Sidecar", "MeshConfig", "Workload"}) rejected[{{"kind", kind}}] = 0;
+  for (const auto& r : applied.rejected) rejected[{{"kind", r.kind}}] += 1;
+  metrics_.replaceGauges("egressd_rejected_objects", rejected);
+  std::map<admin::Labels, double> warned;
+  for (const auto& w : applied.warnings) warned[{{"kind", w.kind}}] += 1;
+  metrics_.replaceGauges("egressd_policy_warnings", warned);
   metrics_.setGauge("egressd_workloads", {{"state", "enforced"}}, static_cast<double>(applied.workload_cgroups.size()));
   metrics_.setGauge("egressd_workloads", {{"state", "unresolved"}},
                     static_cast<double>(applied.unresolved_workloads.size()));
@@ -56,8 +77,15 @@ void Agent::refreshKernelMetrics() {
   for (const auto& fill : datapath_->mapFill()) {
     metrics_.setGauge("egressd_bpf_map_entries", {{"map", fill.name}}, fill.entries);
     metrics_.setGauge("egressd_bpf_map_capacity", {{"map", fill.name}}, fill.capacity);
+    metrics_.setGauge("egressd_bpf_map_fill_ratio", {{"map", fill.name}},
+                      fill.capacity ? double(fill.entries) / fill.capacity : 0);
+  }
+  for (const auto& p : datapath_->programs()) {
+    metrics_.setCounter("egressd_bpf_program_runs_total", {{"program", p.name}}, double(p.run_cnt));
+    metrics_.setCounter("egressd_bpf_program_run_seconds_total", {{"program", p.name}}, double(p.run_time_ns) / 1e9);
   }
   refreshDnsMetrics();
+  refreshFlowMetrics();
   auto counters = datapath_->readCounters();
   if (!counters) {
     spdlog::warn("reading verdict counters: {}", counters.error());
@@ -103,6 +131,110 @@ void Agent::refreshDnsMetrics() {
   const uint64_t created = (*counters)[EGRESSD_DNS_NEW_ENTRIES] + punt_stats_.created();
   const uint64_t present = learned->size();
   metrics_.setGauge("egressd_dns_evictions_estimate", {}, created > present ? static_cast<double>(created - present) : 0);
+}
+
+}  // namespace egressd::agent
+
+namespace egressd::agent {
+
+LearnedClasses Agent::learnedClasses() {
+  return [this](uint32_t scope_id, const uint8_t(&addr)[16]) {
+    egressd_dns_learned_key key{};
+    key.scope_id = scope_id;
+    std::memcpy(key.addr, addr, sizeof(key.addr));
+    std::vector<uint32_t> out;
+    auto value = datapath_->lookupDnsLearned(key);
+    if (value && *value) {
+      for (uint32_t id : (*value)->class_ids)
+        if (id) out.push_back(id);
+    }
+    return out;
+  };
+}
+
+// The flows map is an LRU: entries vanish and reappear with fresh counts. The
+// totals add each flow's growth since the last read, so they only go up.
+void Agent::refreshFlowMetrics() {
+  auto flows = datapath_->readFlows();
+  auto counters = datapath_->readFlowCounters();
+  if (!flows || !counters) {
+    spdlog::warn("reading flows: {}", !flows ? flows.error() : counters.error());
+    return;
+  }
+  auto applied = state_.current();
+  const auto learned = learnedClasses();
+  std::lock_guard lock(flow_metrics_mutex_);
+  std::map<std::string, egressd_flow_value> seen;
+  for (const auto& f : *flows) {
+    const std::string id(reinterpret_cast<const char*>(&f.key), sizeof(f.key));
+    egressd_flow_value prev{};
+    if (auto it = flow_last_.find(id); it != flow_last_.end() && it->second.last_seen_ns <= f.value.last_seen_ns &&
+                                       it->second.connects_allowed <= f.value.connects_allowed)
+      prev = it->second;
+    seen[id] = f.value;
+    const FlowLabels l = describeFlow(applied.get(), f.key.cgroup_id, f.key.addr, f.key.port, f.key.protocol,
+                                      f.value.scope_id, learned);
+    const std::pair<egressd_verdict, uint64_t> deltas[] = {
+        {EGRESSD_VERDICT_ALLOWED, f.value.connects_allowed - prev.connects_allowed},
+        {EGRESSD_VERDICT_DENIED, f.value.connects_denied - prev.connects_denied},
+        {EGRESSD_VERDICT_REDIRECTED, f.value.connects_redirected - prev.connects_redirected},
+        {EGRESSD_VERDICT_AUDIT, f.value.connects_audited - prev.connects_audited}};
+    for (const auto& [verdict, delta] : deltas) {
+      if (!delta) continue;
+      const std::string host = destinationService(l, verdict);
+      connection_totals_[{{"source_namespace", l.namespace_},
+                          {"source_workload", l.name},
+                          {"destination_host", host},
+                          {"destination_port", std::to_string(l.port)},
+                          {"protocol", l.protocol},
+                          {"verdict", std::string(verdictName(verdict))}}] += double(delta);
+      if (options_.istio_metrics && f.key.protocol == IPPROTO_TCP) {
+        istio_opened_[{{"reporter", "source"},
+                       {"source_workload", l.name},
+                       {"source_workload_namespace", l.namespace_},
+                       {"destination_service_name", host},
+                       {"destination_port", std::to_string(l.port)}}] += double(delta);
+      }
+    }
+    if (options_.istio_metrics && f.key.protocol == IPPROTO_TCP && f.value.closes > prev.closes) {
+      const auto verdict = f.value.connects_denied && !f.value.connects_allowed ? EGRESSD_VERDICT_DENIED
+                                                                                : EGRESSD_VERDICT_ALLOWED;
+      istio_closed_[{{"reporter", "source"},
+                     {"source_workload", l.name},
+                     {"source_workload_namespace", l.namespace_},
+                     {"destination_service_name", destinationService(l, verdict)},
+                     {"destination_port", std::to_string(l.port)}}] += double(f.value.closes - prev.closes);
+    }
+    const std::pair<const char*, uint64_t> bytes[] = {{"out", f.value.bytes_out - prev.bytes_out},
+                                                      {"in", f.value.bytes_in - prev.bytes_in}};
+    for (const auto& [direction, delta] : bytes) {
+      if (!delta) continue;
+      metrics_.addCounter("egressd_flow_bytes_total",
+                          {{"source_namespace", l.namespace_},
+                           {"source_workload", l.name},
+                           {"destination_host", destinationService(l, EGRESSD_VERDICT_ALLOWED)},
+                           {"direction", direction}},
+                          double(delta));
+    }
+  }
+  flow_last_ = std::move(seen);
+  for (const auto& [labels, value] : connection_totals_) metrics_.setCounter("egressd_connections_total", labels, value);
+  for (const auto& [labels, value] : istio_opened_) metrics_.setCounter("istio_tcp_connections_opened_total", labels, value);
+  for (const auto& [labels, value] : istio_closed_) metrics_.setCounter("istio_tcp_connections_closed_total", labels, value);
+  // Every flow created is present or was evicted (the agent deletes none).
+  const uint64_t created = (*counters)[EGRESSD_FLOW_NEW_ENTRIES];
+  metrics_.setGauge("egressd_flows_evictions_estimate", {},
+                    created > flows->size() ? double(created - flows->size()) : 0);
+  const std::pair<const char*, egressd_flow_counter> events[] = {
+      {"submitted", EGRESSD_FLOW_EVENTS}, {"dropped", EGRESSD_FLOW_EVENTS_DROPPED},
+      {"rate_limited", EGRESSD_FLOW_EVENTS_LIMITED}, {"tc_dropped", EGRESSD_FLOW_TC_DROPPED},
+      {"tc_audited", EGRESSD_FLOW_TC_AUDITED}};
+  for (const auto& [name, index] : events)
+    metrics_.setCounter("egressd_flow_events_total", {{"event", name}}, double((*counters)[index]));
+  if (access_log_) {
+    metrics_.setCounter("egressd_access_log_lines_total", {{"state", "written"}}, double(access_log_->written()));
+    metrics_.setCounter("egressd_access_log_lines_total", {{"state", "suppressed"}}, double(access_log_->suppressed()));
+  }
 }
 
 }  // namespace egressd::agent
