@@ -19,24 +19,45 @@
 //      the kernel learns their IPs from answers (bpf/lib/dns_learn.h).
 //   6. Otherwise the scope's mode: ALLOW_ANY -> allowed (ALLOW_ANY), anything
 //      else -> denied (NOT_IN_REGISTRY).
+// Egress gateway (gateway_routing.h): in 5 and 5b the scope's bit in
+// redirect_scopes comes first: REDIRECTED (GATEWAY_ROUTE) to
+// gateways[gateway_id], whose address:port is rewritten into connect(). A
+// workload with EGRESSD_WORKLOAD_F_GATEWAY is never redirected and, before 6,
+// always allowed (GATEWAY_WORKLOAD). Redirect bits are per scope: a route
+// any workload of the scope has applies to the whole scope (reported when
+// they differ: the safe side is through the gateway, never around it).
 // Every distinct prefix is its own class already holding the ports of all
 // covering prefixes, so the longest match alone decides.
 #include <netinet/in.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include "compiler/address.h"
 #include "compiler/compiler.h"
 #include "compiler/destinations.h"
+#include "compiler/gateway_routing.h"
 #include "compiler/host_classes.h"
 #include "compiler/prefix_classes.h"
 #include "compiler/scope_ids.h"
 #include "compiler/scope_selection.h"
 #include "compiler/visibility.h"
+#include "policy/hosts.h"
 
 namespace egressd::compiler {
 namespace {
+
+// Audit mode (mesh-wide --audit or the workload's egressd.io/audit label):
+// would-be denials are allowed and recorded with verdict `audit`.
+uint32_t auditFlag(const policy::Workload& workload, const CompileOptions& options) {
+  auto label = workload.meta.labels.find("egressd.io/audit");
+  const bool audit = options.audit || (label != workload.meta.labels.end() && label->second == "true");
+  return audit ? EGRESSD_WORKLOAD_F_AUDIT : 0;
+}
 
 std::string nsName(const policy::ObjectMeta& meta) { return meta.namespace_ + "/" + meta.name; }
 
@@ -139,6 +160,125 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
   }
 }
 
+// One gateway slot per (Service, address, port), ids from 1 in that order.
+struct GatewaySlots {
+  std::map<std::tuple<std::string, std::string, uint16_t>, uint32_t> ids;
+  std::map<uint32_t, std::pair<egressd_prefix_key, uint16_t>> targets;
+
+  std::optional<uint32_t> idFor(const GatewayTarget& target, CompileOutput& out) {
+    for (const auto& text : target.addresses) {
+      auto address = parseAddress(text);
+      if (!address) continue;
+      auto [it, inserted] = ids.try_emplace({target.service, text, target.port}, 0);
+      if (inserted) {
+        if (ids.size() >= EGRESSD_MAX_GATEWAYS) {
+          ids.erase(it);
+          out.gateway_issues.push_back({"Service " + target.service, "too many gateway targets (max " +
+                                        std::to_string(EGRESSD_MAX_GATEWAYS - 1) + "): not redirected"});
+          return std::nullopt;
+        }
+        it->second = static_cast<uint32_t>(ids.size());
+        targets[it->second] = {*address, target.port};
+        egressd_gateway_value value{};
+        std::copy(std::begin(address->addr), std::end(address->addr), value.addr);
+        value.port = target.port;
+        value.family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+        value.flags = EGRESSD_GATEWAY_F_ACTIVE;
+        out.desired.gateways[it->second] = value;
+        out.gateways[it->second] = target.service + " " + text + ":" + std::to_string(target.port);
+      }
+      return it->second;
+    }
+    out.gateway_issues.push_back({"Service " + target.service,
+                                  "has no cluster IP: routes to it are not redirected (the flow goes as the "
+                                  "registry allows)"});
+    return std::nullopt;
+  }
+};
+
+// Routes of the scope's non-gateway workloads, merged; differences reported.
+std::vector<GatewayRoute> scopeRoutes(const policy::PolicySnapshot& policy, const ScopeBuild& build,
+                                      const std::string& scope_key, CompileOutput& out) {
+  std::map<std::pair<std::string, uint16_t>, GatewayRoute> merged;
+  std::map<std::pair<std::string, uint16_t>, size_t> seen;
+  size_t routed_workloads = 0;
+  for (const auto* w : build.workloads) {
+    if (isGatewayWorkload(policy, w->meta.labels, w->meta.namespace_)) continue;
+    ++routed_workloads;
+    for (auto& route : gatewayRoutesForWorkload(policy, w->meta.namespace_, w->meta.labels, build.sidecar)) {
+      const auto key = std::make_pair(route.host, route.port);
+      ++seen[key];
+      auto [it, inserted] = merged.try_emplace(key, route);
+      if (!inserted && !(it->second.target == route.target))
+        out.gateway_issues.push_back({"Workload " + nsName(w->meta), "routes " + route.host + ":" +
+                                      std::to_string(route.port) + " to another gateway than other workloads of "
+                                      "scope " + scope_key + ": the first (by name) is used for all"});
+    }
+  }
+  std::vector<GatewayRoute> routes;
+  for (auto& [key, route] : merged) {
+    if (seen[key] != routed_workloads)
+      out.gateway_issues.push_back({"VirtualService " + route.virtual_service,
+                                    "routes " + route.host + ":" + std::to_string(route.port) +
+                                        " for some workloads of scope " + scope_key +
+                                        " only (sourceLabels): all of the scope's workloads are redirected"});
+    routes.push_back(std::move(route));
+  }
+  return routes;
+}
+
+// The routes of importing scopes that this entry's hosts and ports carry:
+// its static destinations (prefix classes) and, if DNS-learned, the route's
+// host class get the scope's redirect bit.
+void redirectRoutes(const policy::ServiceEntry& se, const std::vector<Destination>& destinations,
+                    const std::vector<std::pair<uint32_t, Import>>& importers, CompileOutput& out,
+                    GatewaySlots& slots, PrefixTable& table, HostTable& hosts,
+                    std::map<uint32_t, ScopeSet>& gateway_scopes) {
+  for (const auto& [scope_id, import] : importers) {
+    const auto scope = std::find_if(out.scopes.begin(), out.scopes.end(),
+                                    [&](const CompiledScope& c) { return c.id == scope_id; });
+    if (scope == out.scopes.end()) continue;
+    for (const auto& route : scope->gateway_routes) {
+      if (!import.allows(route.port)) continue;
+      const bool carries = std::any_of(se.hosts.begin(), se.hosts.end(), [&](const std::string& h) {
+        return policy::isHostSubset(route.host, h);
+      }) && std::any_of(se.ports.begin(), se.ports.end(), [&](const auto& p) { return p.number == route.port; });
+      if (!carries) continue;
+      auto gateway_id = slots.idFor(route.target, out);
+      if (!gateway_id) continue;
+      ScopeSet scopes{};
+      addScope(scopes, scope_id);
+      addScope(gateway_scopes[*gateway_id], scope_id);
+      bool shared = false;
+      for (const auto& d : destinations) {
+        if (d.service_port != route.port || d.protocol != IPPROTO_TCP) continue;
+        table.redirect(d.prefix, d.port, d.protocol, scopes, *gateway_id);
+        shared = shared || se.hosts.size() != 1 || se.hosts.front() != route.host;
+      }
+      if (shared)
+        out.gateway_issues.push_back({"ServiceEntry " + nsName(se.meta),
+                                      "addresses are shared by several hosts: every connection to them on port " +
+                                          std::to_string(route.port) + " goes through the gateway (route " +
+                                          route.host + ")"});
+      if (se.resolution != policy::Resolution::kStatic) {
+        if (auto host = normalizeHost(route.host)) hosts.redirect(*host, route.port, IPPROTO_TCP, scopes, *gateway_id);
+      }
+    }
+  }
+}
+
+// A redirected flow must reach the gateway even in REGISTRY_ONLY: its
+// address:port is open (TCP) to every scope redirected to it.
+void grantGatewayTargets(const GatewaySlots& slots, const std::map<uint32_t, ScopeSet>& gateway_scopes,
+                         PrefixTable& table, CompileOutput& out) {
+  for (const auto& [id, scopes] : gateway_scopes) {
+    const auto& [address, port] = slots.targets.at(id);
+    const auto service_id = static_cast<uint32_t>(out.services.size());
+    out.services.push_back("(egress-gateway " + out.gateways.at(id) + ")");
+    table.grant(address, port, IPPROTO_TCP, scopes, service_id);
+  }
+}
+
 // Trusted resolvers for DNS learning (invalid ones were reported above).
 void addDnsServers(const CompileOptions& options, DesiredState& desired) {
   for (const auto& dns : options.dns_servers) {
@@ -206,7 +346,12 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
       const uint64_t cgroup = workload_cgroups.at(name);
       scope.workloads.push_back(name);
       out.workload_cgroups[name] = cgroup;
-      out.desired.workloads[egressd_workload_key{cgroup}] = egressd_workload_value{*id, 0};
+      uint32_t flags = auditFlag(*w, options);
+      if (isGatewayWorkload(policy, w->meta.labels, w->meta.namespace_)) {
+        flags |= EGRESSD_WORKLOAD_F_GATEWAY;
+        scope.gateway_workloads.push_back(name);
+      }
+      out.desired.workloads[egressd_workload_key{cgroup}] = egressd_workload_value{*id, flags};
     }
     egressd_scope_value value{};
     value.flags = EGRESSD_SCOPE_F_ACTIVE;
@@ -214,12 +359,16 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
     value.name_hash = scopeNameHash(key);
     out.desired.scopes[*id] = value;
     out.scope_ids[value.name_hash] = *id;
+    scope.gateway_routes = scopeRoutes(policy, build, key, out);
     out.scopes.push_back(std::move(scope));
   }
+  for (const auto& issue : routingIssues(policy)) out.gateway_issues.push_back(issue);
 
   // What each scope may reach, one ServiceEntry at a time.
   PrefixTable table;
   HostTable hosts;
+  GatewaySlots slots;
+  std::map<uint32_t, ScopeSet> gateway_scopes;  // slot -> scopes redirected to it
   for (size_t s = 0; s < entries.size(); ++s) {
     const auto& se = *entries[s];
     std::vector<std::pair<uint32_t, Import>> importers;
@@ -244,7 +393,9 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
       out.grants.push_back(std::move(grant));
     }
     grantHosts(se, importers, hosts, static_cast<uint32_t>(s), out);
+    redirectRoutes(se, destinations[s], importers, out, slots, table, hosts, gateway_scopes);
   }
+  grantGatewayTargets(slots, gateway_scopes, table, out);
   addAlwaysAllowed(options, table, out);
   table.emit(out.desired);
   out.host_classes = hosts.emit(out.desired, out.errors);
@@ -252,6 +403,9 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
 
   dedupe(out.warnings);
   dedupe(out.errors);
+  std::set<std::pair<std::string, std::string>> seen_issues;
+  std::erase_if(out.gateway_issues,
+                [&](const RoutingIssue& i) { return !seen_issues.insert({i.object, i.message}).second; });
   return out;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/result.h"
 #include "compiler/desired_state.h"
+#include "compiler/gateway_routing.h"
 #include "policy/model.h"
 
 namespace egressd::compiler {
@@ -26,6 +27,8 @@ struct CompileOptions {
   // DNS_ROUND_ROBIN entries with hostname endpoints, as Envoy's DNS clusters
   // do). They open the entry's ports like STATIC endpoints.
   std::map<std::string, std::vector<std::string>> resolved_endpoints;
+  // Mesh-wide audit mode (--audit); workloads labelled egressd.io/audit: "true" audit too.
+  bool audit = false;
 };
 
 // Scope name hash (FNV-1a 64 of the scope key) -> scope id.
@@ -45,6 +48,10 @@ struct CompiledScope {
   policy::OutboundMode mode = policy::OutboundMode::kAllowAny;
   std::vector<std::string> visible_service_entries;  // "ns/name" of those imported
   std::vector<std::string> workloads;                // "ns/name"
+  std::vector<std::string> gateway_workloads;        // "ns/name": exempt, never redirected
+  // Union over the scope's (non-gateway) workloads: the kernel redirects per
+  // scope, so a route any workload has applies to all (reported if they differ).
+  std::vector<GatewayRoute> gateway_routes;
 };
 
 // One ServiceEntry destination opened to some scopes: lets explain name the
@@ -68,6 +75,10 @@ struct CompileOutput {
   std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
   std::vector<ServiceGrant> grants;
   std::map<uint32_t, std::string> host_classes;  // class id -> ServiceEntry host learned by DNS
+  // Egress gateway: slot id -> "ns/service address:port"; routing issues
+  // (logged at apply, egressd_gateway_route_issues, egressctl policy).
+  std::map<uint32_t, std::string> gateways;
+  std::vector<RoutingIssue> gateway_issues;
 };
 
 // Endpoint addresses that are hostnames, in entries whose resolution makes

@@ -108,11 +108,35 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
     ex.detail += "; scope " + std::to_string(scope_id) + " is not active";
     return ex;
   }
+  const bool gateway_workload = w->second.flags & EGRESSD_WORKLOAD_F_GATEWAY;
+  if (entry && !gateway_workload && (entry->redirect_scopes[scope_id / 64] & (1ull << (scope_id % 64)))) {
+    auto gateway = compiled.gateways.find(entry->gateway_id);
+    const bool known = gateway != compiled.gateways.end();
+    ex.verdict = known ? EGRESSD_VERDICT_REDIRECTED : EGRESSD_VERDICT_DENIED;
+    ex.reason = EGRESSD_REASON_GATEWAY_ROUTE;
+    ex.service_entry = decidingServiceEntry(compiled, scope_id, *address, port, l4_protocol);
+    ex.detail += "; " + dest + " is routed through the egress gateway " +
+                 (known ? gateway->second : "(slot " + std::to_string(entry->gateway_id) + " missing: denied)");
+    for (const auto& s : compiled.scopes) {
+      if (s.id != scope_id) continue;
+      for (const auto& r : s.gateway_routes) {
+        if (r.port == port) ex.detail += "; route " + r.host + ":" + std::to_string(r.port) + " by VirtualService " +
+                                         r.virtual_service;
+      }
+    }
+    return ex;
+  }
   if (entry && (entry->allow_scopes[scope_id / 64] & (1ull << (scope_id % 64)))) {
     ex.verdict = EGRESSD_VERDICT_ALLOWED;
     ex.reason = EGRESSD_REASON_REGISTRY_MATCH;
     ex.service_entry = decidingServiceEntry(compiled, scope_id, *address, port, l4_protocol);
     ex.detail += "; " + dest + " allowed by ServiceEntry " + ex.service_entry.value_or("?");
+    return ex;
+  }
+  if (gateway_workload) {
+    ex.verdict = EGRESSD_VERDICT_ALLOWED;
+    ex.reason = EGRESSD_REASON_GATEWAY_WORKLOAD;
+    ex.detail += "; " + workload + " is an egress gateway: exempt from outboundTrafficPolicy, never redirected";
     return ex;
   }
   // The kernel reads any mode other than ALLOW_ANY as REGISTRY_ONLY.
@@ -121,6 +145,10 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
   ex.reason = registry_only ? EGRESSD_REASON_NOT_IN_REGISTRY : EGRESSD_REASON_ALLOW_ANY;
   ex.detail += "; no ServiceEntry visible to scope " + ex.scope_key + " allows " + dest +
                (registry_only ? ": REGISTRY_ONLY denies" : ": ALLOW_ANY allows");
+  if (ex.verdict == EGRESSD_VERDICT_DENIED && (w->second.flags & EGRESSD_WORKLOAD_F_AUDIT)) {
+    ex.verdict = EGRESSD_VERDICT_AUDIT;  // as the kernel: allowed, recorded
+    ex.detail += " (audit mode: allowed and recorded)";
+  }
   return ex;
 }
 

@@ -45,6 +45,18 @@ void HostTable::grant(const HostName& host, uint16_t port, uint8_t protocol, con
   entry.service_id = std::min(entry.service_id, service_id);
 }
 
+void HostTable::redirect(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
+                         uint32_t gateway_id) {
+  auto& h = hosts_[host.text];
+  h.name = host;
+  auto& entry = h.ports[{port, protocol}];
+  for (size_t w = 0; w < scopes.size(); ++w) {
+    entry.scopes[w] |= scopes[w];
+    entry.redirect_scopes[w] |= scopes[w];
+  }
+  if (!entry.gateway_id || gateway_id < entry.gateway_id) entry.gateway_id = gateway_id;
+}
+
 std::map<uint32_t, std::string> HostTable::emit(DesiredState& desired, std::vector<std::string>& errors) const {
   std::set<uint32_t> used{0};  // 0 means "no class" in dns_names and dns_learned
   for (const auto& [prefix, value] : desired.prefixes) used.insert(value.class_id);
@@ -64,7 +76,9 @@ std::map<uint32_t, std::string> HostTable::emit(DesiredState& desired, std::vect
       key.protocol = port.second;
       egressd_port_value value{};
       std::copy(entry.scopes.begin(), entry.scopes.end(), value.allow_scopes);
-      value.service_id = entry.service_id;
+      std::copy(entry.redirect_scopes.begin(), entry.redirect_scopes.end(), value.redirect_scopes);
+      value.gateway_id = entry.gateway_id;
+      value.service_id = entry.service_id == UINT32_MAX ? 0 : entry.service_id;
       desired.ports[key] = value;
       for (size_t i = 0; i < learners.size(); ++i) learners[i] |= entry.scopes[i];
     }

@@ -33,6 +33,9 @@ class HostTable {
  public:
   void grant(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes, uint32_t service_id);
 
+  // Sends `scopes` to gateway_id for this host (and allows it).
+  void redirect(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes, uint32_t gateway_id);
+
   // Writes desired.ports for every host class and desired.dns_names. Host
   // class ids are a hash of "host:" + name, moved past ids already used by
   // prefix classes (or 0). Returns class id -> host text.
@@ -43,6 +46,8 @@ class HostTable {
  private:
   struct Entry {
     ScopeSet scopes{};
+    ScopeSet redirect_scopes{};
+    uint32_t gateway_id = 0;
     uint32_t service_id = UINT32_MAX;
   };
   struct Host {

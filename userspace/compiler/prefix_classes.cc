@@ -10,6 +10,8 @@ namespace egressd::compiler {
 
 void PrefixTable::Entry::merge(const Entry& other) {
   for (size_t i = 0; i < scopes.size(); ++i) scopes[i] |= other.scopes[i];
+  for (size_t i = 0; i < redirect_scopes.size(); ++i) redirect_scopes[i] |= other.redirect_scopes[i];
+  if (other.gateway_id && (!gateway_id || other.gateway_id < gateway_id)) gateway_id = other.gateway_id;
   flags |= other.flags;
   service_id = std::min(service_id, other.service_id);
   always_service_id = std::min(always_service_id, other.always_service_id);
@@ -18,6 +20,8 @@ void PrefixTable::Entry::merge(const Entry& other) {
 egressd_port_value PrefixTable::Entry::value() const {
   egressd_port_value v{};
   std::copy(scopes.begin(), scopes.end(), v.allow_scopes);
+  std::copy(redirect_scopes.begin(), redirect_scopes.end(), v.redirect_scopes);
+  v.gateway_id = gateway_id;
   v.flags = flags;
   // An ALWAYS entry is explained by what made it ALWAYS.
   v.service_id = (flags & EGRESSD_PORT_F_ALWAYS) ? always_service_id : service_id;
@@ -29,6 +33,16 @@ void PrefixTable::grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t
   Entry add;
   add.scopes = scopes;
   add.service_id = service_id;
+  table_[prefix][{port, protocol}].merge(add);
+  lengths_.insert(prefix.prefixlen);
+}
+
+void PrefixTable::redirect(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
+                           uint32_t gateway_id) {
+  Entry add;
+  add.scopes = scopes;
+  add.redirect_scopes = scopes;
+  add.gateway_id = gateway_id;
   table_[prefix][{port, protocol}].merge(add);
   lengths_.insert(prefix.prefixlen);
 }

@@ -29,6 +29,9 @@ class PrefixTable {
   // call per destination, not per scope: it is the compiler's hot loop.
   void grant(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
              uint32_t service_id);
+  // Sends `scopes` to gateway_id (egress gateway redirect); also allows.
+  void redirect(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, const ScopeSet& scopes,
+                uint32_t gateway_id);
   // Opens it to every workload in any mode (EGRESSD_PORT_F_ALWAYS).
   void grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t service_id);
 
@@ -42,6 +45,8 @@ class PrefixTable {
  private:
   struct Entry {
     ScopeSet scopes{};
+    ScopeSet redirect_scopes{};
+    uint32_t gateway_id = 0;  // lowest non-zero contributor (the compiler reports conflicts)
     uint32_t flags = 0;
     uint32_t service_id = UINT32_MAX;         // lowest contributing service
     uint32_t always_service_id = UINT32_MAX;  // lowest ALWAYS contributor
