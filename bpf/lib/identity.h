@@ -12,22 +12,34 @@
 /* The deepest registered cgroup wins: the current cgroup first, then the
  * ancestors from the deepest level up. Returns NULL when no cgroup on the
  * path is a workload: the socket is left untouched. */
-static __always_inline struct egressd_workload_value *egressd_find_workload(void)
+static __always_inline struct egressd_workload_value *egressd_find_workload_id(__u64 *cgroup_id)
 {
 	struct egressd_workload_key key = { .cgroup_id = bpf_get_current_cgroup_id() };
 	struct egressd_workload_value *w = bpf_map_lookup_elem(&workloads, &key);
 
-	if (w)
+	if (w) {
+		*cgroup_id = key.cgroup_id;
 		return w;
+	}
 	for (int level = EGRESSD_MAX_CGROUP_DEPTH; level >= 0; level--) {
 		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!key.cgroup_id) /* deeper than the task's own cgroup */
 			continue;
 		w = bpf_map_lookup_elem(&workloads, &key);
-		if (w)
+		if (w) {
+			/* The registered cgroup names the workload in flows and events. */
+			*cgroup_id = key.cgroup_id;
 			return w;
+		}
 	}
 	return NULL;
+}
+
+static __always_inline struct egressd_workload_value *egressd_find_workload(void)
+{
+	__u64 cgroup_id;
+
+	return egressd_find_workload_id(&cgroup_id);
 }
 
 /* The same rule for a packet: the workload of the socket it belongs to

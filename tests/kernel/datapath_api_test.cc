@@ -55,7 +55,8 @@ TEST_F(DatapathTest, MapFillCountsEntriesAgainstCapacity) {
 
 TEST_F(DatapathTest, ProgramsReportIdsAttachPointsAndVerifierBudget) {
   const auto programs = datapath_->programs();
-  ASSERT_EQ(programs.size(), 6u);  // connect4/6, sendmsg4/6, DNS egress/ingress
+  // connect4/6, sendmsg4/6, getpeername4/6, DNS egress/ingress, sock_release
+  ASSERT_EQ(programs.size(), 9u);
   for (const auto& p : programs) {
     EXPECT_GT(p.id, 0u) << p.name;
     EXPECT_GT(p.verified_insns, 0u) << p.name;

@@ -1,6 +1,10 @@
 #include "agent/agent.h"
 
+#include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <filesystem>
@@ -50,11 +54,13 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)), policy_reader
     }
   }
   compile_options_.cluster_cidrs = options_.cluster_cidrs;
+  compile_options_.audit = options_.audit;
 }
 
 Agent::~Agent() {
   admin_.stop();
   punt_reader_.reset();  // before the datapath it reads
+  flow_reader_.reset();
 }
 
 Status Agent::start() {
@@ -63,6 +69,7 @@ Status Agent::start() {
   datapath_options.cgroup_root = options_.cgroup_root;
   datapath_options.dns_min_ttl_s = options_.dns_min_ttl_s;
   datapath_options.dns_max_ttl_s = options_.dns_max_ttl_s;
+  datapath_options.flow_stats = options_.flow_stats;
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
@@ -75,6 +82,16 @@ Status Agent::start() {
   auto reader = DnsPuntReader::start(*datapath_, state_, {options_.dns_min_ttl_s, options_.dns_max_ttl_s}, punt_stats_);
   if (!reader) return fail(reader.error());
   punt_reader_ = std::move(*reader);
+  auto log = AccessLog::open(options_.access_log, options_.access_log_rate);
+  if (!log) return fail(log.error());
+  access_log_ = std::move(*log);
+  auto events = FlowEventReader::start(*datapath_, state_, *access_log_);
+  if (!events) return fail(events.error());
+  flow_reader_ = std::move(*events);
+  // Program run counts and run time for /metrics; the kernel keeps them on
+  // while this fd is open (a no-op cost when nobody holds one).
+  bpf_stats_fd_ = bpf::UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
+  if (!bpf_stats_fd_.valid()) spdlog::warn("BPF run-time stats unavailable: {}", std::strerror(errno));
   endpoint_resolver_ = std::make_unique<EndpointResolver>();
   if (Status s = admin_.start(options_.admin_addr); !s) return s;
   spdlog::info("admin API on http://{}", options_.admin_addr);
@@ -139,6 +156,7 @@ void Agent::reload() {
                                               compiler::scopeIdsFromLive(*live));
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
+  for (const auto& issue : applied->compiled.gateway_issues) spdlog::warn("gateway routing: {}", compiler::describe(issue));
 
   const auto compiled_at = Clock::now();
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);

@@ -7,10 +7,14 @@
 #include "admin/admin_server.h"
 #include "admin/metrics.h"
 #include "agent/agent_state.h"
+#include "agent/access_log.h"
 #include "agent/dns_punt_reader.h"
+#include "agent/flow_event_reader.h"
+#include "agent/flow_view.h"
 #include "agent/endpoint_resolver.h"
 #include "agent/options.h"
 #include "bpf/datapath.h"
+#include "bpf/unique_fd.h"
 #include "common/result.h"
 #include "compiler/compiler.h"
 #include "policy/parser.h"
@@ -37,6 +41,10 @@ class Agent {
   void describeMetrics();
   void refreshKernelMetrics();
   void refreshDnsMetrics();
+  void refreshFlowMetrics();
+  LearnedClasses learnedClasses();
+  nlohmann::json flowsJson(const std::map<std::string, std::string>& query);
+  nlohmann::json suggestJson();
   void recordApply(const AppliedPolicy& applied);
 
   AgentOptions options_;
@@ -51,6 +59,16 @@ class Agent {
   dns::PuntStats punt_stats_;
   std::unique_ptr<DnsPuntReader> punt_reader_;
   std::unique_ptr<EndpointResolver> endpoint_resolver_;
+  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<FlowEventReader> flow_reader_;
+  bpf::UniqueFd bpf_stats_fd_;  // keeps kernel BPF run-time stats on while held
+  // Monotonic connection counters over an LRU map whose entries come and go:
+  // the last value seen per flow, and the running totals per label set.
+  std::mutex flow_metrics_mutex_;
+  std::map<std::string, egressd_flow_value> flow_last_;
+  std::map<admin::Labels, double> connection_totals_;
+  std::map<admin::Labels, double> istio_opened_;
+  std::map<admin::Labels, double> istio_closed_;
   std::atomic<bool> ready_{false};
   uint64_t generation_ = 0;
   bool has_unresolved_workloads_ = false;

@@ -20,6 +20,8 @@ void Agent::describeMetrics() {
                     {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
   metrics_.describe("egressd_rejected_objects", Type::kGauge,
                     "Objects rejected by validation in the current policy, by kind.");
+  metrics_.describe("egressd_gateway_route_issues", Type::kGauge,
+                    "Egress gateway routes the kernel cannot follow faithfully, by kind of object.");
   metrics_.describe("egressd_policy_warnings", Type::kGauge, "Accepted objects with analyzer warnings, by kind.");
   metrics_.describe("egressd_workloads", Type::kGauge, "Local workloads by state (enforced or unresolved).");
   metrics_.describe("egressd_scopes", Type::kGauge, "Policy scopes (namespace + Sidecar) in the kernel.");
@@ -66,6 +68,11 @@ void Agent::recordApply(const AppliedPolicy& applied) {
   std::map<admin::Labels, double> warned;
   for (const auto& w : applied.warnings) warned[{{"kind", w.kind}}] += 1;
   metrics_.replaceGauges("egressd_policy_warnings", warned);
+  std::map<admin::Labels, double> route_issues;
+  for (const char* kind : {"VirtualService", "Service", "ServiceEntry", "Workload"}) route_issues[{{"kind", kind}}] = 0;
+  for (const auto& i : applied.compiled.gateway_issues)
+    route_issues[{{"kind", i.object.substr(0, i.object.find(' '))}}] += 1;
+  metrics_.replaceGauges("egressd_gateway_route_issues", route_issues);
   metrics_.setGauge("egressd_workloads", {{"state", "enforced"}}, static_cast<double>(applied.workload_cgroups.size()));
   metrics_.setGauge("egressd_workloads", {{"state", "unresolved"}},
                     static_cast<double>(applied.unresolved_workloads.size()));

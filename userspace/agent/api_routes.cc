@@ -2,6 +2,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
 
 #include "agent/agent.h"
 #include "agent/dns_view.h"
@@ -81,6 +86,28 @@ json rejectionsJson(const AppliedPolicy& applied) {
   return out;
 }
 
+// Where Istio would send this scope's flows through the egress gateway, and
+// what the kernel can't follow faithfully there.
+json gatewayRoutesJson(const compiler::CompiledScope& scope) {
+  json routes = json::array();
+  for (const auto& r : scope.gateway_routes) {
+    routes.push_back({{"host", r.host},
+                      {"port", r.port},
+                      {"gateway", r.target.service},
+                      {"gateway_addresses", r.target.addresses},
+                      {"gateway_port", r.target.port},
+                      {"virtual_service", r.virtual_service},
+                      {"unsupported", r.unsupported}});
+  }
+  return routes;
+}
+
+json gatewayIssuesJson(const AppliedPolicy& applied) {
+  json issues = json::array();
+  for (const auto& i : applied.compiled.gateway_issues) issues.push_back(compiler::describe(i));
+  return issues;
+}
+
 Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string& workload) {
   for (const auto& scope : applied.compiled.scopes) {
     if (std::find(scope.workloads.begin(), scope.workloads.end(), workload) == scope.workloads.end()) continue;
@@ -94,7 +121,11 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
                 {"scope_id", scope.id},
                 {"mode", modeName(scope.mode)},
                 {"sidecar", scope.sidecar ? json(*scope.sidecar) : json(nullptr)},
-                {"service_entries", entries}};
+                {"service_entries", entries},
+                {"egress_gateway", std::find(scope.gateway_workloads.begin(), scope.gateway_workloads.end(),
+                                             workload) != scope.gateway_workloads.end()},
+                {"gateway_routes", gatewayRoutesJson(scope)},
+                {"gateway_issues", gatewayIssuesJson(applied)}};
   }
   if (auto it = applied.unresolved_workloads.find(workload); it != applied.unresolved_workloads.end()) {
     return fail("workload " + workload + " is not enforced: " + it->second);
@@ -177,6 +208,10 @@ void Agent::registerRoutes() {
     const bool all = query.count("all") && query.at("all") == "1";
     return jsonResponse(200, json{{"entries", dnsLearnedJson(applied.get(), *entries, bootTimeNs(), all)}});
   });
+  admin_.route("/api/v1/flows", [this, jsonResponse](const Query& query) {
+    return jsonResponse(200, flowsJson(query));
+  });
+  admin_.route("/api/v1/suggest", [this, jsonResponse](const Query&) { return jsonResponse(200, suggestJson()); });
   admin_.route("/api/v1/explain", [this, jsonResponse, errorResponse](const Query& query) {
     auto applied = state_.current();
     if (!applied) return errorResponse(503, "no policy applied yet");
@@ -185,6 +220,104 @@ void Agent::registerRoutes() {
     auto body = explainJson(*applied, query.at("workload"), query.at("to"), protocol);
     return body ? jsonResponse(200, *body) : errorResponse(400, body.error());
   });
+}
+
+}  // namespace egressd::agent
+
+namespace egressd::agent {
+namespace {
+
+std::string sanitizeName(std::string text) {
+  for (auto& c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '-';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+}  // namespace
+
+// Top talkers: flows sorted by connects, then bytes; ?workload=NS/NAME,
+// ?verdict=allowed|denied|redirected|audit (flows with such decisions), ?limit=N.
+json Agent::flowsJson(const std::map<std::string, std::string>& query) {
+  auto flows = datapath_->readFlows();
+  if (!flows) return json{{"error", flows.error()}};
+  auto applied = state_.current();
+  const auto learned = learnedClasses();
+  const std::string want_workload = query.count("workload") ? query.at("workload") : "";
+  const std::string want_verdict = query.count("verdict") ? query.at("verdict") : "";
+  size_t limit = 20;
+  if (query.count("limit")) limit = std::strtoul(query.at("limit").c_str(), nullptr, 10);
+  std::vector<std::pair<uint64_t, json>> rows;
+  for (const auto& f : *flows) {
+    const auto& v = f.value;
+    const std::map<std::string, uint64_t> by_verdict{{"allowed", v.connects_allowed}, {"denied", v.connects_denied},
+                                                     {"redirected", v.connects_redirected}, {"audit", v.connects_audited}};
+    if (!want_verdict.empty() && (!by_verdict.count(want_verdict) || by_verdict.at(want_verdict) == 0)) continue;
+    const FlowLabels l = describeFlow(applied.get(), f.key.cgroup_id, f.key.addr, f.key.port, f.key.protocol,
+                                      v.scope_id, learned);
+    if (!want_workload.empty() && l.workload != want_workload) continue;
+    const uint64_t connects = v.connects_allowed + v.connects_denied + v.connects_redirected + v.connects_audited;
+    json row{{"workload", l.workload}, {"cgroup_id", f.key.cgroup_id}, {"destination_ip", l.ip},
+             {"destination_port", l.port}, {"protocol", l.protocol},
+             {"host", l.host ? json(*l.host) : json(nullptr)},
+             {"service_entry", l.service_entry ? json(*l.service_entry) : json(nullptr)},
+             {"connects", by_verdict}, {"bytes_out", v.bytes_out}, {"packets_out", v.packets_out},
+             {"bytes_in", v.bytes_in}, {"packets_in", v.packets_in}, {"packets_dropped", v.packets_dropped},
+             {"closes", v.closes}, {"last_reason", reasonName(static_cast<egressd_reason>(v.last_reason))}};
+    timespec mono{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    const uint64_t now = uint64_t(mono.tv_sec) * 1000000000 + uint64_t(mono.tv_nsec);
+    row["idle_seconds"] = v.last_seen_ns && now > v.last_seen_ns ? double(now - v.last_seen_ns) / 1e9 : 0.0;
+    rows.push_back({connects * 1000000 + v.bytes_out + v.bytes_in, row});
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  json out = json::array();
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) out.push_back(rows[i].second);
+  return json{{"flows", out}, {"total", rows.size()}};
+}
+
+// What audit mode saw denied, as ServiceEntries that would allow it: per
+// namespace, one entry per host (learned name) or IP/32, with its ports.
+json Agent::suggestJson() {
+  auto flows = datapath_->readFlows();
+  if (!flows) return json{{"error", flows.error()}};
+  auto applied = state_.current();
+  const auto learned = learnedClasses();
+  // namespace -> destination (host or ip) -> {port, protocol}
+  std::map<std::string, std::map<std::pair<std::string, bool>, std::set<std::pair<uint16_t, std::string>>>> wanted;
+  for (const auto& f : *flows) {
+    if (!f.value.connects_audited) continue;  // audit mode's would-be denials only
+    if (f.key.protocol != IPPROTO_TCP && f.key.protocol != IPPROTO_UDP) continue;
+    const FlowLabels l = describeFlow(applied.get(), f.key.cgroup_id, f.key.addr, f.key.port, f.key.protocol,
+                                      f.value.scope_id, learned);
+    if (l.namespace_.empty()) continue;
+    const bool is_host = l.host.has_value();
+    wanted[l.namespace_][{is_host ? *l.host : l.ip, is_host}].insert({l.port, l.protocol == "tcp" ? "TCP" : "UDP"});
+  }
+  std::string yaml;
+  json entries = json::array();
+  for (const auto& [ns, destinations] : wanted) {
+    for (const auto& [dest, ports] : destinations) {
+      const auto& [target, is_host] = dest;
+      const bool v6 = target.find(':') != std::string::npos;
+      const std::string name = "egressd-suggested-" + sanitizeName(target);
+      std::string doc = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: " + name +
+                        "\n  namespace: " + ns + "\nspec:\n  hosts:\n  - " +
+                        (is_host ? target : sanitizeName(target) + ".suggested.egressd.local") + "\n";
+      if (!is_host) doc += "  addresses:\n  - " + target + (v6 ? "/128" : "/32") + "\n";
+      doc += "  location: MESH_EXTERNAL\n  resolution: " + std::string(is_host ? "DNS" : "NONE") + "\n  ports:\n";
+      json port_list = json::array();
+      for (const auto& [port, protocol] : ports) {
+        doc += "  - number: " + std::to_string(port) + "\n    name: " + sanitizeName(protocol) + "-" +
+               std::to_string(port) + "\n    protocol: " + protocol + "\n";
+        port_list.push_back({{"number", port}, {"protocol", protocol}});
+      }
+      yaml += "---\n" + doc;
+      entries.push_back({{"namespace", ns}, {"name", name}, {"destination", target}, {"ports", port_list}});
+    }
+  }
+  return json{{"service_entries", entries}, {"yaml", yaml}};
 }
 
 }  // namespace egressd::agent

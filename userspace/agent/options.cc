@@ -31,6 +31,14 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   app.add_option("--dns-max-ttl", options.dns_max_ttl_s,
                  "Seconds a learned IP stays allowed at most (bounds stale IPs)")
       ->capture_default_str();
+  app.add_option("--access-log", options.access_log, "Write the JSON-lines access log here (default stdout)");
+  app.add_option("--access-log-rate", options.access_log_rate,
+                 "Access-log lines per second; beyond it lines are counted, not written")
+      ->capture_default_str();
+  app.add_flag("--audit", options.audit, "Audit mode mesh-wide: would-be denials are allowed and recorded");
+  app.add_flag("--istio-metrics", options.istio_metrics,
+               "Also export istio_tcp_connections_opened_total/closed_total (reporter=source)");
+  app.add_flag("!--no-flow-stats", options.flow_stats, "Disable per-flow stats and events (benchmark baseline)");
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach the programs and remove every pin under --bpffs, then exit");

@@ -22,6 +22,12 @@ struct AgentOptions {
   // (docs/DNS_LEARNING.md explains the defaults).
   uint32_t dns_min_ttl_s = 5;
   uint32_t dns_max_ttl_s = 3600;
+  // Observability (docs/OBSERVABILITY.md).
+  std::string access_log;              // empty or "-": stdout
+  double access_log_rate = 100;        // lines per second, then counted, not written
+  bool audit = false;                  // mesh-wide audit mode
+  bool istio_metrics = false;          // also istio_tcp_connections_{opened,closed}_total
+  bool flow_stats = true;              // off only for benchmarks
   std::string log_level = "info";
   bool uninstall = false;
 };

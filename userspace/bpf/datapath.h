@@ -24,6 +24,14 @@ struct DatapathOptions {
   // Bounds on how long a learned IP stays allowed (docs/DNS_LEARNING.md).
   uint32_t dns_min_ttl_s = 5;
   uint32_t dns_max_ttl_s = 3600;
+  // Per-flow stats and events (the `flows` map, the access log). Off only
+  // for the benchmark's baseline.
+  bool flow_stats = true;
+};
+
+struct FlowEntry {
+  egressd_flow_key key;
+  egressd_flow_value value;
 };
 
 struct DnsLearnedEntry {
@@ -42,6 +50,8 @@ struct ProgramInfo {
   uint32_t id;
   std::string attach_point;  // "cgroup/connect4:/sys/fs/cgroup"
   uint32_t verified_insns;
+  uint64_t run_cnt = 0;      // with kernel BPF stats enabled (BPF_STATS_RUN_TIME)
+  uint64_t run_time_ns = 0;
 };
 
 struct HookReasonCount {
@@ -78,6 +88,11 @@ class Datapath {
   Result<std::vector<uint64_t>> readDnsCounters();
   // The dns_punt ring buffer, for the agent's consumer.
   int dnsPuntFd() const;
+  // Observability: per-flow stats, their bookkeeping counters (indexed by
+  // enum egressd_flow_counter, summed over CPUs), the events ring buffer.
+  Result<std::vector<FlowEntry>> readFlows();
+  Result<std::vector<uint64_t>> readFlowCounters();
+  int flowEventsFd() const;
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
   const std::string& cgroupRoot() const;

@@ -26,6 +26,14 @@ int main(int argc, char** argv) {
   bool all_dns = false;
   auto* dns = app.add_subcommand("dns", "IPs learned from DNS answers, per scope: names, IP, TTL left, hits");
   dns->add_flag("--all", all_dns, "Include expired entries");
+  std::string flow_workload, verdict;
+  int limit = 20;
+  auto* flows = app.add_subcommand("flows", "Top talkers: per workload and destination, connects by verdict, bytes");
+  flows->add_option("--workload", flow_workload, "Only this NAMESPACE/NAME");
+  flows->add_option("--verdict", verdict, "Only flows with such decisions")
+      ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));
+  flows->add_option("--limit", limit, "At most this many rows")->capture_default_str();
+  auto* suggest = app.add_subcommand("suggest", "ServiceEntry YAML that would allow what audit mode saw denied");
   CLI11_PARSE(app, argc, argv);
 
   AgentClient client(admin_addr);
@@ -41,6 +49,15 @@ int main(int argc, char** argv) {
     reply = client.get("/api/v1/dns", all_dns ? std::map<std::string, std::string>{{"all", "1"}}
                                               : std::map<std::string, std::string>{});
     render = renderDns;
+  } else if (flows->parsed()) {
+    std::map<std::string, std::string> query{{"limit", std::to_string(limit)}};
+    if (!flow_workload.empty()) query["workload"] = flow_workload;
+    if (!verdict.empty()) query["verdict"] = verdict;
+    reply = client.get("/api/v1/flows", query);
+    render = renderFlows;
+  } else if (suggest->parsed()) {
+    reply = client.get("/api/v1/suggest", {});
+    render = renderSuggest;
   } else if (explain->parsed()) {
     reply = client.get("/api/v1/explain", {{"workload", workload}, {"to", to}, {"protocol", protocol}});
     render = renderExplain;

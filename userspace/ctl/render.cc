@@ -119,4 +119,26 @@ std::string renderDns(const json& d) {
   return table({"SCOPE", "NAMES", "IP", "TTL", "HITS"}, rows);
 }
 
+std::string renderFlows(const json& body) {
+  std::vector<Row> rows;
+  for (const auto& f : body["flows"]) {
+    const auto& c = f["connects"];
+    rows.push_back({text(f["workload"]), text(f["destination_ip"]) + ":" + text(f["destination_port"]),
+                    text(f["protocol"]), text(f["host"]), text(c["allowed"]), text(c["denied"]),
+                    text(c["redirected"]), text(c["audit"]), text(f["bytes_out"]), text(f["bytes_in"]),
+                    text(f["packets_dropped"]), text(f["last_reason"])});
+  }
+  return table({"WORKLOAD", "DESTINATION", "PROTO", "HOST", "ALLOWED", "DENIED", "REDIRECTED", "AUDIT", "BYTES OUT",
+                "BYTES IN", "DROPPED", "LAST REASON"},
+               rows) +
+         (body.value("total", 0) > static_cast<int>(rows.size())
+              ? std::to_string(body.value("total", 0) - static_cast<int>(rows.size())) + " more (--limit)\n"
+              : "");
+}
+
+std::string renderSuggest(const json& body) {
+  const std::string yaml = body.value("yaml", "");
+  return yaml.empty() ? "# nothing to suggest: audit mode saw no denied connection\n" : yaml;
+}
+
 }  // namespace egressd::ctl

@@ -11,5 +11,7 @@ std::string renderStatus(const nlohmann::json& status);
 std::string renderPolicy(const nlohmann::json& policy);
 std::string renderExplain(const nlohmann::json& explanation);
 std::string renderDns(const nlohmann::json& dns);
+std::string renderFlows(const nlohmann::json& flows);
+std::string renderSuggest(const nlohmann::json& suggestion);
 
 }  // namespace egressd::ctl
