@@ -96,6 +96,17 @@ std::string renderPolicy(const json& p) {
     rows.push_back({text(se["name"]), join(se["hosts"]), join(se["addresses"]), ports.empty() ? "-" : ports, text(se["source"])});
   }
   out << table({"SERVICEENTRY", "HOSTS", "ADDRESSES", "PORTS", "SOURCE"}, rows);
+  if (p.value("egress_gateway", false)) out << "\negress gateway: exempt from outboundTrafficPolicy, never redirected\n";
+  std::vector<Row> routes;
+  for (const auto& r : p.value("gateway_routes", json::array())) {
+    std::string notes;
+    for (const auto& u : r["unsupported"]) notes += (notes.empty() ? "" : "; ") + text(u);
+    routes.push_back({text(r["host"]) + ":" + text(r["port"]),
+                      text(r["gateway"]) + " " + join(r["gateway_addresses"]) + ":" + text(r["gateway_port"]),
+                      text(r["virtual_service"]), notes.empty() ? "-" : notes});
+  }
+  if (!routes.empty()) out << "\n" << table({"GATEWAY ROUTE", "VIA", "VIRTUALSERVICE", "UNSUPPORTED"}, routes);
+  for (const auto& i : p.value("gateway_issues", json::array())) out << "gateway routing: " << text(i) << "\n";
   return out.str();
 }
 
