@@ -4,6 +4,7 @@
 //   egressd_probe connect IP PORT [--v4mapped]   TCP connect (AF_INET6 socket for IPv6 or --v4mapped)
 //   egressd_probe sendto IP PORT [--v4mapped]    one unconnected UDP datagram
 //   egressd_probe udpconnect IP PORT             connect() a UDP socket
+//   egressd_probe peername IP PORT [--v4mapped]  TCP connect, then print getpeername() ("IP PORT")
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -61,7 +62,7 @@ int main(int argc, char** argv) {
     len = sizeof(*sin6);
   }
 
-  const bool tcp = op == "connect";
+  const bool tcp = op == "connect" || op == "peername";
   if (!tcp && op != "sendto" && op != "udpconnect") return usage();
   int fd = socket(addr.ss_family, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
   if (fd < 0) {
@@ -77,6 +78,19 @@ int main(int argc, char** argv) {
     rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
   }
   const int err = rc < 0 ? errno : 0;
+  if (err == 0 && op == "peername") {
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof(peer);
+    char text[INET6_ADDRSTRLEN] = "?";
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) return std::printf("%s\n", errnoName(errno)), 1;
+    const bool is4 = peer.ss_family == AF_INET;
+    const auto* p4 = reinterpret_cast<const sockaddr_in*>(&peer);
+    const auto* p6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    inet_ntop(peer.ss_family, is4 ? static_cast<const void*>(&p4->sin_addr) : &p6->sin6_addr, text, sizeof(text));
+    std::printf("%s %d\n", text, ntohs(is4 ? p4->sin_port : p6->sin6_port));
+    close(fd);
+    return 0;
+  }
   close(fd);
   std::printf("%s\n", errnoName(err));
   return err == 0 ? 0 : 1;
