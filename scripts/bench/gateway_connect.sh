@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# connect() cost of an egress gateway redirect vs a plain allow, in one run:
+# non-blocking TCP connects from one workload to a routed host (rewritten to
+# the gateway, original kept in sk_storage) and to an allowed, unrouted host,
+# interleaved rounds, medians. Each connect sends one SYN (the external nginx
+# answers, the closed socket resets), so N is kept small. Needs root and a build (BIN=dir to override).
+#   scripts/bench/gateway_connect.sh [ROUNDS=5] [N=100000]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+bin=${BIN:-$root/build/bin}
+rounds=${1:-5}
+n=${2:-2000}
+source scripts/lib/netlab.sh
+
+bpffs=/sys/fs/bpf/egressd-gwbench
+admin=127.0.0.1:9479
+agent_pid=
+cleanup() {
+  set +e
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  "$bin/egressd" --uninstall --bpffs "$bpffs" >/dev/null 2>&1
+  lab_down
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+lab_up egd-gwb >/dev/null
+gw=10.99.0.3
+ip -n "$LAB-wl" addr add "$gw/24" dev "$LAB-p"
+# The plain target is local too: both connects take the same packet path.
+plain_ip=10.99.0.4
+ip -n "$LAB-wl" addr add "$plain_ip/24" dev "$LAB-p"
+mkdir -p "$LAB_CGROUP/production/app"
+policy=$LAB_DIR/policy
+mkdir -p "$policy"
+cat > "$policy/all.yaml" <<YAML
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec: {meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}
+---
+apiVersion: egressd.io/v1alpha1
+kind: Workload
+metadata: {name: app, namespace: production}
+spec: {cgroup: production/app}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: istio-egressgateway, namespace: istio-system}
+spec: {selector: {istio: egressgateway}, clusterIP: $gw, ports: [{name: https, port: 443}]}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: routed, namespace: production}
+spec:
+  hosts: [api.external-service.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+  resolution: STATIC
+  endpoints: [{address: 192.0.2.10}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: ServiceEntry
+metadata: {name: plain, namespace: production}
+spec:
+  hosts: [plain.example.com]
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+  resolution: STATIC
+  endpoints: [{address: $plain_ip}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: Gateway
+metadata: {name: gw, namespace: production}
+spec:
+  selector: {istio: egressgateway}
+  servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [api.external-service.com], tls: {mode: PASSTHROUGH}}]
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {name: vs, namespace: production}
+spec:
+  hosts: [api.external-service.com]
+  gateways: [mesh, gw]
+  tls:
+  - match: [{gateways: [mesh], port: 443, sniHosts: [api.external-service.com]}]
+    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 443}}}]
+YAML
+"$bin/egressd" --policy-dir "$policy" --cgroup-root "$LAB_CGROUP" --bpffs "$bpffs" --admin-addr "$admin" \
+  >"$LAB_DIR/agent.log" 2>&1 &
+agent_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+
+run() { (echo $BASHPID > "$LAB_CGROUP/production/app/cgroup.procs" && exec ip netns exec "$LAB-wl" "$bin/connect_bench" "$1" 443 "$n" tcp); }
+declare -a redirect plain
+for ((r = 0; r < rounds; r++)); do
+  plain+=("$(run $plain_ip | awk '{print $1}')")
+  redirect+=("$(run 192.0.2.10 | awk '{print $1}')")
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+p=$(median "${plain[@]}"); d=$(median "${redirect[@]}")
+echo "TCP connect() (non-blocking, one SYN), median of $rounds interleaved rounds x $n calls, one workload:"
+echo "  allowed, direct:      $p ns"
+echo "  redirected to gateway: $d ns   (x$(awk -v a="$d" -v p="$p" 'BEGIN {printf "%.3f", a/p}'), $(awk -v a="$d" -v p="$p" 'BEGIN {printf "%+.0f", a-p}') ns)"
+curl -sf "http://$admin/metrics" | grep -E 'egressd_verdicts_total.*connect4.*(gateway_route|registry_match)' | sed 's/^/  /'
+echo "verifier instructions:"
+curl -sf "http://$admin/api/v1/status" | jq -r '.programs[]? | select(.name | test("connect|getpeername")) | "  \(.name) \(.verified_insns)"' 2>/dev/null || true
