@@ -58,5 +58,14 @@ echo "connect() ns/call, $rounds interleaved rounds of $calls (UDP connect to an
 echo "  with flow stats+events:    median $m_on  (${on[*]})"
 echo "  without (--no-flow-stats): median $m_off  (${off[*]})"
 awk -v a="$m_on" -v b="$m_off" 'BEGIN { printf "  ratio with/without: %.3f (target <= 1.05)\n", a / b }'
+# The programs' own cost from kernel BPF stats (run time / runs), less noisy
+# than wall-clock connect() on a busy machine.
+for v in on off; do
+  a=$(eval echo \$admin_$v)
+  curl -s "http://$a/metrics" | awk -v v=$v '
+    /^egressd_bpf_program_runs_total\{program="egressd_connect4"\}/ { runs = $2 }
+    /^egressd_bpf_program_run_seconds_total\{program="egressd_connect4"\}/ { secs = $2 }
+    END { printf "  connect4 program, flow stats %s: %.1f ns/run (%d runs)\n", v, secs * 1e9 / runs, runs }'
+done
 echo "verifier instruction counts:"
 curl -s "http://$admin_on/api/v1/status" | jq -r '.programs[] | "  \(.name) \(.verified_insns)"'
