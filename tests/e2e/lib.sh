@@ -92,7 +92,11 @@ expect_http() {
 
 # expect_metric REGEX: a line of /metrics must match.
 expect_metric() {
-  if curl -sf "http://$E2E_ADMIN/metrics" | grep -Eq "$1"; then
+  # Read the whole page first: `curl | grep -q` under pipefail fails when grep
+  # stops early and curl gets SIGPIPE on a large page.
+  local page
+  page=$(curl -sf "http://$E2E_ADMIN/metrics")
+  if grep -Eq "$1" <<<"$page"; then
     e2e_ok "metric /$1/"
   else
     e2e_fail "no metric line matches /$1/"
