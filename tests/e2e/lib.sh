@@ -32,6 +32,26 @@ e2e_policy() {
   cat > "$E2E_POLICY/.$1.tmp" && mv "$E2E_POLICY/.$1.tmp" "$E2E_POLICY/$1"
 }
 
+# e2e_registry_only_web: the common start of a case: the istio ConfigMap with
+# REGISTRY_ONLY and one Workload, production/web (its cgroup: lab_workload).
+e2e_registry_only_web() {
+  e2e_policy mesh.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    outboundTrafficPolicy:
+      mode: REGISTRY_ONLY
+YAML
+  e2e_policy workloads.yaml <<'YAML'
+apiVersion: egressd.io/v1alpha1
+kind: Workload
+metadata: {name: web, namespace: production}
+spec: {cgroup: production/web}
+YAML
+}
+
 e2e_start_agent() {
   "$EGRESSD_BIN/egressd" --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" --bpffs "$E2E_BPFFS" \
     --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --log-level debug "$@" >>"$E2E_LOG" 2>&1 &
