@@ -64,6 +64,9 @@ TEST(MirroredMapBackend, ReadsTheKernelOnceThenTracksItsOwnWrites) {
   ASSERT_TRUE(live && mirrored);
   EXPECT_TRUE(sameState(*live, *mirrored));
   EXPECT_TRUE(sameState(*live, someState(EGRESSD_MODE_REGISTRY_ONLY, 300)));
+  auto view = mirror.live();  // the same state, without a copy
+  ASSERT_TRUE(view);
+  EXPECT_TRUE(sameState(*live, **view));
 }
 
 TEST(MirroredMapBackend, AFailedWriteForgetsTheMirrorSoTheNextSyncRepairs) {

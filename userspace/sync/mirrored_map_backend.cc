@@ -2,13 +2,19 @@
 
 namespace egressd {
 
-Result<DesiredState> MirroredMapBackend::readLive() {
+Result<const DesiredState*> MirroredMapBackend::live() {
   if (!mirror_) {
-    auto live = kernel_.readLive();
-    if (!live) return live;
-    mirror_ = std::move(*live);
+    auto kernel = kernel_.readLive();
+    if (!kernel) return fail(kernel.error());
+    mirror_ = std::move(*kernel);
   }
-  return *mirror_;
+  return &*mirror_;
+}
+
+Result<DesiredState> MirroredMapBackend::readLive() {
+  auto state = live();
+  if (!state) return fail(state.error());
+  return **state;
 }
 
 template <typename Write, typename Mirror>

@@ -14,6 +14,10 @@ class MirroredMapBackend : public MapBackend {
   explicit MirroredMapBackend(MapBackend& kernel) : kernel_(kernel) {}
 
   Result<DesiredState> readLive() override;
+  // The mirrored state itself, without the copy readLive() makes: for readers
+  // that only look (the agent recovers scope ids from it on every reload).
+  // Valid until the next write.
+  Result<const DesiredState*> live();
   // Forces the next readLive() to read the kernel maps.
   void forget() { mirror_.reset(); }
 
