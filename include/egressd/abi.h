@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 3
+#define EGRESSD_ABI_VERSION 4
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -17,6 +17,7 @@
 #define EGRESSD_MAX_DEST_PREFIXES 65536
 #define EGRESSD_MAX_DEST_PORTS 131072
 #define EGRESSD_MAX_GATEWAYS 64 /* egress gateway (address, port) targets; id 0 = none */
+#define EGRESSD_MAX_REDIRECTED 65536 /* redirected sockets remembered for getpeername */
 /* DNS learning (docs/DNS_LEARNING.md). */
 #define EGRESSD_MAX_DNS_NAMES 16384    /* ServiceEntry hosts, exact and wildcard */
 #define EGRESSD_MAX_DNS_LEARNED 65536  /* (scope, IP) pairs learned from answers */
@@ -148,8 +149,14 @@ struct egressd_gateway_value {
 	__u8 flags;
 };
 
-/* Map `redirected` (sk_storage): a redirected socket's original destination,
- * which cgroup/getpeername4/6 return while the peer is still the gateway. */
+/* Map `redirected` (LRU hash, EGRESSD_MAX_REDIRECTED): socket cookie -> a
+ * redirected socket's original destination, which cgroup/getpeername4/6
+ * return while the peer is still the gateway. cgroup/sock_release deletes
+ * the entry; LRU bounds any a missed release leaves behind. */
+struct egressd_redirect_key {
+	__u64 cookie; /* bpf_get_socket_cookie() */
+};
+
 struct egressd_redirect_state {
 	__u8 orig_addr[16]; /* as connect() got it; IPv4 v4-mapped */
 	__u8 via_addr[16];  /* the gateway address written instead */
