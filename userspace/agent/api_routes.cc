@@ -6,11 +6,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <set>
 
 #include "agent/agent.h"
 #include "agent/dns_view.h"
 #include "common/abi_names.h"
+#include "compiler/address.h"
+#include "compiler/host_classes.h"
 
 namespace egressd::agent {
 namespace {
@@ -44,8 +47,14 @@ json serviceEntryJson(const policy::ServiceEntry& se) {
           {"source", sourceText(se.source)}};
 }
 
-// "1.2.3.4:443" or "[2001:db8::1]:443" -> (ip, port).
-Result<std::pair<std::string, uint16_t>> splitHostPort(const std::string& to) {
+struct Target {
+  std::string address;  // IP text, or a host name
+  uint16_t port = 0;
+  bool is_ip = true;
+};
+
+// "1.2.3.4:443", "[2001:db8::1]:443" or "api.example.com:443".
+Result<Target> splitHostPort(const std::string& to) {
   std::string ip, port;
   if (!to.empty() && to.front() == '[') {
     auto close = to.find("]:");
@@ -54,7 +63,7 @@ Result<std::pair<std::string, uint16_t>> splitHostPort(const std::string& to) {
     port = to.substr(close + 2);
   } else {
     auto colon = to.rfind(':');
-    if (colon == std::string::npos || to.find(':') != colon) return fail("--to " + to + ": expected IP:PORT");
+    if (colon == std::string::npos || to.find(':') != colon) return fail("--to " + to + ": expected IP:PORT or HOST:PORT");
     ip = to.substr(0, colon);
     port = to.substr(colon + 1);
   }
@@ -64,12 +73,56 @@ Result<std::pair<std::string, uint16_t>> splitHostPort(const std::string& to) {
     return fail("--to " + to + ": port must be 1-65535");
   }
   in6_addr probe{};
-  if (inet_pton(AF_INET, ip.c_str(), &probe) != 1 && inet_pton(AF_INET6, ip.c_str(), &probe) != 1) {
-    return fail("--to " + to + ": " + ip +
-                " is not an IP address (hostnames are allowed through the IPs their DNS answers carry: "
-                "explain one of those IPs)");
+  const bool is_ip = inet_pton(AF_INET, ip.c_str(), &probe) == 1 || inet_pton(AF_INET6, ip.c_str(), &probe) == 1;
+  if (!is_ip && !compiler::normalizeHost(ip)) {
+    return fail("--to " + to + ": " + ip + " is neither an IP address nor a fully qualified host name");
   }
-  return std::pair{ip, static_cast<uint16_t>(number)};
+  return Target{ip, static_cast<uint16_t>(number), is_ip};
+}
+
+json learnedJson(const std::optional<compiler::LearnedExplanation>& learned) {
+  if (!learned) return nullptr;
+  return {{"hosts", learned->hosts},
+          {"expires_in_seconds", learned->expires_in_s},
+          {"expired", learned->expired},
+          {"decided", learned->decided}};
+}
+
+json explanationJson(const compiler::Explanation& ex) {
+  return {{"verdict", verdictName(ex.verdict)},
+          {"reason", reasonName(ex.reason)},
+          {"service_entry", ex.service_entry ? json(*ex.service_entry) : json(nullptr)},
+          {"scope", ex.scope_key},
+          {"detail", ex.detail},
+          {"learned", learnedJson(ex.learned)}};
+}
+
+// The kernel's key for (scope, ip): IPv4 v4-mapped.
+std::optional<egressd_dns_learned_key> learnedKey(uint32_t scope_id, const std::string& ip) {
+  auto address = compiler::parseAddress(ip);
+  if (!address) return std::nullopt;
+  egressd_dns_learned_key key{};
+  key.scope_id = scope_id;
+  std::memcpy(key.addr, address->addr, sizeof(key.addr));
+  return key;
+}
+
+Result<compiler::Explanation> explainIp(const AppliedPolicy& applied, const std::string& workload,
+                                        const std::string& ip, uint16_t port, uint8_t l4,
+                                        const LearnedReader& learned) {
+  std::optional<compiler::LearnedEntry> entry;
+  if (auto scope = compiler::workloadScopeId(applied.compiled, workload)) {
+    auto key = learnedKey(*scope, ip);
+    std::optional<egressd_dns_learned_value> value;
+    if (key && learned.lookup) value = learned.lookup(*key);
+    if (value) {
+      entry = compiler::LearnedEntry{};
+      std::copy(std::begin(value->class_ids), std::end(value->class_ids), entry->class_ids.begin());
+      entry->expires_ns = value->expires_ns;
+      entry->now_ns = learned.now_ns;
+    }
+  }
+  return compiler::explainConnection(applied.compiled, workload, ip, port, l4, entry);
 }
 
 }  // namespace
@@ -134,24 +187,81 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
 }
 
 Result<json> explainJson(const AppliedPolicy& applied, const std::string& workload, const std::string& to,
-                         const std::string& protocol) {
+                         const std::string& protocol, const LearnedReader& learned) {
   auto target = splitHostPort(to);
   if (!target) return fail(target.error());
   uint8_t l4 = 0;
   if (protocol == "tcp") l4 = IPPROTO_TCP;
   else if (protocol == "udp") l4 = IPPROTO_UDP;
   else return fail("--protocol " + protocol + ": expected tcp or udp");
-  auto explanation = compiler::explainConnection(applied.compiled, workload, target->first, target->second, l4);
-  if (!explanation) return fail(explanation.error());
-  return json{{"workload", workload},
-              {"destination", to},
-              {"protocol", protocol},
-              {"verdict", verdictName(explanation->verdict)},
-              {"reason", reasonName(explanation->reason)},
-              {"service_entry", explanation->service_entry ? json(*explanation->service_entry) : json(nullptr)},
-              {"scope", explanation->scope_key},
-              {"detail", explanation->detail},
-              {"generation", applied.generation}};
+  json out{{"workload", workload}, {"destination", to}, {"protocol", protocol}, {"generation", applied.generation}};
+  if (target->is_ip) {
+    auto explanation = explainIp(applied, workload, target->address, target->port, l4, learned);
+    if (!explanation) return fail(explanation.error());
+    out.update(explanationJson(*explanation));
+    return out;
+  }
+
+  // A host: the kernel decides per IP, so explain every IP it learned for the
+  // name (exact or wildcard class) in this workload's scope, not expired.
+  auto scope = compiler::workloadScopeId(applied.compiled, workload);
+  if (!scope) {
+    // Unknown or untouched workload: the IP path says which, in the same words.
+    auto explanation = compiler::explainConnection(applied.compiled, workload, "0.0.0.0", target->port, l4);
+    if (!explanation) return fail(explanation.error());
+    out.update(explanationJson(*explanation));
+    out["host"] = target->address;
+    out["learned_ips"] = json::array();
+    return out;
+  }
+  const auto classes = compiler::hostClassesFor(applied.compiled, target->address);
+  std::vector<bpf::DnsLearnedEntry> entries = learned.all ? learned.all() : std::vector<bpf::DnsLearnedEntry>{};
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return std::memcmp(a.key.addr, b.key.addr, sizeof(a.key.addr)) < 0;
+  });
+  json ips = json::array();
+  std::set<std::string> verdicts;
+  std::string scope_key;
+  for (const auto& e : entries) {
+    if (e.key.scope_id != *scope || e.value.expires_ns <= learned.now_ns) continue;
+    const bool for_host = std::any_of(std::begin(e.value.class_ids), std::end(e.value.class_ids), [&](uint32_t id) {
+      return id && std::find(classes.begin(), classes.end(), id) != classes.end();
+    });
+    if (!for_host) continue;
+    const std::string ip = learnedAddressText(e.key.addr);
+    auto explanation = explainIp(applied, workload, ip, target->port, l4, learned);
+    if (!explanation) continue;
+    json row = explanationJson(*explanation);
+    row["ip"] = ip;
+    verdicts.insert(row["verdict"].get<std::string>());
+    scope_key = explanation->scope_key;
+    ips.push_back(std::move(row));
+  }
+  out["host"] = target->address;
+  out["learned_ips"] = ips;
+  out["service_entry"] = nullptr;
+  out["scope"] = scope_key;
+  out["learned"] = nullptr;
+  if (ips.empty()) {
+    out["verdict"] = "unknown";
+    out["reason"] = "not_learned";
+    out["detail"] = classes.empty()
+                        ? "no ServiceEntry host matches " + target->address +
+                              ": its IPs are never learned from DNS; explain an IP to see its verdict"
+                        : "no IP is currently learned for " + target->address +
+                              " in this workload's scope: the kernel learns IPs from the workload's own DNS "
+                              "answers; resolve it from the workload, or explain an IP";
+  } else if (verdicts.size() == 1) {
+    out["verdict"] = *verdicts.begin();
+    out["reason"] = ips.front()["reason"];
+    out["detail"] = std::to_string(ips.size()) + " IP(s) learned for " + target->address + ", each: " +
+                    ips.front()["detail"].get<std::string>();
+  } else {
+    out["verdict"] = "mixed";
+    out["reason"] = "per_ip";
+    out["detail"] = "the learned IPs of " + target->address + " get different verdicts: see learned_ips";
+  }
+  return out;
 }
 
 void Agent::registerRoutes() {
@@ -217,7 +327,17 @@ void Agent::registerRoutes() {
     if (!applied) return errorResponse(503, "no policy applied yet");
     if (!query.count("workload") || !query.count("to")) return errorResponse(400, "need ?workload=NS/NAME&to=IP:PORT");
     std::string protocol = query.count("protocol") ? query.at("protocol") : "tcp";
-    auto body = explainJson(*applied, query.at("workload"), query.at("to"), protocol);
+    LearnedReader learned;
+    learned.lookup = [this](const egressd_dns_learned_key& key) -> std::optional<egressd_dns_learned_value> {
+      auto value = datapath_->lookupDnsLearned(key);
+      return value ? *value : std::nullopt;
+    };
+    learned.all = [this]() {
+      auto entries = datapath_->readDnsLearned();
+      return entries ? *entries : std::vector<bpf::DnsLearnedEntry>{};
+    };
+    learned.now_ns = bootTimeNs();
+    auto body = explainJson(*applied, query.at("workload"), query.at("to"), protocol, learned);
     return body ? jsonResponse(200, *body) : errorResponse(400, body.error());
   });
 }

@@ -151,11 +151,15 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
     for (const auto& port : se.ports) {
       if (port.number < 1 || port.number > 65535) continue;
       ScopeSet scopes{};
+      HostGrant grant{host->text, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), service_id, {}};
       for (const auto& [scope_id, import] : importers) {
-        if (import.allows(port.number)) addScope(scopes, scope_id);
+        if (!import.allows(port.number)) continue;
+        addScope(scopes, scope_id);
+        grant.scope_ids.push_back(scope_id);
       }
-      if (scopes != ScopeSet{})
-        hosts.grant(*host, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), scopes, service_id);
+      if (scopes == ScopeSet{}) continue;
+      hosts.grant(*host, grant.port, grant.protocol, scopes, service_id);
+      out.host_grants.push_back(std::move(grant));
     }
   }
 }

@@ -2,6 +2,7 @@
 // The policy compiler: a pure function from Istio's egress API (plus the
 // node's workloads) to the contents of the kernel maps, and its user-space
 // twin of the kernel's decision for `egressctl explain`.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -65,6 +66,16 @@ struct ServiceGrant {
   std::vector<uint32_t> scope_ids;
 };
 
+// One ServiceEntry host (a DNS-learned class) opened on (port, protocol) to
+// some scopes.
+struct HostGrant {
+  std::string host;  // as in host_classes: lowercased, "*.x.com" for a wildcard
+  uint16_t port = 0;
+  uint8_t protocol = 0;
+  uint32_t service_id = 0;
+  std::vector<uint32_t> scope_ids;
+};
+
 struct CompileOutput {
   DesiredState desired;
   std::vector<CompiledScope> scopes;  // ordered by key
@@ -75,6 +86,7 @@ struct CompileOutput {
   std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
   std::vector<ServiceGrant> grants;
   std::map<uint32_t, std::string> host_classes;  // class id -> ServiceEntry host learned by DNS
+  std::vector<HostGrant> host_grants;            // like grants, for host classes (explain names the entry)
   // Egress gateway: slot id -> "ns/service address:port"; routing issues
   // (logged at apply, egressd_gateway_route_issues, egressctl policy).
   std::map<uint32_t, std::string> gateways;
@@ -89,17 +101,47 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
                             const CompileOptions& options, const ScopeIds& previous);
 
+// The dns_learned entry for (the workload's scope, destination IP) as the
+// agent read it from the kernel, and CLOCK_BOOTTIME at that moment: explain
+// reads no maps, the caller passes what the kernel holds.
+struct LearnedEntry {
+  std::array<uint32_t, EGRESSD_DNS_CLASSES_PER_IP> class_ids{};  // 0 = empty slot, in map order
+  uint64_t expires_ns = 0;                                        // CLOCK_BOOTTIME
+  uint64_t now_ns = 0;                                            // CLOCK_BOOTTIME when read
+};
+
+// What explain made of a learned entry.
+struct LearnedExplanation {
+  std::vector<std::string> hosts;  // ServiceEntry hosts of its classes ("(removed host N)" if gone)
+  int64_t expires_in_s = 0;        // negative: expired that long ago
+  bool expired = false;            // the kernel ignores it (expires_ns <= now)
+  bool decided = false;            // it allowed or redirected this connection
+};
+
 struct Explanation {
   egressd_verdict verdict = EGRESSD_VERDICT_DENIED;
   egressd_reason reason = EGRESSD_REASON_NOT_WORKLOAD;
   std::optional<std::string> service_entry;  // "ns/name" when a ServiceEntry decided
   std::string scope_key;
   std::string detail;
+  std::optional<LearnedExplanation> learned;  // a dns_learned entry was passed in
 };
 
+// The scope id of a compiled workload ("ns/name"), the key the agent needs to
+// read dns_learned for explain; nullopt if the workload has no entry.
+std::optional<uint32_t> workloadScopeId(const CompileOutput& compiled, const std::string& workload);
+
 // Evaluates compiled.desired exactly as the kernel does (bpf/lib/policy.h):
-// workload -> scope, loopback, longest prefix, port (exact, then any), mode.
+// workload -> scope, loopback, longest prefix, port (exact, then any),
+// the learned entry's host classes (if `learned`, and not expired), mode,
+// then audit. `learned` is dns_learned{scope, ip} as read by the caller.
 Result<Explanation> explainConnection(const CompileOutput& compiled, const std::string& workload,
-                                      const std::string& ip, uint16_t port, uint8_t l4_protocol);
+                                      const std::string& ip, uint16_t port, uint8_t l4_protocol,
+                                      const std::optional<LearnedEntry>& learned = std::nullopt);
+
+// Host classes a name would be learned under: the exact host and every
+// wildcard host covering it (any depth, never the apex). Empty for a name
+// DNS learning can't use.
+std::vector<uint32_t> hostClassesFor(const CompileOutput& compiled, const std::string& host);
 
 }  // namespace egressd::compiler

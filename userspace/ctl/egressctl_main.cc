@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   policy->add_option("--workload", workload, "NAMESPACE/NAME")->required();
   auto* explain = app.add_subcommand("explain", "The verdict for one connection and why");
   explain->add_option("--workload", workload, "NAMESPACE/NAME")->required();
-  explain->add_option("--to", to, "IP:PORT or [IPv6]:PORT")->required();
+  explain->add_option("--to", to, "IP:PORT, [IPv6]:PORT, or HOST:PORT (the IPs learned for it)")->required();
   explain->add_option("--protocol", protocol, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))->capture_default_str();
   bool all_dns = false;
   auto* dns = app.add_subcommand("dns", "IPs learned from DNS answers, per scope: names, IP, TTL left, hits");

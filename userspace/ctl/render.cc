@@ -118,6 +118,23 @@ std::string renderExplain(const json& e) {
       << "  serviceentry:  " << text(e["service_entry"]) << "\n"
       << "  scope:         " << text(e["scope"]) << "\n"
       << "  detail:        " << text(e["detail"]) << "\n";
+  if (e.contains("learned") && e["learned"].is_object()) {
+    const auto& l = e["learned"];
+    out << "  dns learned:   " << join(l["hosts"]) << ", "
+        << (l.value("expired", false) ? "expired " + std::to_string(-l["expires_in_seconds"].get<int64_t>()) + "s ago"
+                                      : "expires in " + text(l["expires_in_seconds"]) + "s")
+        << (l.value("decided", false) ? " (decided)" : "") << "\n";
+  }
+  if (e.contains("learned_ips")) {
+    std::vector<Row> rows;
+    for (const auto& ip : e["learned_ips"]) {
+      const auto& l = ip["learned"];
+      rows.push_back({text(ip["ip"]), text(ip["verdict"]), text(ip["reason"]), text(ip["service_entry"]),
+                      l.is_object() ? join(l["hosts"]) : "-",
+                      l.is_object() ? text(l["expires_in_seconds"]) + "s" : "-"});
+    }
+    if (!rows.empty()) out << "\n" << table({"LEARNED IP", "VERDICT", "REASON", "SERVICEENTRY", "HOSTS", "TTL"}, rows);
+  }
   return out.str();
 }
 

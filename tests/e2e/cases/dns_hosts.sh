@@ -58,3 +58,25 @@ if grep -q '"ttl_seconds"' <<<"$out" && grep -q '"hits"' <<<"$out"; then e2e_ok 
 expect_metric '^egressd_dns_learned_ips [1-9]'
 expect_metric '^egressd_dns_events_total\{event="name_not_allowed"\} [1-9]'
 expect_metric '^egressd_verdicts_total\{.*reason="dns_learned".*\} [1-9]'
+
+# explain agrees with the kernel: a learned IP is allowed through its host
+# (named, with the TTL left), an IP never learned is denied; a host lists the
+# IPs learned for it.
+out=$(egressctl -o json explain --workload production/web --to 192.0.2.11:80)
+if [ "$(jq -r .verdict <<<"$out")" = allowed ] && [ "$(jq -r .reason <<<"$out")" = dns_learned ] &&
+   [ "$(jq -r .service_entry <<<"$out")" = production/named ] && [ "$(jq -r '.learned.hosts[0]' <<<"$out")" = exact.example.org ] &&
+   jq -r .detail <<<"$out" | grep -q 'learned from a DNS answer for exact.example.org, expires in [0-9]*s'; then
+  e2e_ok "explain: learned IP allowed ($(jq -r .detail <<<"$out"))"
+else
+  e2e_fail "explain learned IP: $out"
+fi
+out=$(egressctl -o json explain --workload production/web --to 192.0.2.15:80)
+[ "$(jq -r .verdict <<<"$out")" = denied ] && [ "$(jq -r .learned <<<"$out")" = null ] &&
+  e2e_ok "explain: unlearned IP denied" || e2e_fail "explain unlearned IP: $out"
+out=$(egressctl -o json explain --workload production/web --to 192.0.2.11:8080)
+[ "$(jq -r .verdict <<<"$out")" = denied ] && e2e_ok "explain: learned IP, other port denied" || e2e_fail "explain other port: $out"
+out=$(egressctl -o json explain --workload production/web --to exact.example.org:80)
+[ "$(jq -r '[.learned_ips[].ip] | join(",")' <<<"$out")" = 192.0.2.11 ] && [ "$(jq -r .verdict <<<"$out")" = allowed ] &&
+  e2e_ok "explain HOST:PORT lists the learned IPs" || e2e_fail "explain host: $out"
+out=$(egressctl explain --workload production/web --to a.b.example.com:80)
+grep -q '192.0.2.13' <<<"$out" && e2e_ok "explain wildcard host (table): $(tr '\n' ' ' <<<"$out")" || e2e_fail "explain wildcard host: $out"
