@@ -168,11 +168,17 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
     for (const auto& id : scope.visible_service_entries) {
       if (const auto* se = findServiceEntry(applied.snapshot, id)) entries.push_back(serviceEntryJson(*se));
     }
+    compiler::AuditSetting audit;
+    if (auto it = applied.compiled.workload_audit.find(workload); it != applied.compiled.workload_audit.end()) {
+      audit = it->second;
+    }
     return json{{"workload", workload},
                 {"cgroup_id", applied.workload_cgroups.at(workload)},
                 {"scope", scope.key},
                 {"scope_id", scope.id},
                 {"mode", modeName(scope.mode)},
+                {"audit", audit.on},
+                {"audit_source", audit.source.empty() ? json(nullptr) : json(audit.source)},
                 {"sidecar", scope.sidecar ? json(*scope.sidecar) : json(nullptr)},
                 {"service_entries", entries},
                 {"egress_gateway", std::find(scope.gateway_workloads.begin(), scope.gateway_workloads.end(),

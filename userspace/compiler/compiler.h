@@ -28,9 +28,23 @@ struct CompileOptions {
   // DNS_ROUND_ROBIN entries with hostname endpoints, as Envoy's DNS clusters
   // do). They open the entry's ports like STATIC endpoints.
   std::map<std::string, std::vector<std::string>> resolved_endpoints;
-  // Mesh-wide audit mode (--audit); workloads labelled egressd.io/audit: "true" audit too.
+  // Mesh-wide audit mode (--audit); workloads labelled egressd.io/audit: "true",
+  // or in a Namespace so labelled, audit too (workloadAudit()).
   bool audit = false;
 };
+
+// A workload's audit mode and where it came from, for `egressctl policy`.
+struct AuditSetting {
+  bool on = false;
+  std::string source;  // "" when nothing sets it; else "--audit (mesh-wide)", "Namespace ...", "Workload ..."
+};
+
+// --audit wins (mesh-wide, no opt-out); then the Workload's own
+// egressd.io/audit label ("true" or "false", as Istio's pod-level injection
+// label overrides the namespace's); then its Namespace's label. A value
+// other than "true"/"false" on a Workload counts as unset (a Namespace with
+// one is rejected by validation).
+AuditSetting workloadAudit(const policy::PolicySnapshot& policy, const policy::Workload& workload, bool mesh_audit);
 
 // Scope name hash (FNV-1a 64 of the scope key) -> scope id.
 using ScopeIds = std::map<uint64_t, uint32_t>;
@@ -40,6 +54,11 @@ ScopeIds scopeIdsFromLive(const DesiredState& live);
 
 // Stable 64-bit hash of a scope key, as stored in egressd_scope_value.name_hash.
 uint64_t scopeNameHash(const std::string& scope_key);
+
+// Egress gateway target ("address port") -> slot id. Recovered from the live
+// `gateways` map, so a recompile keeps the slots of existing gateways.
+using GatewayIds = std::map<std::string, uint32_t>;
+GatewayIds gatewayIdsFromLive(const DesiredState& live);
 
 struct CompiledScope {
   uint32_t id = 0;
@@ -84,6 +103,7 @@ struct CompileOutput {
   std::vector<std::string> warnings;
   std::vector<std::string> errors;  // e.g. too many scopes, workload without cgroup id
   std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
+  std::map<std::string, AuditSetting> workload_audit;  // "ns/name" -> audit mode, of workloads written
   std::vector<ServiceGrant> grants;
   std::map<uint32_t, std::string> host_classes;  // class id -> ServiceEntry host learned by DNS
   std::vector<HostGrant> host_grants;            // like grants, for host classes (explain names the entry)
@@ -99,7 +119,8 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
-                            const CompileOptions& options, const ScopeIds& previous);
+                            const CompileOptions& options, const ScopeIds& previous,
+                            const GatewayIds& previous_gateways = {});
 
 // The dns_learned entry for (the workload's scope, destination IP) as the
 // agent read it from the kernel, and CLOCK_BOOTTIME at that moment: explain

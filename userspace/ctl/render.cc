@@ -85,6 +85,9 @@ std::string renderPolicy(const json& p) {
   std::ostringstream out;
   out << "workload: " << text(p["workload"]) << " (cgroup " << text(p["cgroup_id"]) << ")\n"
       << "mode:     " << text(p["mode"]) << "\n"
+      << "audit:    " << (p.value("audit", false) ? "on" : "off")
+      << (p.contains("audit_source") && !p["audit_source"].is_null() ? " (" + text(p["audit_source"]) + ")" : "")
+      << "\n"
       << "sidecar:  " << (p["sidecar"].is_null() ? "none (mesh defaults)" : text(p["sidecar"])) << "\n"
       << "scope:    " << text(p["scope"]) << " (id " << text(p["scope_id"]) << ")\n\n";
   std::vector<Row> rows;

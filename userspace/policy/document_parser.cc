@@ -236,6 +236,15 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
     } else {
       parseWorkload(doc, ctx);
     }
+  } else if (group.empty() && kind == "Namespace") {
+    if (version != "v1") {
+      ObjectMeta meta = metaOf(doc);
+      meta.namespace_.clear();  // cluster-scoped, keyed like accepted Namespaces
+      rejectDocument(ctx, kind, meta, reader.lineOf("apiVersion"),
+                     "apiVersion \"" + api_version + "\" is not supported; use v1");
+    } else {
+      parseObject("Namespace", doc, ctx, ctx.out.namespaces, readNamespace, validateNamespace);
+    }
   } else if (group.empty() && kind == "List") {
     parseList(doc, ctx);
   } else {
@@ -295,6 +304,7 @@ void mergeDocuments(ParsedDocuments& into, ParsedDocuments&& from) {
   append(into.service_entries, from.service_entries);
   append(into.sidecars, from.sidecars);
   append(into.workloads, from.workloads);
+  append(into.namespaces, from.namespaces);
   append(into.gateways, from.gateways);
   append(into.virtual_services, from.virtual_services);
   append(into.destination_rules, from.destination_rules);

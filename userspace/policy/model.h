@@ -93,6 +93,16 @@ struct Workload {
   std::string cgroup;  // absolute, or relative to --cgroup-root
 };
 
+// Label that puts a Workload, or every workload of a Namespace, in audit
+// mode: "true" or "false" (a Workload's own label wins over its Namespace's).
+inline constexpr const char* kAuditLabel = "egressd.io/audit";
+
+// Core v1 Namespace (cluster-scoped). Only its labels matter to egressd.
+struct Namespace {
+  ObjectMeta meta;  // meta.name is the namespace; meta.namespace_ is empty
+  SourceRef source;
+};
+
 }  // namespace egressd::policy
 
 namespace egressd::policy {
@@ -276,6 +286,7 @@ struct PolicySnapshot {
   std::vector<ServiceEntry> service_entries;
   std::vector<Sidecar> sidecars;
   std::vector<Workload> workloads;
+  std::vector<Namespace> namespaces;
   std::vector<Gateway> gateways;
   std::vector<VirtualService> virtual_services;
   std::vector<DestinationRule> destination_rules;

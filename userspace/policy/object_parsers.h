@@ -16,6 +16,7 @@ ObjectMeta readMeta(DocumentReader& reader, const YAML::Node& document);
 ServiceEntry readServiceEntry(DocumentReader& reader, const YAML::Node& document);
 Sidecar readSidecar(DocumentReader& reader, const YAML::Node& document);
 Workload readWorkload(DocumentReader& reader, const YAML::Node& document);
+Namespace readNamespace(DocumentReader& reader, const YAML::Node& document);
 Gateway readGateway(DocumentReader& reader, const YAML::Node& document);
 VirtualService readVirtualService(DocumentReader& reader, const YAML::Node& document);
 DestinationRule readDestinationRule(DocumentReader& reader, const YAML::Node& document);

@@ -18,6 +18,7 @@ struct ParsedDocuments {
   std::vector<ServiceEntry> service_entries;
   std::vector<Sidecar> sidecars;
   std::vector<Workload> workloads;
+  std::vector<Namespace> namespaces;  // core v1 (labels: egressd.io/audit)
   std::vector<Gateway> gateways;
   std::vector<VirtualService> virtual_services;
   std::vector<DestinationRule> destination_rules;

@@ -109,6 +109,7 @@ PolicyStore::ApplyReport PolicyStore::apply(const ParsedDocuments& fresh) {
   next.service_entries = merge.run("ServiceEntry", snapshot_.service_entries, fresh.service_entries);
   next.sidecars = dropConflictingSidecars(merge.run("Sidecar", snapshot_.sidecars, fresh.sidecars), report);
   next.workloads = merge.run("Workload", snapshot_.workloads, fresh.workloads);
+  next.namespaces = merge.run("Namespace", snapshot_.namespaces, fresh.namespaces);
   next.gateways = merge.run("Gateway", snapshot_.gateways, fresh.gateways);
   next.virtual_services = merge.run("VirtualService", snapshot_.virtual_services, fresh.virtual_services);
   next.destination_rules = merge.run("DestinationRule", snapshot_.destination_rules, fresh.destination_rules);
@@ -126,6 +127,7 @@ PolicyStore::ApplyReport PolicyStore::apply(const ParsedDocuments& fresh) {
 
   snapshot_ = std::move(next);
   report.objects = snapshot_.service_entries.size() + snapshot_.sidecars.size() + snapshot_.workloads.size() +
+                   snapshot_.namespaces.size() +
                    snapshot_.gateways.size() + snapshot_.virtual_services.size() +
                    snapshot_.destination_rules.size() + snapshot_.services.size();
   return report;

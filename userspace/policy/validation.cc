@@ -69,9 +69,40 @@ void validateExportTo(const std::string& own_namespace, const std::vector<std::s
   }
 }
 
+namespace {
+
+// kAuditLabel takes "true" or "false"; anything else is a typo to report.
+bool auditLabelValid(const ObjectMeta& meta) {
+  auto it = meta.labels.find(kAuditLabel);
+  return it == meta.labels.end() || it->second == "true" || it->second == "false";
+}
+
+std::string auditLabelProblem(const ObjectMeta& meta) {
+  return quoted(meta.labels.at(kAuditLabel)) + " is not \"true\" or \"false\"";
+}
+
+}  // namespace
+
 Findings validateWorkload(const Workload& workload) {
   Findings out = validateMeta(workload.meta);
   if (workload.cgroup.empty()) error(out, "spec.cgroup", "is required (absolute, or relative to --cgroup-root)");
+  // A warning, not a rejection: rejecting the Workload would leave it
+  // unenforced; the label reads as not set (its Namespace, or --audit, decide).
+  if (!auditLabelValid(workload.meta)) {
+    warn(out, std::string("metadata.labels.") + kAuditLabel, auditLabelProblem(workload.meta) + ": ignored");
+  }
+  return out;
+}
+
+Findings validateNamespace(const Namespace& ns) {
+  Findings out;
+  if (ns.meta.name.empty()) {
+    error(out, "metadata.name", "is required");
+  } else if (!isNamespaceName(ns.meta.name)) {
+    error(out, "metadata.name", quoted(ns.meta.name) + " is not a valid namespace name");
+  }
+  // Rejected: the namespace's previous valid version (or no audit) stays.
+  if (!auditLabelValid(ns.meta)) error(out, std::string("metadata.labels.") + kAuditLabel, auditLabelProblem(ns.meta));
   return out;
 }
 

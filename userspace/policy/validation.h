@@ -21,6 +21,7 @@ Findings validateMeta(const ObjectMeta& meta);
 Findings validateServiceEntry(const ServiceEntry& entry);
 Findings validateSidecar(const Sidecar& sidecar);
 Findings validateWorkload(const Workload& workload);
+Findings validateNamespace(const Namespace& ns);
 Findings validateMeshConfig(const MeshConfig& mesh);
 Findings validateGateway(const Gateway& gateway);
 Findings validateVirtualService(const VirtualService& service);
