@@ -147,7 +147,8 @@ int egressd_dns_ingress(struct __sk_buff *skb)
 	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
 }
 
-/* Sockets of a workload going away: `closes` of their flow, for
+/* Sockets going away: a redirected one's state is deleted (always, flow
+ * stats or not); a workload's counts in `closes` of its flow, for
  * istio_tcp_connections_closed_total. Runs in the closing task's context. */
 SEC("cgroup/sock_release")
 int egressd_sock_release(struct bpf_sock *sk)
@@ -164,6 +165,7 @@ int egressd_sock_release(struct bpf_sock *sk)
 	struct egressd_addr dst = { .w = { a0, a1, a2, a3 } };
 	__u64 cgroup_id = 0;
 
+	egressd_forget_redirect(bpf_get_socket_cookie(sk));
 	if (!flow_stats_enabled || !port)
 		return 1;
 	if (!egressd_find_workload_id(&cgroup_id))

@@ -71,12 +71,15 @@ struct {
 	__type(value, struct egressd_gateway_value);
 } gateways SEC(".maps");
 
-/* Per redirected socket: its original destination, for getpeername(). Dies
- * with the socket; never pinned state the agent must clean. */
+/* Socket cookie -> a redirected socket's original destination, for
+ * getpeername(). Preallocated LRU, not sk_storage: sk_storage allocates on
+ * every redirected connect (most of the redirect's cost); this map never
+ * allocates on the connect path. cgroup/sock_release deletes the entry; LRU
+ * bounds any a missed release leaves (cookies are never reused). */
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_REDIRECTED);
+	__type(key, struct egressd_redirect_key);
 	__type(value, struct egressd_redirect_state);
 } redirected SEC(".maps");
 

@@ -1,12 +1,14 @@
 // Egress gateway redirect on real sockets: connect() rewritten to the
 // gateway, getpeername() still the original, gateway workloads exempt and
 // never redirected, hosts without a route go direct, a missing gateway slot
-// fails closed.
+// fails closed, the per-socket state is deleted when the socket closes.
+#include <bpf/bpf.h>
 #include <time.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "bpf/unique_fd.h"
 #include "kernel/datapath_fixture.h"
 
 namespace egressd::ktest {
@@ -62,6 +64,19 @@ class GatewayRedirectTest : public DatapathTest {
     ASSERT_TRUE(st.ok()) << st.error();
   }
 
+  // Entries in the `redirected` map (socket cookie -> original destination).
+  uint32_t redirectedEntries() {
+    bpf::UniqueFd fd(bpf_obj_get((bpffs_dir_ + "/redirected").c_str()));
+    EXPECT_TRUE(fd.valid()) << "open pinned map redirected";
+    egressd_redirect_key key{}, next{};
+    uint32_t count = 0;
+    for (const void* prev = nullptr; bpf_map_get_next_key(fd.get(), prev, &next) == 0; prev = &key) {
+      key = next;
+      ++count;
+    }
+    return count;
+  }
+
   std::string app_;
   std::string gateway_;
 };
@@ -91,6 +106,23 @@ TEST_F(GatewayRedirectTest, AppIsRedirectedAndCannotTell) {
   EXPECT_EQ(redirected.allowed, 2u);  // v4 static + v4 learned
   EXPECT_EQ(redirected.denied, 1u);   // missing slot
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 2u);
+}
+
+// sock_release deletes each socket's entry: many connect/close cycles (v4,
+// v6, v4-mapped, each with getpeername checked) leave the map empty.
+TEST_F(GatewayRedirectTest, StateIsGoneAfterClose) {
+  std::vector<ProbeCase> cases;
+  for (int i = 0; i < 100; ++i) {
+    cases.push_back({"v4", peer(AF_INET, kNetA, 443, true), 0});
+    cases.push_back({"v6", peer(AF_INET6, kNet6, 443, true), 0});
+    cases.push_back({"v4-mapped", peer(AF_INET6, mapped(kNetA), 443, true), 0});
+  }
+  expectProbes(app_, cases);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 100u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 200u);
+  EXPECT_EQ(redirectedEntries(), 0u);
+  expectProbes(app_, cases);
+  EXPECT_EQ(redirectedEntries(), 0u);
 }
 
 TEST_F(GatewayRedirectTest, GatewayWorkloadGoesDirectAndIsExempt) {

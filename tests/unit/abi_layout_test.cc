@@ -87,7 +87,9 @@ TEST(AbiLayout, SizesAndOffsets) {
 
 TEST(AbiLayout, GatewaySizesAndOffsets) {
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_gateway_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_redirect_key>);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_redirect_state>);
+  EXPECT_EQ(sizeof(egressd_redirect_key), 8u);
   EXPECT_EQ(sizeof(egressd_gateway_value), 20u);
   EXPECT_EQ(offsetof(egressd_gateway_value, port), 16u);
   EXPECT_EQ(offsetof(egressd_gateway_value, family), 18u);

@@ -3,6 +3,7 @@
 // redirected scope, gateway workloads flagged; explain tells the same story.
 #include <gtest/gtest.h>
 
+#include "compiler/address.h"
 #include "compiler_test_util.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
@@ -107,6 +108,39 @@ TEST(CompilerGatewayRedirect, SeedRoutesTheAppThroughTheGateway) {
   const auto upstream = explain("istio-system/egressgateway", "198.51.100.7", 443);
   EXPECT_EQ(upstream.verdict, EGRESSD_VERDICT_ALLOWED);
   EXPECT_EQ(upstream.reason, EGRESSD_REASON_GATEWAY_WORKLOAD);
+}
+
+// Gateway slots are stable: a target keeps the id the live map gives it, and
+// a new one never takes an id a live target holds (map sync writes slots
+// before the ports naming them: a renumbered slot would misroute).
+TEST(CompilerGatewayRedirect, GatewayIdsSurviveRecompiles) {
+  policy::PolicyStore store;
+  store.apply(policy::parseYaml(kSeed, "seed.yaml"));
+  const auto snapshot = store.snapshot();
+  auto compile = [&](const DesiredState& live) {
+    return compilePolicy(snapshot, cgroupsFor(snapshot), {}, {}, gatewayIdsFromLive(live));
+  };
+  auto routedId = [](const CompileOutput& out) {
+    const auto prefix = parseAddress("192.0.2.10");
+    const auto klass = out.desired.prefixes.at(*prefix).class_id;
+    return out.desired.ports.at(egressd_port_key{klass, 443, kTcp, 0}).gateway_id;
+  };
+  const auto first = compile({});
+  ASSERT_EQ(first.desired.gateways.size(), 1u);
+  EXPECT_EQ(routedId(first), 1u);
+  EXPECT_EQ(routedId(compile(first.desired)), 1u);
+
+  DesiredState live;  // the same gateway in slot 5, another target in slot 1
+  live.gateways[5] = first.desired.gateways.at(1);
+  live.gateways[1] = first.desired.gateways.at(1);
+  live.gateways[1].port = 8443;
+  const auto kept = compile(live);
+  EXPECT_EQ(routedId(kept), 5u);
+  EXPECT_EQ(kept.desired.gateways.count(5), 1u);
+
+  live.gateways.erase(5);  // the seed's gateway is new: not slot 1, still held
+  const auto fresh = compile(live);
+  EXPECT_EQ(routedId(fresh), 2u);
 }
 
 TEST(CompilerGatewayRedirect, NoRoutesNoGateways) {

@@ -153,7 +153,8 @@ void Agent::reload() {
   endpoint_resolver_->setNames(compiler::endpointHostnames(applied->snapshot));
   compile_options_.resolved_endpoints = endpoint_resolver_->addresses();
   applied->compiled = compiler::compilePolicy(applied->snapshot, applied->workload_cgroups, compile_options_,
-                                              compiler::scopeIdsFromLive(**live));
+                                              compiler::scopeIdsFromLive(**live),
+                                              compiler::gatewayIdsFromLive(**live));
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
   for (const auto& issue : applied->compiled.gateway_issues) spdlog::warn("gateway routing: {}", compiler::describe(issue));

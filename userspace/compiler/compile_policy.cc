@@ -167,34 +167,58 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
   }
 }
 
-// One gateway slot per (Service, address, port), ids from 1 in that order.
+// "address port" of a gateway target: the key that keeps its slot id.
+std::string gatewayKey(const egressd_prefix_key& address, uint16_t port) {
+  return formatPrefix(address) + " " + std::to_string(port);
+}
+
+// One gateway slot per (address, port). A target keeps the id the live map
+// gives it: map sync writes slots before the ports that name them, so a
+// renumbered slot would briefly send other routes to the wrong gateway. New
+// targets take the lowest id no live target holds (then any free one).
 struct GatewaySlots {
-  std::map<std::tuple<std::string, std::string, uint16_t>, uint32_t> ids;
+  const GatewayIds& previous;
+  std::map<std::string, uint32_t> ids;
   std::map<uint32_t, std::pair<egressd_prefix_key, uint16_t>> targets;
+
+  std::optional<uint32_t> freeId() const {
+    std::set<uint32_t> held;
+    for (const auto& [key, id] : previous) held.insert(id);
+    for (const bool avoid_held : {true, false}) {
+      for (uint32_t id = 1; id < EGRESSD_MAX_GATEWAYS; ++id) {
+        if (!targets.count(id) && !(avoid_held && held.count(id))) return id;
+      }
+    }
+    return std::nullopt;
+  }
 
   std::optional<uint32_t> idFor(const GatewayTarget& target, CompileOutput& out) {
     for (const auto& text : target.addresses) {
       auto address = parseAddress(text);
       if (!address) continue;
-      auto [it, inserted] = ids.try_emplace({target.service, text, target.port}, 0);
-      if (inserted) {
-        if (ids.size() >= EGRESSD_MAX_GATEWAYS) {
-          ids.erase(it);
-          out.gateway_issues.push_back({"Service " + target.service, "too many gateway targets (max " +
-                                        std::to_string(EGRESSD_MAX_GATEWAYS - 1) + "): not redirected"});
-          return std::nullopt;
-        }
-        it->second = static_cast<uint32_t>(ids.size());
-        targets[it->second] = {*address, target.port};
-        egressd_gateway_value value{};
-        std::copy(std::begin(address->addr), std::end(address->addr), value.addr);
-        value.port = target.port;
-        value.family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
-        value.flags = EGRESSD_GATEWAY_F_ACTIVE;
-        out.desired.gateways[it->second] = value;
-        out.gateways[it->second] = target.service + " " + text + ":" + std::to_string(target.port);
+      const std::string key = gatewayKey(*address, target.port);
+      if (auto it = ids.find(key); it != ids.end()) return it->second;
+      std::optional<uint32_t> id;
+      if (auto it = previous.find(key);
+          it != previous.end() && it->second > 0 && it->second < EGRESSD_MAX_GATEWAYS && !targets.count(it->second))
+        id = it->second;
+      else
+        id = freeId();
+      if (!id) {
+        out.gateway_issues.push_back({"Service " + target.service, "too many gateway targets (max " +
+                                      std::to_string(EGRESSD_MAX_GATEWAYS - 1) + "): not redirected"});
+        return std::nullopt;
       }
-      return it->second;
+      ids[key] = *id;
+      targets[*id] = {*address, target.port};
+      egressd_gateway_value value{};
+      std::copy(std::begin(address->addr), std::end(address->addr), value.addr);
+      value.port = target.port;
+      value.family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+      value.flags = EGRESSD_GATEWAY_F_ACTIVE;
+      out.desired.gateways[*id] = value;
+      out.gateways[*id] = target.service + " " + text + ":" + std::to_string(target.port);
+      return *id;
     }
     out.gateway_issues.push_back({"Service " + target.service,
                                   "has no cluster IP: routes to it are not redirected (the flow goes as the "
@@ -318,6 +342,18 @@ AuditSetting workloadAudit(const policy::PolicySnapshot& policy, const policy::W
   return {};
 }
 
+GatewayIds gatewayIdsFromLive(const DesiredState& live) {
+  GatewayIds ids;
+  for (const auto& [id, value] : live.gateways) {
+    if (!(value.flags & EGRESSD_GATEWAY_F_ACTIVE)) continue;
+    egressd_prefix_key address{};
+    address.prefixlen = 128;
+    std::copy(std::begin(value.addr), std::end(value.addr), address.addr);
+    ids[gatewayKey(address, value.port)] = id;
+  }
+  return ids;
+}
+
 std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy) {
   std::set<std::string> names;
   for (const auto& se : policy.service_entries) {
@@ -331,7 +367,8 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
-                            const CompileOptions& options, const ScopeIds& previous) {
+                            const CompileOptions& options, const ScopeIds& previous,
+                            const GatewayIds& previous_gateways) {
   CompileOutput out;
 
   // Service ids follow (namespace, name) order: deterministic across runs.
@@ -394,7 +431,7 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   // What each scope may reach, one ServiceEntry at a time.
   PrefixTable table;
   HostTable hosts;
-  GatewaySlots slots;
+  GatewaySlots slots{previous_gateways, {}, {}};
   std::map<uint32_t, ScopeSet> gateway_scopes;  // slot -> scopes redirected to it
   for (size_t s = 0; s < entries.size(); ++s) {
     const auto& se = *entries[s];

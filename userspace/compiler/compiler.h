@@ -55,6 +55,11 @@ ScopeIds scopeIdsFromLive(const DesiredState& live);
 // Stable 64-bit hash of a scope key, as stored in egressd_scope_value.name_hash.
 uint64_t scopeNameHash(const std::string& scope_key);
 
+// Egress gateway target ("address port") -> slot id. Recovered from the live
+// `gateways` map, so a recompile keeps the slots of existing gateways.
+using GatewayIds = std::map<std::string, uint32_t>;
+GatewayIds gatewayIdsFromLive(const DesiredState& live);
+
 struct CompiledScope {
   uint32_t id = 0;
   std::string key;  // "namespace|sidecar-ns/sidecar-name" or "namespace|"
@@ -114,7 +119,8 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
-                            const CompileOptions& options, const ScopeIds& previous);
+                            const CompileOptions& options, const ScopeIds& previous,
+                            const GatewayIds& previous_gateways = {});
 
 // The dns_learned entry for (the workload's scope, destination IP) as the
 // agent read it from the kernel, and CLOCK_BOOTTIME at that moment: explain
