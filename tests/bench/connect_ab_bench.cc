@@ -1,0 +1,384 @@
+// connect_ab_bench: connect() cost in two workload cgroups (A and B) measured
+// side by side in one process tree, for a paired A/B comparison that load
+// drift on a shared machine hits equally. Two worker processes, one joined to
+// each cgroup, take turns running short batches; the parent decides the order
+// (A first or B first, at random, per round and connect kind) and waits while
+// a worker runs. Run it under `taskset -c CPU` so both workers share one CPU.
+//
+// Per batch: mean ns of connect() alone, mean ns of the whole
+// socket()+connect()+close() cycle, and, from the kernel's BPF run-time stats
+// (bpf_prog_info run_cnt / run_time_ns, kept on by the agent), the mean ns
+// per run of the given programs of that batch's agent. Each round gives one
+// A/B ratio per figure; the summary is the median ratio with a distribution-
+// free 95% confidence interval for it (order statistics) and the quartiles.
+//
+// Connect kinds (interleaved in every round, order shuffled):
+//   udp IP:PORT      UDP connect(): no packet, the cheapest connect, so the
+//                    hooks' share is the largest (the worst case for a ratio)
+//   tcp IP:PORT      non-blocking TCP connect() to a listener: SYN, SYN-ACK and
+//                    ACK are handled in the caller's softirq over a veth, as
+//                    a pod sees it; close() aborts (SO_LINGER 0), so no
+//                    TIME_WAIT piles up over hundreds of thousands of connects
+//   udp-new          UDP connect() to a different destination every call
+//                    (198.18.0.0/15, port 1024-61023): every decision is a new
+//                    flow (map insert, LRU eviction once full, one event)
+//
+//   connect_ab_bench --cgroup-a DIR --cgroup-b DIR [--netns NAME] [--label-a on --label-b off]
+//     [--progs-a ID,ID] [--progs-b ID,ID] [--rounds 200] [--warmup 5]
+//     [--udp IP:PORT] [--tcp IP:PORT] [--udp-new] [--batch-udp 2000]
+//     [--batch-tcp 300] [--seed 1]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <bpf/bpf.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+enum class Kind : uint8_t { kUdp = 0, kTcp = 1, kUdpNew = 2 };
+
+const char* kindName(Kind k) {
+  switch (k) {
+    case Kind::kUdp:
+      return "UDP connect(), same flow";
+    case Kind::kTcp:
+      return "TCP connect() (non-blocking, handshake to a listener), same flow";
+    case Kind::kUdpNew:
+      return "UDP connect(), a new flow every call";
+  }
+  return "?";
+}
+
+struct BatchRequest {
+  Kind kind;
+  uint32_t calls;
+};
+
+struct BatchResult {
+  double connect_ns = 0;  // sum over the batch
+  double cycle_ns = 0;    // socket()+connect()+close(), sum over the batch
+  uint32_t failed = 0;
+};
+
+bool parseEndpoint(const std::string& text, sockaddr_in& out) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  out = {};
+  out.sin_family = AF_INET;
+  out.sin_port = htons(static_cast<uint16_t>(std::stoi(text.substr(colon + 1))));
+  return inet_pton(AF_INET, text.substr(0, colon).c_str(), &out.sin_addr) == 1;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// One worker: joins its cgroup (sockets are charged to the cgroup of the task
+// that creates them), then runs batches on request until the pipe closes.
+// Then enters the network namespace, if any (after the cgroup: `ip netns
+// exec` would hide cgroupfs behind a fresh /sys).
+[[noreturn]] void workerLoop(const std::string& cgroup, const std::string& netns, int in_fd, int out_fd,
+                             const sockaddr_in& udp, const sockaddr_in& tcp) {
+  {
+    std::ofstream procs(cgroup + "/cgroup.procs");
+    procs << getpid() << std::flush;
+    if (!procs) {
+      std::fprintf(stderr, "cannot join %s: %s\n", cgroup.c_str(), std::strerror(errno));
+      _exit(1);
+    }
+  }
+  if (!netns.empty()) {
+    const int ns = open(("/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+      std::fprintf(stderr, "cannot enter netns %s: %s\n", netns.c_str(), std::strerror(errno));
+      _exit(1);
+    }
+    close(ns);
+  }
+  uint64_t new_flow = 0;  // udp-new: a fresh (address, port) per call
+  BatchRequest req{};
+  while (read(in_fd, &req, sizeof(req)) == static_cast<ssize_t>(sizeof(req))) {
+    BatchResult res;
+    for (uint32_t i = 0; i < req.calls; ++i) {
+      sockaddr_in addr = req.kind == Kind::kTcp ? tcp : udp;
+      if (req.kind == Kind::kUdpNew) {
+        const uint64_t n = new_flow++;
+        addr.sin_addr.s_addr = htonl((198u << 24 | 18u << 16) + static_cast<uint32_t>(n / 60000 % 131072));
+        addr.sin_port = htons(static_cast<uint16_t>(1024 + n % 60000));
+      }
+      const auto t0 = Clock::now();
+      const int fd = req.kind == Kind::kTcp ? socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)
+                                            : socket(AF_INET, SOCK_DGRAM, 0);
+      if (req.kind == Kind::kTcp) {
+        // Abort on close: no TIME_WAIT, so ports never run out.
+        linger l{1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+      }
+      const auto t1 = Clock::now();
+      const int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      const auto t2 = Clock::now();
+      if (rc < 0 && !(req.kind == Kind::kTcp && errno == EINPROGRESS)) ++res.failed;
+      close(fd);
+      const auto t3 = Clock::now();
+      res.connect_ns += static_cast<double>(std::chrono::nanoseconds(t2 - t1).count());
+      res.cycle_ns += static_cast<double>(std::chrono::nanoseconds(t3 - t0).count());
+    }
+    if (write(out_fd, &res, sizeof(res)) != static_cast<ssize_t>(sizeof(res))) _exit(1);
+  }
+  _exit(0);
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int to = -1;
+  int from = -1;
+};
+
+Worker spawnWorker(const std::string& cgroup, const std::string& netns, const sockaddr_in& udp, const sockaddr_in& tcp) {
+  int down[2], up[2];
+  if (pipe(down) != 0 || pipe(up) != 0) {
+    std::perror("pipe");
+    std::exit(1);
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(down[1]);
+    close(up[0]);
+    workerLoop(cgroup, netns, down[0], up[1], udp, tcp);
+  }
+  close(down[0]);
+  close(up[1]);
+  return {pid, down[1], up[0]};
+}
+
+BatchResult runBatch(const Worker& w, BatchRequest req) {
+  BatchResult res;
+  if (write(w.to, &req, sizeof(req)) != static_cast<ssize_t>(sizeof(req)) ||
+      read(w.from, &res, sizeof(res)) != static_cast<ssize_t>(sizeof(res))) {
+    std::fprintf(stderr, "worker %d died\n", w.pid);
+    std::exit(1);
+  }
+  return res;
+}
+
+// A program's cumulative run count and run time (kernel BPF stats).
+struct ProgStats {
+  uint64_t runs = 0;
+  uint64_t ns = 0;
+};
+
+struct Prog {
+  uint32_t id = 0;
+  int fd = -1;
+  ProgStats read() const {
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return {};
+    return {info.run_cnt, info.run_time_ns};
+  }
+};
+
+std::vector<Prog> openProgs(const std::string& ids) {
+  std::vector<Prog> out;
+  std::stringstream in(ids);
+  std::string id;
+  while (std::getline(in, id, ',')) {
+    if (id.empty()) continue;
+    Prog p{static_cast<uint32_t>(std::stoul(id)), -1};
+    p.fd = bpf_prog_get_fd_by_id(p.id);
+    if (p.fd < 0) std::fprintf(stderr, "program id %u: %s (no program stats)\n", p.id, std::strerror(errno));
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<ProgStats> readAll(const std::vector<Prog>& progs) {
+  std::vector<ProgStats> out;
+  for (const auto& p : progs) out.push_back(p.read());
+  return out;
+}
+
+// ns per run of program i between two snapshots; NaN when it did not run.
+double perRun(const std::vector<ProgStats>& before, const std::vector<ProgStats>& after, size_t i) {
+  if (i >= before.size() || after[i].runs <= before[i].runs) return std::nan("");
+  return static_cast<double>(after[i].ns - before[i].ns) / static_cast<double>(after[i].runs - before[i].runs);
+}
+
+struct Sample {
+  double connect_ns, cycle_ns;
+  std::vector<double> prog_ns;  // per program
+};
+
+struct Summary {
+  double median, lo, hi, q1, q3;
+};
+
+double quantileSorted(const std::vector<double>& s, double q) {
+  const double pos = q * static_cast<double>(s.size() - 1);
+  const auto i = static_cast<size_t>(pos);
+  if (i + 1 >= s.size()) return s.back();
+  return s[i] + (pos - static_cast<double>(i)) * (s[i + 1] - s[i]);
+}
+
+Summary summarize(std::vector<double> v) {
+  std::erase_if(v, [](double x) { return std::isnan(x); });
+  if (v.empty()) return {NAN, NAN, NAN, NAN, NAN};
+  std::sort(v.begin(), v.end());
+  const double n = static_cast<double>(v.size());
+  // 95% CI of the median: ranks n/2 -+ 1.96 sqrt(n)/2 (binomial, normal approx).
+  const auto lo = static_cast<long>(std::floor(n / 2 - 0.98 * std::sqrt(n)));
+  const auto hi = static_cast<long>(std::ceil(n / 2 + 0.98 * std::sqrt(n)));
+  const auto clamp = [&](long r) { return v[static_cast<size_t>(std::clamp(r, 1L, static_cast<long>(n)) - 1)]; };
+  return {quantileSorted(v, 0.5), clamp(lo), clamp(hi), quantileSorted(v, 0.25), quantileSorted(v, 0.75)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"connect() cost in two workload cgroups, paired batches in one run"};
+  std::string netns;
+  std::string cg_a, cg_b, label_a = "A", label_b = "B", progs_a, progs_b, udp_ep, tcp_ep, prog_names;
+  int rounds = 200, warmup = 5;
+  uint32_t batch_udp = 2000, batch_tcp = 300;
+  bool udp_new = false;
+  unsigned seed = 1;
+  app.add_option("--cgroup-a", cg_a)->required();
+  app.add_option("--cgroup-b", cg_b)->required();
+  app.add_option("--netns", netns, "network namespace (ip netns name) the workers connect from");
+  app.add_option("--label-a", label_a);
+  app.add_option("--label-b", label_b);
+  app.add_option("--progs-a", progs_a, "program ids of A's agent, comma-separated");
+  app.add_option("--progs-b", progs_b, "the same programs of B's agent, same order");
+  app.add_option("--prog-names", prog_names, "their names, comma-separated");
+  app.add_option("--rounds", rounds);
+  app.add_option("--warmup", warmup, "rounds run first and not counted");
+  app.add_option("--udp", udp_ep, "IP:PORT");
+  app.add_option("--tcp", tcp_ep, "IP:PORT of a listener");
+  app.add_flag("--udp-new", udp_new);
+  app.add_option("--batch-udp", batch_udp);
+  app.add_option("--batch-tcp", batch_tcp);
+  app.add_option("--seed", seed);
+  CLI11_PARSE(app, argc, argv);
+
+  sockaddr_in udp{}, tcp{};
+  std::vector<Kind> kinds;
+  if (!udp_ep.empty()) {
+    if (!parseEndpoint(udp_ep, udp)) return 2;
+    kinds.push_back(Kind::kUdp);
+  }
+  if (!tcp_ep.empty()) {
+    if (!parseEndpoint(tcp_ep, tcp)) return 2;
+    kinds.push_back(Kind::kTcp);
+  }
+  if (udp_new) kinds.push_back(Kind::kUdpNew);
+  if (kinds.empty()) {
+    std::fprintf(stderr, "nothing to measure: --udp, --tcp and/or --udp-new\n");
+    return 2;
+  }
+  std::vector<std::string> names;
+  {
+    std::stringstream in(prog_names);
+    for (std::string n; std::getline(in, n, ',');) names.push_back(n);
+  }
+  const auto pa = openProgs(progs_a);
+  const auto pb = openProgs(progs_b);
+  const size_t nprog = std::min(pa.size(), pb.size());
+
+  const Worker wa = spawnWorker(cg_a, netns, udp, tcp);
+  const Worker wb = spawnWorker(cg_b, netns, udp, tcp);
+
+  std::mt19937 rng(seed);
+  // samples[kind][variant]
+  std::vector<std::vector<Sample>> sa(3), sb(3);
+  uint64_t failed = 0;
+  for (int r = 0; r < warmup + rounds; ++r) {
+    std::vector<Kind> order = kinds;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (Kind k : order) {
+      const BatchRequest req{k, k == Kind::kTcp ? batch_tcp : batch_udp};
+      const bool a_first = rng() & 1;
+      Sample s[2];
+      for (int turn = 0; turn < 2; ++turn) {
+        const bool is_a = (turn == 0) == a_first;
+        const auto& progs = is_a ? pa : pb;
+        const auto before = readAll(progs);
+        const BatchResult res = runBatch(is_a ? wa : wb, req);
+        const auto after = readAll(progs);
+        Sample& out = s[is_a ? 0 : 1];
+        out.connect_ns = res.connect_ns / req.calls;
+        out.cycle_ns = res.cycle_ns / req.calls;
+        for (size_t i = 0; i < nprog; ++i) out.prog_ns.push_back(perRun(before, after, i));
+        failed += res.failed;
+      }
+      if (r >= warmup) {
+        sa[static_cast<size_t>(k)].push_back(s[0]);
+        sb[static_cast<size_t>(k)].push_back(s[1]);
+      }
+    }
+  }
+  close(wa.to);
+  close(wb.to);
+  waitpid(wa.pid, nullptr, 0);
+  waitpid(wb.pid, nullptr, 0);
+
+  std::printf("%d rounds (+%d warm-up), each kind's A and B batches back to back in random order; "
+              "medians over rounds, [95%% CI of the median], {quartiles} of the per-round %s/%s ratio\n",
+              rounds, warmup, label_a.c_str(), label_b.c_str());
+  for (Kind k : kinds) {
+    const auto& a = sa[static_cast<size_t>(k)];
+    const auto& b = sb[static_cast<size_t>(k)];
+    const uint32_t calls = k == Kind::kTcp ? batch_tcp : batch_udp;
+    std::printf("\n%s, batches of %u:\n", kindName(k), calls);
+    // Returns {median B value, median A-B difference}.
+    auto line = [&](const char* what, auto get) -> std::pair<double, double> {
+      std::vector<double> va, vb, ratio, delta;
+      for (size_t i = 0; i < a.size(); ++i) {
+        va.push_back(get(a[i]));
+        vb.push_back(get(b[i]));
+        ratio.push_back(get(a[i]) / get(b[i]));
+        delta.push_back(get(a[i]) - get(b[i]));
+      }
+      const Summary sa_ = summarize(va), sb_ = summarize(vb), r = summarize(ratio), d = summarize(delta);
+      if (std::isnan(sa_.median)) return {NAN, NAN};
+      std::printf("  %-28s %s %8.1f ns  %s %8.1f ns  ratio x%.3f [%.3f-%.3f] {%.3f-%.3f}  diff %+.1f ns [%+.1f..%+.1f]\n",
+                  what, label_a.c_str(), sa_.median, label_b.c_str(), sb_.median, r.median, r.lo, r.hi, r.q1, r.q3,
+                  d.median, d.lo, d.hi);
+      return {sb_.median, d.median};
+    };
+    const double connect_b = line("connect()", [](const Sample& s) { return s.connect_ns; }).first;
+    const double cycle_b = line("socket+connect+close", [](const Sample& s) { return s.cycle_ns; }).first;
+    std::vector<double> prog_diff;
+    for (size_t i = 0; i < nprog; ++i) {
+      const std::string what = (i < names.size() ? names[i] : "program " + std::to_string(i)) + " ns/run";
+      prog_diff.push_back(line(what.c_str(), [i](const Sample& s) { return s.prog_ns[i]; }).second);
+    }
+    // The programs' added ns are the stable part; expressed against B's
+    // wall-clock cost they give the overhead with the machine's noise taken
+    // out (program 0 runs in connect(), every program in the whole cycle).
+    if (!prog_diff.empty() && !std::isnan(prog_diff[0])) {
+      double all = 0;
+      for (double d : prog_diff) all += std::isnan(d) ? 0 : d;
+      std::printf("  => from program run time: connect() %+.1f ns = %+.2f%% of %s's connect(); whole cycle %+.1f ns = "
+                  "%+.2f%% of %s's socket+connect+close\n",
+                  prog_diff[0], 100 * prog_diff[0] / connect_b, label_b.c_str(), all, 100 * all / cycle_b,
+                  label_b.c_str());
+    }
+  }
+  std::printf("\nfailed connects: %llu\n", static_cast<unsigned long long>(failed));
+  return failed ? 1 : 0;
+}
