@@ -16,6 +16,7 @@
 #include "lib/identity.h"
 #include "lib/maps.h"
 #include "lib/policy.h"
+#include "lib/tc_backstop.h"
 
 #ifndef SOCK_STREAM
 #define SOCK_STREAM 1
@@ -145,6 +146,21 @@ SEC("cgroup_skb/ingress")
 int egressd_dns_ingress(struct __sk_buff *skb)
 {
 	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
+}
+
+/* The packet backstop and byte counters (lib/tc_backstop.h), attached by
+ * the agent to each workload's host-side interface: ingress there is what
+ * the workload sends, egress what it receives. */
+SEC("tc")
+int egressd_tc_from_pod(struct __sk_buff *skb)
+{
+	return egressd_tc_from_workload(skb);
+}
+
+SEC("tc")
+int egressd_tc_to_pod(struct __sk_buff *skb)
+{
+	return egressd_tc_to_workload(skb);
 }
 
 /* Sockets going away: a redirected one's state is deleted (always, flow

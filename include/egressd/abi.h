@@ -335,11 +335,11 @@ struct egressd_flow_event {
 	__u32 pad;
 };
 
-/* Map `tc_ifaces` (hash): host-side ifindex -> the workload behind it. */
+/* Map `tc_ifaces` (hash): host-side ifindex -> the workload behind it. Its
+ * scope and flags are read from `workloads`, so a recompile never leaves a
+ * stale copy here. */
 struct egressd_tc_iface_value {
 	__u64 cgroup_id;
-	__u32 scope_id;
-	__u32 flags; /* EGRESSD_WORKLOAD_F_* */
 };
 
 /* Map `tc_inbound` (LRU hash): connections into a workload, so that its

@@ -124,7 +124,7 @@ TEST(AbiLayout, ObservabilitySizesAndOffsets) {
   EXPECT_EQ(sizeof(egressd_flow_event), 56u);
   EXPECT_EQ(offsetof(egressd_flow_event, addr), 16u);
   EXPECT_EQ(offsetof(egressd_flow_event, verdict), 36u);
-  EXPECT_EQ(sizeof(egressd_tc_iface_value), 16u);
+  EXPECT_EQ(sizeof(egressd_tc_iface_value), 8u);
   EXPECT_EQ(sizeof(egressd_tc_inbound_key), 32u);
   EXPECT_EQ(offsetof(egressd_tc_inbound_key, remote_port), 20u);
 }

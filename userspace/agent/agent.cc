@@ -24,6 +24,15 @@ using Clock = std::chrono::steady_clock;
 
 // While a workload's cgroup does not exist yet, look again this often.
 constexpr auto kUnresolvedRetry = std::chrono::milliseconds(1000);
+// Workload processes, network namespaces and interfaces come and go without
+// a policy change: the TC attachments are checked this often.
+constexpr auto kTcRecheck = std::chrono::milliseconds(1000);
+
+bpf::TcMode tcModeFromOption(const std::string& mode) {
+  if (mode == "tcx") return bpf::TcMode::kTcx;
+  if (mode == "clsact") return bpf::TcMode::kClsact;
+  return bpf::TcMode::kAuto;
+}
 
 compiler::DnsServer parseDnsServer(const std::string& text) {
   compiler::DnsServer server;
@@ -93,6 +102,8 @@ Status Agent::start() {
   bpf_stats_fd_ = bpf::UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
   if (!bpf_stats_fd_.valid()) spdlog::warn("BPF run-time stats unavailable: {}", std::strerror(errno));
   endpoint_resolver_ = std::make_unique<EndpointResolver>();
+  if (options_.tc_mode != "off")
+    tc_ = std::make_unique<TcAttachments>(*datapath_, options_.bpffs, tcModeFromOption(options_.tc_mode));
   if (Status s = admin_.start(options_.admin_addr); !s) return s;
   spdlog::info("admin API on http://{}", options_.admin_addr);
 
@@ -105,6 +116,7 @@ void Agent::run(const std::atomic<bool>& stop) {
   auto watcher = sources::DirWatcher::open(options_.policy_dir);
   if (!watcher) spdlog::error("policy dir {}: {}; changes will be noticed by polling", options_.policy_dir, watcher.error());
   auto last_retry = Clock::now();
+  auto last_tc = Clock::now();
   while (!stop) {
     bool changed = false;
     if (watcher) {
@@ -121,6 +133,9 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (changed || retry) {
       if (retry) last_retry = Clock::now();
       reload();
+    } else if (Clock::now() - last_tc >= kTcRecheck) {
+      last_tc = Clock::now();
+      reconcileTc();
     }
   }
 }
@@ -176,7 +191,15 @@ void Agent::reload() {
   spdlog::debug("apply phases: parse {:.1f} ms ({} files changed), store+workloads {:.1f} ms, read live+compile {:.1f} ms, sync {:.1f} ms",
                 ms(started, parsed_at), policy_reader_.lastParsedFiles(), ms(parsed_at, stored_at), ms(stored_at, compiled_at), ms(compiled_at, Clock::now()));
   recordApply(*applied);
+  tc_workloads_.clear();
+  for (const auto& [name, cgroup_id] : applied->workload_cgroups)
+    tc_workloads_.push_back({name, cgroup_id, cgroups.paths[name]});
   state_.publish(std::move(applied));
+  reconcileTc();
+}
+
+void Agent::reconcileTc() {
+  if (tc_) tc_->reconcile(tc_workloads_);
 }
 
 }  // namespace egressd::agent

@@ -13,6 +13,7 @@
 #include "agent/flow_view.h"
 #include "agent/endpoint_resolver.h"
 #include "agent/options.h"
+#include "agent/tc_attachments.h"
 #include "bpf/datapath.h"
 #include "bpf/unique_fd.h"
 #include "common/result.h"
@@ -46,6 +47,7 @@ class Agent {
   nlohmann::json flowsJson(const std::map<std::string, std::string>& query);
   nlohmann::json suggestJson();
   void recordApply(const AppliedPolicy& applied);
+  void reconcileTc();
 
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
@@ -61,6 +63,8 @@ class Agent {
   std::unique_ptr<EndpointResolver> endpoint_resolver_;
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<FlowEventReader> flow_reader_;
+  std::unique_ptr<TcAttachments> tc_;  // null with --tc-mode off
+  std::vector<TcWorkload> tc_workloads_;
   bpf::UniqueFd bpf_stats_fd_;  // keeps kernel BPF run-time stats on while held
   // Monotonic connection counters over an LRU map whose entries come and go:
   // the last value seen per flow, and the running totals per label set.

@@ -25,6 +25,8 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_policy_warnings", Type::kGauge, "Accepted objects with analyzer warnings, by kind.");
   metrics_.describe("egressd_workloads", Type::kGauge, "Local workloads by state (enforced or unresolved).");
   metrics_.describe("egressd_scopes", Type::kGauge, "Policy scopes (namespace + Sidecar) in the kernel.");
+  metrics_.describe("egressd_tc_interfaces", Type::kGauge,
+                    "Workload host-side interfaces with the TC backstop attached, or pending (no process, host network).");
   metrics_.describe("egressd_bpf_map_entries", Type::kGauge, "Entries in each pinned BPF map.");
   metrics_.describe("egressd_bpf_map_capacity", Type::kGauge, "max_entries of each pinned BPF map.");
   metrics_.describe("egressd_verdicts_total", Type::kCounter,
@@ -90,6 +92,12 @@ void Agent::refreshKernelMetrics() {
   for (const auto& p : datapath_->programs()) {
     metrics_.setCounter("egressd_bpf_program_runs_total", {{"program", p.name}}, double(p.run_cnt));
     metrics_.setCounter("egressd_bpf_program_run_seconds_total", {{"program", p.name}}, double(p.run_time_ns) / 1e9);
+  }
+  if (tc_) {
+    double attached = 0, pending = 0;
+    for (const auto& t : tc_->status()) (t.pending.empty() ? attached : pending) += 1;
+    metrics_.setGauge("egressd_tc_interfaces", {{"state", "attached"}}, attached);
+    metrics_.setGauge("egressd_tc_interfaces", {{"state", "pending"}}, pending);
   }
   refreshDnsMetrics();
   refreshFlowMetrics();

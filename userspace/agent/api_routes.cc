@@ -296,8 +296,20 @@ void Agent::registerRoutes() {
     for (const auto& m : datapath_->mapFill()) {
       maps.push_back({{"name", m.name}, {"entries", m.entries}, {"capacity", m.capacity}});
     }
+    json tc = json::array();
+    if (tc_) {
+      for (const auto& t : tc_->status()) {
+        json entry{{"workload", t.workload}};
+        if (t.pending.empty()) {
+          entry.update({{"interface", t.interface}, {"ifindex", t.ifindex}, {"mode", t.mode}});
+        } else {
+          entry["pending"] = t.pending;
+        }
+        tc.push_back(entry);
+      }
+    }
     json out{{"ready", ready_.load()}, {"adopted", datapath_->adopted()}, {"bpffs", options_.bpffs},
-             {"programs", programs}, {"maps", maps}};
+             {"programs", programs}, {"maps", maps}, {"tc_mode", options_.tc_mode}, {"tc_interfaces", tc}};
     if (applied) {
       out["generation"] = applied->generation;
       out["applied_at"] = std::chrono::duration_cast<std::chrono::seconds>(applied->applied_at.time_since_epoch()).count();

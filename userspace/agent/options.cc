@@ -39,6 +39,10 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   app.add_flag("--istio-metrics", options.istio_metrics,
                "Also export istio_tcp_connections_opened_total/closed_total (reporter=source)");
   app.add_flag("!--no-flow-stats", options.flow_stats, "Disable per-flow stats and events (benchmark baseline)");
+  app.add_option("--tc-mode", options.tc_mode,
+                 "TC backstop and byte counters on workload interfaces: auto (tcx, else clsact), tcx, clsact, off")
+      ->check(CLI::IsMember({"auto", "tcx", "clsact", "off"}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach the programs and remove every pin under --bpffs, then exit");

@@ -28,6 +28,9 @@ struct AgentOptions {
   bool audit = false;                  // mesh-wide audit mode
   bool istio_metrics = false;          // also istio_tcp_connections_{opened,closed}_total
   bool flow_stats = true;              // off only for benchmarks
+  // The TC backstop on workload interfaces: "auto" (tcx, else clsact),
+  // "tcx", "clsact" or "off".
+  std::string tc_mode = "auto";
   std::string log_level = "info";
   bool uninstall = false;
 };

@@ -26,6 +26,7 @@ WorkloadCgroups resolveWorkloadCgroups(const std::vector<policy::Workload>& work
       continue;
     }
     out.resolved[id] = *cgroup_id;
+    out.paths[id] = path.string();
   }
   return out;
 }

@@ -11,6 +11,7 @@ namespace egressd::agent {
 
 struct WorkloadCgroups {
   std::map<std::string, uint64_t> resolved;       // "ns/name" -> cgroup id
+  std::map<std::string, std::string> paths;       // "ns/name" -> cgroup directory (resolved ones)
   std::map<std::string, std::string> unresolved;  // "ns/name" -> why not
 };
 

@@ -14,6 +14,7 @@
 #include "bpf/libbpf_log.h"
 #include "bpf/map_io.h"
 #include "bpf/pinned_map_backend.h"
+#include "bpf/tc_link.h"
 #include "bpf/unique_fd.h"
 #include "egress_sock.skel.h"
 
@@ -181,6 +182,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
 
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, obj) {
+    // TC programs go on workload interfaces, one by one (agent/tc_attachments).
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) continue;
     const std::string hook = hookOf(prog);
     CgroupLinkRequest request{prog, hook, state->cgroup_root, *cgroup_id, linksDir(state->bpffs_dir) + "/" + hook};
     auto link = attachOrAdoptCgroupLink(request);
@@ -269,6 +272,16 @@ std::vector<ProgramInfo> Datapath::programs() const {
     out.push_back({bpf_program__name(prog), info.id, "cgroup/" + hookOf(prog) + ":" + state_->cgroup_root,
                    info.verified_insns, info.run_cnt, info.run_time_ns});
   }
+  const auto& progs = state_->skel->progs;
+  for (TcHook hook : {TcHook::kIngress, TcHook::kEgress}) {
+    bpf_program* prog = hook == TcHook::kIngress ? progs.egressd_tc_from_pod : progs.egressd_tc_to_pod;
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0)
+      spdlog::warn("{}", errnoMessage("inspect TC program", errno));
+    out.push_back({bpf_program__name(prog), info.id, std::string("tc/") + tcHookName(hook) + ":workload interfaces",
+                   info.verified_insns, info.run_cnt, info.run_time_ns});
+  }
   return out;
 }
 
@@ -330,6 +343,34 @@ Result<std::vector<uint64_t>> Datapath::readFlowCounters() {
     if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0) return fail(errnoMessage("read map flow_counters", errno));
     for (uint64_t v : per_cpu) out[i] += v;
   }
+  return out;
+}
+
+int Datapath::tcProgramFd(TcHook hook) const {
+  const auto& progs = state_->skel->progs;
+  return bpf_program__fd(hook == TcHook::kIngress ? progs.egressd_tc_from_pod : progs.egressd_tc_to_pod);
+}
+
+Status Datapath::putTcIface(uint32_t ifindex, uint64_t cgroup_id) {
+  const egressd_tc_iface_value value{cgroup_id};
+  return mapPut(bpf_map__fd(state_->skel->maps.tc_ifaces), "tc_ifaces", ifindex, value);
+}
+
+Status Datapath::deleteTcIface(uint32_t ifindex) {
+  if (bpf_map_delete_elem(bpf_map__fd(state_->skel->maps.tc_ifaces), &ifindex) != 0 && errno != ENOENT)
+    return fail(errnoMessage("delete from map tc_ifaces", errno));
+  return Ok{};
+}
+
+Result<std::map<uint32_t, uint64_t>> Datapath::readTcIfaces() {
+  const int fd = bpf_map__fd(state_->skel->maps.tc_ifaces);
+  std::map<uint32_t, uint64_t> out;
+  auto st = mapForEachKey<uint32_t>(fd, "tc_ifaces", [&](const uint32_t& ifindex) -> Status {
+    egressd_tc_iface_value value{};
+    if (bpf_map_lookup_elem(fd, &ifindex, &value) == 0) out[ifindex] = value.cgroup_id;
+    return Ok{};
+  });
+  if (!st) return fail(st.error());
   return out;
 }
 

@@ -3,6 +3,7 @@
 // links and maps pinned under bpffs so enforcement outlives the agent, and a
 // restarted agent adopts (never flushes) what it finds.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "bpf/bpffs.h"
 #include "bpf/cgroup.h"
+#include "bpf/tc_link.h"
 #include "common/result.h"
 #include "egressd/abi.h"
 #include "sync/map_backend.h"
@@ -77,7 +79,7 @@ class Datapath {
   Result<std::vector<HookReasonCount>> readCounters();
   // Entries (counted by iterating; scopes: active slots) and capacity per map.
   std::vector<MapFill> mapFill();
-  std::vector<ProgramInfo> programs() const;
+  std::vector<ProgramInfo> programs() const;  // cgroup hooks, then the TC pair
 
   // DNS learning. dns_learned belongs to the kernel; the agent only adds
   // what it learned from punted answers and reads it for `egressctl dns`.
@@ -93,6 +95,12 @@ class Datapath {
   Result<std::vector<FlowEntry>> readFlows();
   Result<std::vector<uint64_t>> readFlowCounters();
   int flowEventsFd() const;
+  // The TC backstop (lib/tc_backstop.h): its programs, for the agent to
+  // attach to workload interfaces, and which interface is which workload's.
+  int tcProgramFd(TcHook hook) const;
+  Status putTcIface(uint32_t ifindex, uint64_t cgroup_id);
+  Status deleteTcIface(uint32_t ifindex);
+  Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
   const std::string& cgroupRoot() const;

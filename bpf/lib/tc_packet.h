@@ -1,0 +1,121 @@
+/* A packet on a workload's host-side interface, as the TC backstop reads it:
+ * skb->data starts at the Ethernet header (veth). Only what the backstop
+ * decides on: family, addresses (v4-mapped), L4 protocol, ports, TCP flags,
+ * the ICMPv6 type. IPv6 extension headers are not walked: the protocol is
+ * then the extension's, which matches no registry entry (fail closed). */
+#ifndef EGRESSD_BPF_TC_PACKET_H
+#define EGRESSD_BPF_TC_PACKET_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "lib/addr.h"
+
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+
+#define EGRESSD_TCP_FLAG_SYN 0x02
+#define EGRESSD_TCP_FLAG_ACK 0x10
+
+struct egressd_packet {
+	struct egressd_addr src;
+	struct egressd_addr dst;
+	__u16 sport; /* host byte order; 0 without ports */
+	__u16 dport;
+	__u8 protocol;   /* IPPROTO_* (the first header after IP) */
+	__u8 tcp_flags;  /* TCP only */
+	__u8 icmp6_type; /* ICMPv6 only */
+	__u8 later_fragment; /* IPv4 fragment other than the first: no ports */
+	__u32 l3_len;    /* bytes from the IP header on */
+};
+
+enum egressd_packet_kind {
+	EGRESSD_PACKET_IP = 0,
+	EGRESSD_PACKET_NOT_IP = 1,   /* ARP and other non-IP frames */
+	EGRESSD_PACKET_MALFORMED = 2,
+};
+
+static __always_inline int egressd_packet_ports(struct __sk_buff *skb, __u32 l4, struct egressd_packet *p)
+{
+	__u8 h[14];
+
+	if (p->protocol == IPPROTO_TCP) {
+		if (bpf_skb_load_bytes(skb, l4, h, 14) < 0)
+			return -1;
+		p->tcp_flags = h[13];
+	} else if (p->protocol == IPPROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, l4, h, 4) < 0)
+			return -1;
+	} else if (p->protocol == IPPROTO_ICMPV6) {
+		if (bpf_skb_load_bytes(skb, l4, h, 1) < 0)
+			return -1;
+		p->icmp6_type = h[0];
+		return 0;
+	} else {
+		return 0;
+	}
+	p->sport = ((__u16)h[0] << 8) | h[1];
+	p->dport = ((__u16)h[2] << 8) | h[3];
+	return 0;
+}
+
+static __always_inline enum egressd_packet_kind egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet *p)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	if (skb->len < ETH_HLEN)
+		return EGRESSD_PACKET_MALFORMED;
+	p->l3_len = skb->len - ETH_HLEN;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
+			return EGRESSD_PACKET_MALFORMED;
+		p->protocol = ip.protocol;
+		p->src = egressd_addr_v4(ip.saddr);
+		p->dst = egressd_addr_v4(ip.daddr);
+		if (ip.frag_off & bpf_htons(0x1fff)) {
+			p->later_fragment = 1;
+			return EGRESSD_PACKET_IP;
+		}
+		return egressd_packet_ports(skb, ETH_HLEN + ip.ihl * 4, p) < 0 ? EGRESSD_PACKET_MALFORMED
+										    : EGRESSD_PACKET_IP;
+	}
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
+			return EGRESSD_PACKET_MALFORMED;
+		p->protocol = ip6.nexthdr;
+		__builtin_memcpy(p->src.w, &ip6.saddr, 16);
+		__builtin_memcpy(p->dst.w, &ip6.daddr, 16);
+		return egressd_packet_ports(skb, ETH_HLEN + sizeof(ip6), p) < 0 ? EGRESSD_PACKET_MALFORMED
+										 : EGRESSD_PACKET_IP;
+	}
+	return EGRESSD_PACKET_NOT_IP;
+}
+
+/* Traffic that never leaves the link: IPv6 neighbour discovery (RS, RA, NS,
+ * NA, redirect), link-local and multicast destinations, IPv4 limited
+ * broadcast and multicast. The backstop leaves it alone, as a pod needs it
+ * to reach its gateway at all. */
+static __always_inline int egressd_packet_is_link_scope(const struct egressd_packet *p)
+{
+	const struct egressd_addr *d = &p->dst;
+
+	if (egressd_addr_is_v4mapped(d)) {
+		__u32 ip = bpf_ntohl(d->w[3]);
+		return ip == 0xffffffff || (ip >> 28) == 0xe;
+	}
+	if (p->protocol == IPPROTO_ICMPV6 && p->icmp6_type >= 133 && p->icmp6_type <= 137)
+		return 1;
+	__u32 w0 = bpf_ntohl(d->w[0]);
+	return (w0 >> 24) == 0xff || (w0 >> 22) == (0xfe80 >> 6);
+}
+
+#endif /* EGRESSD_BPF_TC_PACKET_H */

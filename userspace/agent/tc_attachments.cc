@@ -1,0 +1,210 @@
+#include "agent/tc_attachments.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "bpf/bpffs.h"
+#include "netns/host_side.h"
+#include "netns/in_netns.h"
+
+namespace egressd::agent {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr bpf::TcHook kHooks[] = {bpf::TcHook::kIngress, bpf::TcHook::kEgress};
+
+// A process of the workload: its own cgroup first, then its children
+// (containers below a pod). 0 when none runs yet.
+pid_t firstProcessIn(const std::string& cgroup_path) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(cgroup_path, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() != "cgroup.procs") continue;
+    std::ifstream procs(it->path());
+    pid_t pid = 0;
+    if (procs >> pid && pid > 0) return pid;
+  }
+  std::ifstream procs(cgroup_path + "/cgroup.procs");
+  pid_t pid = 0;
+  return procs >> pid ? pid : 0;
+}
+
+// Runs fn in the interface's namespace: directly when it is the agent's own.
+Status inHostNetns(int netns_fd, bool in_agent_netns, const std::function<Status()>& fn) {
+  return in_agent_netns ? fn() : netns::runInNetns(netns_fd, fn);
+}
+
+}  // namespace
+
+TcAttachments::TcAttachments(bpf::Datapath& datapath, std::string bpffs_dir, bpf::TcMode mode)
+    : datapath_(datapath), bpffs_dir_(std::move(bpffs_dir)), mode_(mode) {}
+
+std::string TcAttachments::pinPath(uint64_t cgroup_id, bpf::TcHook hook) const {
+  return bpf::linksDir(bpffs_dir_) + "/tc-" + std::to_string(cgroup_id) + "-" + bpf::tcHookName(hook);
+}
+
+Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& out) {
+  auto host = netns::findHostSideInterface(pid);
+  if (!host) return fail(host.error());
+  // The map entry first: the programs pass interfaces they don't know.
+  if (auto st = datapath_.putTcIface(host->ifindex, workload.cgroup_id); !st) return st;
+  bpf::TcMode used = mode_;
+  bool adopted = false;
+  auto st = inHostNetns(host->netns_fd.get(), host->in_agent_netns, [&]() -> Status {
+    for (bpf::TcHook hook : kHooks) {
+      bpf::TcAttachRequest request{datapath_.tcProgramFd(hook), host->ifindex, hook, used,
+                                   pinPath(workload.cgroup_id, hook)};
+      auto attached = bpf::attachOrAdoptTc(request);
+      if (!attached) return fail(attached.error());
+      used = attached->mode;  // the egress hook goes the way ingress went
+      adopted = attached->adopted;
+    }
+    return Ok{};
+  });
+  if (!st) {
+    if (auto removed = datapath_.deleteTcIface(host->ifindex); !removed) spdlog::warn("{}", removed.error());
+    return st;
+  }
+  spdlog::info("workload {}: TC backstop {} on {} (ifindex {}, {}{})", workload.name, adopted ? "adopted" : "attached",
+               host->name, host->ifindex, bpf::tcModeName(used),
+               host->in_agent_netns ? "" : ", in another network namespace");
+  out.cgroup_id = workload.cgroup_id;
+  out.workload_netns_inode = host->workload_netns_inode;
+  out.host_netns_fd = std::move(host->netns_fd);
+  out.in_agent_netns = host->in_agent_netns;
+  out.ifindex = host->ifindex;
+  out.interface = host->name;
+  out.mode = used;
+  return Ok{};
+}
+
+void TcAttachments::detach(const std::string& name, Attached& attached) {
+  auto st = inHostNetns(attached.host_netns_fd.get(), attached.in_agent_netns, [&]() -> Status {
+    for (bpf::TcHook hook : kHooks) {
+      bpf::TcAttachRequest request{datapath_.tcProgramFd(hook), attached.ifindex, hook, attached.mode,
+                                   pinPath(attached.cgroup_id, hook)};
+      if (auto detached = bpf::detachTc(request, attached.mode); !detached) return detached;
+    }
+    return Ok{};
+  });
+  if (!st) spdlog::warn("workload {}: {}", name, st.error());
+  if (auto removed = datapath_.deleteTcIface(attached.ifindex); !removed) spdlog::warn("{}", removed.error());
+  spdlog::info("workload {}: TC backstop detached from {}", name, attached.interface);
+}
+
+void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
+  // Where each workload's processes are: a process and its network namespace.
+  struct Seen {
+    pid_t pid = 0;
+    uint64_t netns_inode = 0;
+  };
+  std::map<std::string, Seen> seen;
+  std::map<uint64_t, std::vector<std::string>> by_netns;
+  for (const auto& workload : workloads) {
+    Seen& s = seen[workload.name];
+    s.pid = firstProcessIn(workload.cgroup_path);
+    if (!s.pid) continue;
+    if (auto inode = netns::netnsInode("/proc/" + std::to_string(s.pid) + "/ns/net"); inode) {
+      s.netns_inode = *inode;
+      by_netns[*inode].push_back(workload.name);
+    }
+  }
+  std::set<std::string> wanted;
+  for (const auto& workload : workloads) {
+    wanted.insert(workload.name);
+    const Seen& s = seen[workload.name];
+    std::string why;
+    if (!s.pid) {
+      why = "no process in its cgroup yet";
+    } else if (const auto& sharing = by_netns[s.netns_inode]; sharing.size() > 1) {
+      // One interface, several policies: the backstop could not tell whose
+      // packet it sees. A pod's namespace is its own; this is not one.
+      why = "shares its network namespace with workload " + (sharing[0] == workload.name ? sharing[1] : sharing[0]);
+      std::lock_guard lock(mutex_);
+      if (auto it = attached_.find(workload.name); it != attached_.end()) {
+        detach(workload.name, it->second);
+        attached_.erase(it);
+      }
+    } else {
+      std::lock_guard lock(mutex_);
+      auto it = attached_.find(workload.name);
+      if (it != attached_.end() && it->second.cgroup_id == workload.cgroup_id &&
+          it->second.workload_netns_inode == s.netns_inode)
+        continue;  // nothing moved
+    }
+    if (why.empty()) {
+      Attached fresh;
+      if (auto st = attach(workload, s.pid, fresh); st) {
+        std::lock_guard lock(mutex_);
+        if (auto it = attached_.find(workload.name); it != attached_.end()) {
+          // Moved: a new namespace or interface. Retire the old one unless
+          // it is the very same interface (then the pins were just adopted).
+          if (it->second.ifindex != fresh.ifindex || it->second.cgroup_id != fresh.cgroup_id)
+            detach(workload.name, it->second);
+        }
+        attached_[workload.name] = std::move(fresh);
+        pending_.erase(workload.name);
+        continue;
+      } else {
+        why = st.error();
+      }
+    }
+    std::lock_guard lock(mutex_);
+    if (attached_.count(workload.name)) continue;  // keep the last good attachment
+    auto& last = pending_[workload.name];
+    if (last != why) spdlog::info("workload {}: no TC backstop yet: {}", workload.name, why);
+    last = why;
+  }
+  std::lock_guard lock(mutex_);
+  for (auto it = attached_.begin(); it != attached_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    detach(it->first, it->second);
+    it = attached_.erase(it);
+  }
+  for (auto it = pending_.begin(); it != pending_.end();) it = wanted.count(it->first) ? std::next(it) : pending_.erase(it);
+  if (first_reconcile_) {
+    first_reconcile_ = false;
+    removeLeftovers();
+  }
+}
+
+// After a restart: pins and map entries of workloads that are gone. (clsact
+// filters are not pinned; with their tc_ifaces entry gone they pass all.)
+void TcAttachments::removeLeftovers() {
+  std::set<uint32_t> ifindexes;
+  std::set<std::string> pins;
+  for (const auto& [name, attached] : attached_) {
+    ifindexes.insert(attached.ifindex);
+    for (bpf::TcHook hook : kHooks) pins.insert(pinPath(attached.cgroup_id, hook));
+  }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(bpf::linksDir(bpffs_dir_), ec)) {
+    const std::string path = entry.path().string();
+    if (entry.path().filename().string().rfind("tc-", 0) != 0 || pins.count(path)) continue;
+    bpf::TcAttachRequest request;
+    request.pin_path = path;
+    if (auto st = bpf::detachTc(request, bpf::TcMode::kTcx); !st) spdlog::warn("{}", st.error());
+    spdlog::info("removed TC link {} of a workload that is gone", path);
+  }
+  if (auto entries = datapath_.readTcIfaces(); entries) {
+    for (const auto& [ifindex, cgroup_id] : *entries)
+      if (!ifindexes.count(ifindex))
+        if (auto removed = datapath_.deleteTcIface(ifindex); !removed) spdlog::warn("{}", removed.error());
+  }
+}
+
+std::vector<TcInterfaceStatus> TcAttachments::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<TcInterfaceStatus> out;
+  for (const auto& [name, a] : attached_) out.push_back({name, a.interface, a.ifindex, bpf::tcModeName(a.mode), ""});
+  for (const auto& [name, why] : pending_) out.push_back({name, "", 0, "", why});
+  return out;
+}
+
+}  // namespace egressd::agent
