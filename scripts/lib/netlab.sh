@@ -119,16 +119,51 @@ lab_workload() {
   echo "$LAB_CGROUP/$1"
 }
 
+# lab_pod NAME INDEX: a workload with a network namespace of its own, as a
+# Kubernetes pod has: netns <lab>-podINDEX whose eth0 (10.99.INDEX.2,
+# fd00:99:INDEX::2) is a veth to <lab>-vINDEX in <lab>-ext (10.99.INDEX.1),
+# the pod's default route. lab_exec runs NAME's processes there. The agent
+# attaches its TC backstop to <lab>-vINDEX. Prints the cgroup path.
+lab_pod() {
+  local name=$1 idx=$2 ns="$LAB-pod$2"
+  mkdir -p "$LAB_CGROUP/$name"
+  ip netns add "$ns"
+  ip link add "$LAB-v$idx" type veth peer name "$LAB-e$idx"
+  ip link set "$LAB-e$idx" netns "$ns"
+  ip -n "$ns" link set "$LAB-e$idx" name eth0
+  ip link set "$LAB-v$idx" netns "$LAB-ext"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link set eth0 up
+  ip -n "$LAB-ext" link set "$LAB-v$idx" up
+  ip -n "$LAB-ext" addr add "10.99.$idx.1/24" dev "$LAB-v$idx"
+  ip -n "$LAB-ext" -6 addr add "fd00:99:$idx::1/64" dev "$LAB-v$idx" nodad
+  ip -n "$ns" addr add "10.99.$idx.2/24" dev eth0
+  ip -n "$ns" -6 addr add "fd00:99:$idx::2/64" dev eth0 nodad
+  ip -n "$ns" route add default via "10.99.$idx.1"
+  ip -n "$ns" -6 route add default via "fd00:99:$idx::1"
+  echo "$ns" > "$LAB_DIR/pod-netns.${name//\//_}"
+  echo "$LAB_CGROUP/$name"
+}
+
+# The network namespace WORKLOAD's processes run in.
+lab_netns_of() {
+  local file="$LAB_DIR/pod-netns.${1//\//_}"
+  if [ -f "$file" ]; then cat "$file"; else echo "$LAB-wl"; fi
+}
+
 # lab_exec WORKLOAD CMD...: runs CMD as a process of WORKLOAD (its cgroup)
-# inside the workloads' network namespace. WORKLOAD "-" runs outside every workload.
+# inside its network namespace (the shared <lab>-wl unless lab_pod made one).
+# WORKLOAD "-" runs outside every workload, in <lab>-wl.
 lab_exec() {
   local workload=$1
   shift
   if [ "$workload" = "-" ]; then
     ip netns exec "$LAB-wl" "$@"
   else
+    local ns
+    ns=$(lab_netns_of "$workload")
     # The subshell joins the cgroup, then becomes the command.
-    (echo $BASHPID > "$LAB_CGROUP/$workload/cgroup.procs" && exec ip netns exec "$LAB-wl" "$@")
+    (echo $BASHPID > "$LAB_CGROUP/$workload/cgroup.procs" && exec ip netns exec "$ns" "$@")
   fi
 }
 
@@ -138,6 +173,11 @@ lab_down() {
   [ -f "$LAB_DIR/dnsmasq.pid" ] && kill "$(cat "$LAB_DIR/dnsmasq.pid")" 2>/dev/null
   ip netns pids "$LAB-wl" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns pids "$LAB-ext" 2>/dev/null | xargs -r kill 2>/dev/null
+  local pod
+  for pod in $(ip netns list | awk -v p="^$LAB-pod" '$1 ~ p { print $1 }'); do
+    ip netns pids "$pod" 2>/dev/null | xargs -r kill 2>/dev/null
+    ip netns del "$pod" 2>/dev/null
+  done
   ip netns del "$LAB-wl" 2>/dev/null
   ip netns del "$LAB-ext" 2>/dev/null
   rm -rf "/etc/netns/$LAB-wl"

@@ -52,9 +52,14 @@ spec: {cgroup: production/web}
 YAML
 }
 
+# The TC backstop assumes what a pod gives it: a network namespace holding
+# only the workload's own processes. The shared <lab>-wl does not (several
+# workloads, and processes of none), so it is off unless a case puts its
+# workloads in their own namespaces (lab_pod) and sets E2E_TC_MODE.
 e2e_start_agent() {
   "$EGRESSD_BIN/egressd" --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" --bpffs "$E2E_BPFFS" \
-    --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --log-level debug "$@" >>"$E2E_LOG" 2>&1 &
+    --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --log-level debug --tc-mode "${E2E_TC_MODE:-off}" \
+    "$@" >>"$E2E_LOG" 2>&1 &
   E2E_AGENT_PID=$!
   local i
   for i in $(seq 1 100); do

@@ -1,0 +1,141 @@
+// egressd_packet: traffic that never passes the socket hooks, for the TC
+// backstop's tests, and a sink that counts what arrives.
+//   egressd_packet raw IP PORT COUNT SIZE
+//       COUNT UDP datagrams of SIZE payload bytes from a raw IPv4 socket
+//   egressd_packet packet IFNAME DST_MAC SRC_IP IP PORT COUNT SIZE
+//       the same as Ethernet frames from an AF_PACKET socket on IFNAME
+//   egressd_packet sink IP PORT SECONDS
+//       counts UDP datagrams to IP:PORT for SECONDS; prints "DATAGRAMS BYTES"
+// Prints "sent N" or the errno name.
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: egressd_packet raw IP PORT COUNT SIZE\n"
+               "       egressd_packet packet IFNAME DST_MAC SRC_IP IP PORT COUNT SIZE\n"
+               "       egressd_packet sink IP PORT SECONDS\n");
+  return 2;
+}
+
+int failed(const char* what) {
+  std::printf("%s\n", strerrorname_np(errno));
+  std::fprintf(stderr, "%s: %s\n", what, std::strerror(errno));
+  return 1;
+}
+
+uint16_t ipChecksum(const void* data, size_t len) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (p[i] << 8) | p[i + 1];
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(static_cast<uint16_t>(~sum));
+}
+
+// UDP header + payload (checksum 0: optional over IPv4).
+std::vector<uint8_t> udpDatagram(int port, int size) {
+  std::vector<uint8_t> out(sizeof(udphdr) + size, 'x');
+  udphdr udp{};
+  udp.source = htons(40000);
+  udp.dest = htons(port);
+  udp.len = htons(static_cast<uint16_t>(out.size()));
+  std::memcpy(out.data(), &udp, sizeof(udp));
+  return out;
+}
+
+int sendRaw(const char* ip, int port, int count, int size) {
+  int fd = socket(AF_INET, SOCK_RAW, IPPROTO_UDP);
+  if (fd < 0) return failed("socket(AF_INET, SOCK_RAW)");
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  if (inet_pton(AF_INET, ip, &to.sin_addr) != 1) return usage();
+  const auto datagram = udpDatagram(port, size);
+  for (int i = 0; i < count; ++i)
+    if (sendto(fd, datagram.data(), datagram.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0)
+      return failed("sendto");
+  std::printf("sent %d\n", count);
+  return 0;
+}
+
+int sendPacket(const char* ifname, const char* mac, const char* src, const char* ip, int port, int count, int size) {
+  int fd = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));  // the kernel adds the Ethernet header
+  if (fd < 0) return failed("socket(AF_PACKET)");
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons(ETH_P_IP);
+  to.sll_ifindex = static_cast<int>(if_nametoindex(ifname));
+  to.sll_halen = ETH_ALEN;
+  if (!to.sll_ifindex) return failed("if_nametoindex");
+  if (std::sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &to.sll_addr[0], &to.sll_addr[1], &to.sll_addr[2],
+                  &to.sll_addr[3], &to.sll_addr[4], &to.sll_addr[5]) != 6)
+    return usage();
+  const auto datagram = udpDatagram(port, size);
+  iphdr iph{};
+  iph.version = 4;
+  iph.ihl = 5;
+  iph.ttl = 64;
+  iph.protocol = IPPROTO_UDP;
+  iph.tot_len = htons(static_cast<uint16_t>(sizeof(iph) + datagram.size()));
+  if (inet_pton(AF_INET, src, &iph.saddr) != 1 || inet_pton(AF_INET, ip, &iph.daddr) != 1) return usage();
+  iph.check = ipChecksum(&iph, sizeof(iph));
+  std::vector<uint8_t> packet(sizeof(iph));
+  std::memcpy(packet.data(), &iph, sizeof(iph));
+  packet.insert(packet.end(), datagram.begin(), datagram.end());
+  for (int i = 0; i < count; ++i)
+    if (sendto(fd, packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0)
+      return failed("sendto");
+  std::printf("sent %d\n", count);
+  return 0;
+}
+
+int sink(const char* ip, int port, int seconds) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return failed("socket");
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(port);
+  if (inet_pton(AF_INET, ip, &at.sin_addr) != 1) return usage();
+  if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0) return failed("bind");
+  std::fprintf(stderr, "listening\n");
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  long datagrams = 0, bytes = 0;
+  char buf[65536];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n >= 0) ++datagrams, bytes += n;
+  }
+  std::printf("%ld %ld\n", datagrams, bytes);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  const std::string op = argv[1];
+  if (op == "raw" && argc == 6) return sendRaw(argv[2], std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));
+  if (op == "packet" && argc == 9)
+    return sendPacket(argv[2], argv[3], argv[4], argv[5], std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]));
+  if (op == "sink" && argc == 5) return sink(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
+  return usage();
+}
