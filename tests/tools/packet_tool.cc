@@ -6,6 +6,13 @@
 //       the same as Ethernet frames from an AF_PACKET socket on IFNAME
 //   egressd_packet sink IP PORT SECONDS
 //       counts UDP datagrams to IP:PORT for SECONDS; prints "DATAGRAMS BYTES"
+//   egressd_packet echo IP PORT SECONDS
+//       answers each UDP datagram to IP:PORT with the same bytes, for SECONDS
+//   egressd_packet tcpecho IP PORT
+//       accepts one TCP connection on IP:PORT, echoes what it reads once
+//   egressd_packet ask IP PORT [tcp]
+//       one UDP datagram (or a TCP connection and a line) to IP:PORT;
+//       prints "reply" or "timeout" (1 s)
 // Prints "sent N" or the errno name.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -30,7 +37,9 @@ int usage() {
   std::fprintf(stderr,
                "usage: egressd_packet raw IP PORT COUNT SIZE\n"
                "       egressd_packet packet IFNAME DST_MAC SRC_IP IP PORT COUNT SIZE\n"
-               "       egressd_packet sink IP PORT SECONDS\n");
+               "       egressd_packet sink|echo IP PORT SECONDS\n"
+               "       egressd_packet tcpecho IP PORT\n"
+               "       egressd_packet ask IP PORT [tcp]\n");
   return 2;
 }
 
@@ -104,13 +113,19 @@ int sendPacket(const char* ifname, const char* mac, const char* src, const char*
   return 0;
 }
 
-int sink(const char* ip, int port, int seconds) {
+bool parseV4(const char* ip, int port, sockaddr_in& out) {
+  out = {};
+  out.sin_family = AF_INET;
+  out.sin_port = htons(port);
+  return inet_pton(AF_INET, ip, &out.sin_addr) == 1;
+}
+
+// sink counts what arrives; echo also answers it.
+int serve(const char* ip, int port, int seconds, bool answer) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return failed("socket");
   sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_port = htons(port);
-  if (inet_pton(AF_INET, ip, &at.sin_addr) != 1) return usage();
+  if (!parseV4(ip, port, at)) return usage();
   if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0) return failed("bind");
   std::fprintf(stderr, "listening\n");
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
@@ -121,11 +136,49 @@ int sink(const char* ip, int port, int seconds) {
     if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n >= 0) ++datagrams, bytes += n;
+    sockaddr_in from{};
+    socklen_t from_len = sizeof(from);
+    const ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
+    if (n < 0) continue;
+    ++datagrams, bytes += n;
+    if (answer) sendto(fd, buf, n, 0, reinterpret_cast<sockaddr*>(&from), from_len);
   }
   std::printf("%ld %ld\n", datagrams, bytes);
   return 0;
+}
+
+int tcpEcho(const char* ip, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  if (fd < 0) return failed("socket");
+  if (!parseV4(ip, port, at)) return usage();
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0 || listen(fd, 1) != 0) return failed("listen");
+  int conn = accept(fd, nullptr, nullptr);
+  if (conn < 0) return failed("accept");
+  char buf[256];
+  const ssize_t n = recv(conn, buf, sizeof(buf), 0);
+  if (n > 0) send(conn, buf, n, 0);
+  close(conn);
+  return 0;
+}
+
+int ask(const char* ip, int port, bool tcp) {
+  int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (fd < 0) return failed("socket");
+  sockaddr_in to{};
+  if (!parseV4(ip, port, to)) return usage();
+  timeval timeout{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  if (tcp && connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) return failed("connect");
+  if (sendto(fd, "ping", 4, 0, tcp ? nullptr : reinterpret_cast<sockaddr*>(&to), tcp ? 0 : sizeof(to)) < 0)
+    return failed("send");
+  pollfd p{fd, POLLIN, 0};
+  char buf[64];
+  const bool replied = poll(&p, 1, 1000) > 0 && recv(fd, buf, sizeof(buf), 0) > 0;
+  std::printf("%s\n", replied ? "reply" : "timeout");
+  return replied ? 0 : 1;
 }
 
 }  // namespace
@@ -136,6 +189,10 @@ int main(int argc, char** argv) {
   if (op == "raw" && argc == 6) return sendRaw(argv[2], std::stoi(argv[3]), std::stoi(argv[4]), std::stoi(argv[5]));
   if (op == "packet" && argc == 9)
     return sendPacket(argv[2], argv[3], argv[4], argv[5], std::stoi(argv[6]), std::stoi(argv[7]), std::stoi(argv[8]));
-  if (op == "sink" && argc == 5) return sink(argv[2], std::stoi(argv[3]), std::stoi(argv[4]));
+  if ((op == "sink" || op == "echo") && argc == 5)
+    return serve(argv[2], std::stoi(argv[3]), std::stoi(argv[4]), op == "echo");
+  if (op == "tcpecho" && argc == 4) return tcpEcho(argv[2], std::stoi(argv[3]));
+  if (op == "ask" && (argc == 4 || argc == 5))
+    return ask(argv[2], std::stoi(argv[3]), argc == 5 && std::string(argv[4]) == "tcp");
   return usage();
 }

@@ -44,6 +44,8 @@ void Agent::describeMetrics() {
                     "ServiceEntry or learned host, else PassthroughCluster (allowed) or BlackHoleCluster (denied).");
   metrics_.describe("egressd_flow_bytes_total", Type::kCounter,
                     "Bytes per workload and destination host counted by TC, by direction.");
+  metrics_.describe("egressd_backstop_dropped_packets_total", Type::kCounter,
+                    "Packets the TC backstop dropped per workload: raw/packet-socket traffic to denied destinations.");
   metrics_.describe("egressd_flows_evictions_estimate", Type::kGauge,
                     "Flows pushed out of the full LRU map: flows created minus flows present.");
   metrics_.describe("egressd_flow_events_total", Type::kCounter,
@@ -56,6 +58,10 @@ void Agent::describeMetrics() {
                       "TCP connections opened, as Istio's sidecar reports them (reporter=source).");
     metrics_.describe("istio_tcp_connections_closed_total", Type::kCounter,
                       "TCP connections closed (sockets released), as Istio's sidecar reports them.");
+    metrics_.describe("istio_tcp_sent_bytes_total", Type::kCounter,
+                      "Bytes sent on TCP flows (IP bytes counted by TC), as Istio's sidecar reports them.");
+    metrics_.describe("istio_tcp_received_bytes_total", Type::kCounter,
+                      "Bytes received on TCP flows (IP bytes counted by TC), as Istio's sidecar reports them.");
   }
 }
 
@@ -230,7 +236,18 @@ void Agent::refreshFlowMetrics() {
                            {"destination_host", destinationService(l, EGRESSD_VERDICT_ALLOWED)},
                            {"direction", direction}},
                           double(delta));
+      if (options_.istio_metrics && f.key.protocol == IPPROTO_TCP)
+        metrics_.addCounter(std::string(direction) == "out" ? "istio_tcp_sent_bytes_total" : "istio_tcp_received_bytes_total",
+                            {{"reporter", "source"},
+                             {"source_workload", l.name},
+                             {"source_workload_namespace", l.namespace_},
+                             {"destination_service_name", destinationService(l, EGRESSD_VERDICT_ALLOWED)},
+                             {"destination_port", std::to_string(l.port)}},
+                            double(delta));
     }
+    if (const uint64_t dropped = f.value.packets_dropped - prev.packets_dropped; dropped)
+      metrics_.addCounter("egressd_backstop_dropped_packets_total",
+                          {{"source_namespace", l.namespace_}, {"source_workload", l.name}}, double(dropped));
   }
   flow_last_ = std::move(seen);
   for (const auto& [labels, value] : connection_totals_) metrics_.setCounter("egressd_connections_total", labels, value);

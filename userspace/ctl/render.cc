@@ -64,6 +64,16 @@ std::string renderStatus(const json& s) {
     maps.push_back({text(m["name"]), text(m["entries"]), text(m["capacity"]), pct.str()});
   }
   out << table({"MAP", "ENTRIES", "CAPACITY", "FILL"}, maps);
+  if (s.contains("tc_interfaces")) {
+    out << "\nTC backstop (" << text(s.value("tc_mode", json("auto"))) << "):";
+    std::vector<Row> tc;
+    for (const auto& t : s["tc_interfaces"]) {
+      const bool pending = t.contains("pending");
+      tc.push_back({text(t["workload"]), pending ? "-" : text(t["interface"]), pending ? "-" : text(t["ifindex"]),
+                    pending ? "pending: " + text(t["pending"]) : text(t["mode"])});
+    }
+    out << (tc.empty() ? " no workload interfaces\n" : "\n" + table({"WORKLOAD", "INTERFACE", "IFINDEX", "STATE"}, tc));
+  }
   if (s.contains("workloads")) {
     out << "\nworkloads enforced: " << text(s["workloads"]["enforced"]) << "   scopes: " << text(s["scopes"]) << "\n";
     for (const auto& [name, why] : s["workloads"]["unresolved"].items()) {
