@@ -55,15 +55,17 @@ TEST_F(DatapathTest, MapFillCountsEntriesAgainstCapacity) {
 
 TEST_F(DatapathTest, ProgramsReportIdsAttachPointsAndVerifierBudget) {
   const auto programs = datapath_->programs();
-  // connect4/6, sendmsg4/6, getpeername4/6, DNS egress/ingress, sock_release
-  ASSERT_EQ(programs.size(), 9u);
+  // connect4/6, sendmsg4/6, getpeername4/6, DNS egress/ingress, sock_release,
+  // then the TC pair (attached per workload interface, not at the root)
+  ASSERT_EQ(programs.size(), 11u);
   for (const auto& p : programs) {
     EXPECT_GT(p.id, 0u) << p.name;
     EXPECT_GT(p.verified_insns, 0u) << p.name;
     // The DNS programs carry the parser (docs/DNS_LEARNING.md has the figures).
     const bool dns = p.name.find("dns") != std::string::npos;
     EXPECT_LT(p.verified_insns, dns ? 300000u : 10000u) << p.name << ": verifier budget";
-    EXPECT_NE(p.attach_point.find(tree_->root()), std::string::npos) << p.attach_point;
+    const bool tc = p.attach_point.rfind("tc/", 0) == 0;
+    EXPECT_NE(p.attach_point.find(tc ? "workload interfaces" : tree_->root()), std::string::npos) << p.attach_point;
     std::printf("[ verifier ] %s %s verified_insns=%u\n", p.name.c_str(), p.attach_point.c_str(), p.verified_insns);
   }
 }
