@@ -169,7 +169,11 @@ static __always_inline int egressd_tc_to_workload(struct __sk_buff *skb)
 		if (v) {
 			__sync_fetch_and_add(&v->bytes_in, p.l3_len);
 			__sync_fetch_and_add(&v->packets_in, egressd_tc_packets(skb));
-			return EGRESSD_TC_NEXT;
+			/* Its answers pass rule 2. A flow that only has drops
+			 * (or denied connects) must not hide a new connection
+			 * from the same peer and port: record it below. */
+			if (egressd_flow_passed_connect(v))
+				return EGRESSD_TC_NEXT;
 		}
 	}
 	if (p.protocol == IPPROTO_TCP &&
