@@ -72,16 +72,27 @@ struct {
 } gateways SEC(".maps");
 
 /* Socket cookie -> a redirected socket's original destination, for
- * getpeername(). Preallocated LRU, not sk_storage: sk_storage allocates on
- * every redirected connect (most of the redirect's cost); this map never
- * allocates on the connect path. cgroup/sock_release deletes the entry; LRU
- * bounds any a missed release leaves (cookies are never reused). */
+ * getpeername(), when its slot in `redirected_slots` (below, tried first) is
+ * held by another socket. Preallocated LRU, not sk_storage: sk_storage
+ * allocates on every redirected connect; this map never allocates on the
+ * connect path. cgroup/sock_release deletes the entry; LRU bounds any a
+ * missed release leaves (cookies are never reused). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, EGRESSD_MAX_REDIRECTED);
 	__type(key, struct egressd_redirect_key);
 	__type(value, struct egressd_redirect_state);
 } redirected SEC(".maps");
+
+/* The fast path in front of `redirected`: slot cookie & (N - 1), claimed by
+ * compare-and-swap, never displaced (lib/gateway.h). An array write: no
+ * bucket lock, no LRU list, none of the hash insert's cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EGRESSD_REDIRECT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct egressd_redirect_slot);
+} redirected_slots SEC(".maps");
 
 /* ---- DNS learning (lib/dns_learn.h) ---- */
 

@@ -18,6 +18,7 @@
 #define EGRESSD_MAX_DEST_PORTS 131072
 #define EGRESSD_MAX_GATEWAYS 64 /* egress gateway (address, port) targets; id 0 = none */
 #define EGRESSD_MAX_REDIRECTED 65536 /* redirected sockets remembered for getpeername */
+#define EGRESSD_REDIRECT_SLOTS 65536 /* fast path for those: cookie-indexed slots, power of two */
 /* DNS learning (docs/DNS_LEARNING.md). */
 #define EGRESSD_MAX_DNS_NAMES 16384    /* ServiceEntry hosts, exact and wildcard */
 #define EGRESSD_MAX_DNS_LEARNED 65536  /* (scope, IP) pairs learned from answers */
@@ -163,6 +164,17 @@ struct egressd_redirect_state {
 	__u16 orig_port;    /* network byte order, as in bpf_sock_addr */
 	__u16 via_port;     /* network byte order */
 	__u32 gateway_id;
+};
+
+/* Map `redirected_slots` (array, EGRESSD_REDIRECT_SLOTS): the fast path in
+ * front of `redirected`. A redirected socket claims slot cookie &
+ * (EGRESSD_REDIRECT_SLOTS - 1) with a compare-and-swap of `cookie` from 0 and
+ * keeps its state there; a slot held by another socket is never taken over
+ * (that socket goes to `redirected`). sock_release clears the state, then
+ * gives the slot back (cookie 0) with an atomic exchange. */
+struct egressd_redirect_slot {
+	__u64 cookie; /* 0 = free */
+	struct egressd_redirect_state state;
 };
 
 /* Map `verdict_counters` (per-CPU array, HOOK_COUNT * REASON_COUNT entries):

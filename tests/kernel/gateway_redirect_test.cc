@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "bpf/unique_fd.h"
 #include "kernel/datapath_fixture.h"
@@ -77,6 +78,49 @@ class GatewayRedirectTest : public DatapathTest {
     return count;
   }
 
+  bpf::UniqueFd slotsFd() {
+    bpf::UniqueFd fd(bpf_obj_get((bpffs_dir_ + "/redirected_slots").c_str()));
+    EXPECT_TRUE(fd.valid()) << "open pinned map redirected_slots";
+    return fd;
+  }
+
+  // Writes every slot from `make(index)`, as a socket holding it would.
+  void writeSlots(const std::function<egressd_redirect_slot(uint32_t)>& make) {
+    auto fd = slotsFd();
+    for (uint32_t i = 0; i < EGRESSD_REDIRECT_SLOTS; ++i) {
+      const egressd_redirect_slot slot = make(i);
+      ASSERT_EQ(bpf_map_update_elem(fd.get(), &i, &slot, BPF_ANY), 0) << "slot " << i;
+    }
+  }
+
+  // Slots for which `match(index, slot)` holds.
+  uint32_t countSlots(const std::function<bool(uint32_t, const egressd_redirect_slot&)>& match) {
+    auto fd = slotsFd();
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < EGRESSD_REDIRECT_SLOTS; ++i) {
+      egressd_redirect_slot slot{};
+      EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &i, &slot), 0) << "slot " << i;
+      count += match(i, slot) ? 1 : 0;
+    }
+    return count;
+  }
+
+  // Slots a socket holds (nonzero cookie), and any with state left behind.
+  uint32_t heldSlots() {
+    return countSlots([](uint32_t, const egressd_redirect_slot& s) { return s.cookie != 0; });
+  }
+  uint32_t dirtySlots() {
+    static const egressd_redirect_slot kFree{};
+    return countSlots([](uint32_t, const egressd_redirect_slot& s) { return !abiEqual(s, kFree); });
+  }
+
+  uint32_t mapFillEntries(const std::string& name) {
+    for (const auto& m : datapath_->mapFill())
+      if (m.name == name) return m.entries;
+    ADD_FAILURE() << "no map " << name << " in mapFill";
+    return 0;
+  }
+
   std::string app_;
   std::string gateway_;
 };
@@ -108,21 +152,75 @@ TEST_F(GatewayRedirectTest, AppIsRedirectedAndCannotTell) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 2u);
 }
 
-// sock_release deletes each socket's entry: many connect/close cycles (v4,
-// v6, v4-mapped, each with getpeername checked) leave the map empty.
-TEST_F(GatewayRedirectTest, StateIsGoneAfterClose) {
+// n each of v4, v6 and v4-mapped redirects, getpeername checked on each.
+std::vector<ProbeCase> redirectCycles(int n) {
   std::vector<ProbeCase> cases;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < n; ++i) {
     cases.push_back({"v4", peer(AF_INET, kNetA, 443, true), 0});
     cases.push_back({"v6", peer(AF_INET6, kNet6, 443, true), 0});
     cases.push_back({"v4-mapped", peer(AF_INET6, mapped(kNetA), 443, true), 0});
   }
+  return cases;
+}
+
+// sock_release deletes each socket's state: many connect/close cycles (v4,
+// v6, v4-mapped, each with getpeername checked) leave no slot held or dirty
+// and the LRU empty.
+TEST_F(GatewayRedirectTest, StateIsGoneAfterClose) {
+  const auto cases = redirectCycles(100);
   expectProbes(app_, cases);
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 100u);
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 200u);
   EXPECT_EQ(redirectedEntries(), 0u);
+  EXPECT_EQ(heldSlots(), 0u);
+  EXPECT_EQ(dirtySlots(), 0u);
   expectProbes(app_, cases);
   EXPECT_EQ(redirectedEntries(), 0u);
+  EXPECT_EQ(heldSlots(), 0u);
+  EXPECT_EQ(dirtySlots(), 0u);
+  EXPECT_EQ(mapFillEntries("redirected_slots"), 0u);
+}
+
+// A slot held by another socket is never taken over: the redirect goes
+// through the LRU instead, getpeername still answers, and the holder's slot
+// is untouched. First every slot taken, then every other one (sockets on
+// both paths in one run), then none.
+TEST_F(GatewayRedirectTest, TakenSlotFallsBackToLru) {
+  constexpr uint64_t kForeign = 1ull << 63;  // far above any real cookie
+  auto foreign = [](uint32_t i) {
+    egressd_redirect_slot slot{};
+    slot.cookie = kForeign | i;
+    slot.state.gateway_id = 77;
+    slot.state.via_port = 0xbeef;
+    return slot;
+  };
+  auto untouched = [&](uint32_t i, const egressd_redirect_slot& s) { return abiEqual(s, foreign(i)); };
+  const auto cases = redirectCycles(40);
+
+  writeSlots(foreign);
+  EXPECT_EQ(mapFillEntries("redirected_slots"), uint32_t{EGRESSD_REDIRECT_SLOTS});
+  expectProbes(app_, cases);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 40u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 80u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).denied, 0u);
+  EXPECT_EQ(countSlots(untouched), uint32_t{EGRESSD_REDIRECT_SLOTS});
+  EXPECT_EQ(redirectedEntries(), 0u);
+
+  writeSlots([&](uint32_t i) { return i % 2 ? egressd_redirect_slot{} : foreign(i); });
+  EXPECT_EQ(mapFillEntries("redirected_slots"), uint32_t{EGRESSD_REDIRECT_SLOTS} / 2);
+  expectProbes(app_, cases);
+  EXPECT_EQ(countSlots([&](uint32_t i, const egressd_redirect_slot& s) {
+              return i % 2 ? abiEqual(s, egressd_redirect_slot{}) : untouched(i, s);
+            }),
+            uint32_t{EGRESSD_REDIRECT_SLOTS});
+  EXPECT_EQ(redirectedEntries(), 0u);
+
+  writeSlots([](uint32_t) { return egressd_redirect_slot{}; });
+  expectProbes(app_, cases);
+  EXPECT_EQ(heldSlots(), 0u);
+  EXPECT_EQ(dirtySlots(), 0u);
+  EXPECT_EQ(redirectedEntries(), 0u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 120u);
 }
 
 TEST_F(GatewayRedirectTest, GatewayWorkloadGoesDirectAndIsExempt) {

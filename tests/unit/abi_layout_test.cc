@@ -97,6 +97,10 @@ TEST(AbiLayout, GatewaySizesAndOffsets) {
   EXPECT_EQ(offsetof(egressd_redirect_state, via_addr), 16u);
   EXPECT_EQ(offsetof(egressd_redirect_state, orig_port), 32u);
   EXPECT_EQ(offsetof(egressd_redirect_state, gateway_id), 36u);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_redirect_slot>);
+  EXPECT_EQ(sizeof(egressd_redirect_slot), 48u);
+  EXPECT_EQ(offsetof(egressd_redirect_slot, state), 8u);
+  static_assert((EGRESSD_REDIRECT_SLOTS & (EGRESSD_REDIRECT_SLOTS - 1)) == 0, "slot index is cookie & (N - 1)");
 }
 
 TEST(AbiLayout, ScopeBitmapCoversEveryScope) {

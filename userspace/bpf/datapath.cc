@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <utility>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -123,6 +124,30 @@ uint32_t countKeys(int fd, uint32_t key_size) {
   return count;
 }
 
+// Slots of the array `redirected_slots` a socket holds (cookie != 0), read
+// in batches (16 syscalls for 64K slots, not one per slot).
+uint32_t countHeldSlots(int fd, uint32_t capacity) {
+  constexpr uint32_t kChunk = 4096;
+  std::vector<uint32_t> keys(kChunk);
+  std::vector<egressd_redirect_slot> values(kChunk);
+  uint32_t held = 0;
+  uint32_t in = 0;
+  uint32_t out = 0;
+  for (uint32_t read = 0; read < capacity;) {
+    uint32_t count = kChunk;
+    const int err =
+        bpf_map_lookup_batch(fd, read == 0 ? nullptr : &in, &out, keys.data(), values.data(), &count, nullptr);
+    for (uint32_t i = 0; i < count && i < kChunk; ++i) held += values[i].cookie != 0 ? 1 : 0;
+    if (err != 0) {  // ENOENT: the last batch
+      if (errno != ENOENT) spdlog::warn("{}", errnoMessage("read map redirected_slots", errno));
+      break;
+    }
+    read += count;
+    in = out;
+  }
+  return held;
+}
+
 }  // namespace
 
 struct Datapath::State {
@@ -234,7 +259,7 @@ std::vector<MapFill> Datapath::mapFill() {
   bpf_object__for_each_map(map, state_->skel->obj) {
     // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory.
     if (bpf_map__is_internal(map) || bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ||
-        bpf_map__type(map) == BPF_MAP_TYPE_SK_STORAGE || map == state_->skel->maps.dns_scratch)
+        map == state_->skel->maps.dns_scratch)
       continue;
     const uint32_t capacity = bpf_map__max_entries(map);
     uint32_t entries = capacity;  // arrays are always full
@@ -252,6 +277,8 @@ std::vector<MapFill> Datapath::mapFill() {
         if (bpf_map_lookup_elem(bpf_map__fd(map), &id, &value) == 0 && (value.flags & EGRESSD_GATEWAY_F_ACTIVE))
           ++entries;
       }
+    } else if (map == state_->skel->maps.redirected_slots) {
+      entries = countHeldSlots(bpf_map__fd(map), capacity);
     } else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE ||
                bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH) {
       entries = countKeys(bpf_map__fd(map), bpf_map__key_size(map));
