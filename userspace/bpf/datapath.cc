@@ -142,6 +142,7 @@ uint32_t countHeldSlots(int fd, uint32_t capacity) {
       if (errno != ENOENT) spdlog::warn("{}", errnoMessage("read map redirected_slots", errno));
       break;
     }
+    if (count == 0) break;  // never expected; no endless loop if it happens
     read += count;
     in = out;
   }
