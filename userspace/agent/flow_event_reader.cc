@@ -87,14 +87,21 @@ int FlowEventReader::onRecord(void* self, void* data, size_t size) {
   return 0;
 }
 
+// The kernel side submits events without waking us unless a batch is queued
+// (bpf/lib/flows.h, EGRESSD_EVENTS_WAKEUP_BYTES): a wakeup per event cost each
+// new-flow connect a self-IPI and a context switch. So read the ring on a
+// short timer too; an event reaches the access log within kPollMs.
 void FlowEventReader::loop() {
+  constexpr int kPollMs = 50;
   while (!stop_) {
-    const int n = ring_buffer__poll(ring_, 200);
+    int n = ring_buffer__poll(ring_, kPollMs);
+    if (n >= 0 || n == -EINTR) n = ring_buffer__consume(ring_);
     if (n < 0 && n != -EINTR) {
       spdlog::warn("flow_events ring buffer: {}", std::strerror(-n));
       return;
     }
   }
+  ring_buffer__consume(ring_);  // what was queued since the last timer
 }
 
 }  // namespace egressd::agent
