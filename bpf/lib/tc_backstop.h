@@ -3,7 +3,8 @@
  * passes them (raw and packet sockets) and counts bytes and packets per flow.
  *
  * From the workload, a packet passes when
- *  1. it is not IP, or stays on the link (ND, link-local, multicast);
+ *  1. it is not IP, or stays on the link (link-local, link-scope multicast,
+ *     neighbour discovery the node will not route on);
  *  2. its flow passed connect() (allowed, redirected or audited): so a TTL
  *     expiry or a policy change never cuts an established connection, as
  *     at the socket hooks;
@@ -69,6 +70,34 @@ static __always_inline int egressd_tc_is_inbound_reply(__u32 ifindex, const stru
 	return bpf_map_lookup_elem(&tc_inbound, &k) != NULL;
 }
 
+/* Neighbour discovery to an address that isn't link-local passes only as a
+ * valid ND message (hop limit 255, RFC 4861 7.1) that the node will not send
+ * on through a gateway: to the node itself, to a neighbour on a connected
+ * link, or nowhere (no route, forwarding off). So a raw socket can't carry
+ * data to a remote host dressed as ND. */
+static __always_inline int egressd_tc_nd_stays_on_link(struct __sk_buff *skb, const struct egressd_packet *p)
+{
+	struct bpf_fib_lookup fib = {};
+	long rc;
+
+	if (p->hop_limit != 255)
+		return 0;
+	fib.family = 10; /* AF_INET6 */
+	fib.l4_protocol = IPPROTO_ICMPV6;
+	fib.ifindex = skb->ifindex;
+	__builtin_memcpy(fib.ipv6_src, p->src.w, sizeof(fib.ipv6_src));
+	__builtin_memcpy(fib.ipv6_dst, p->dst.w, sizeof(fib.ipv6_dst));
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_NOT_FWDED || rc == BPF_FIB_LKUP_RET_FWD_DISABLED)
+		return 1;
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
+		return 0;
+	/* The lookup wrote the next hop: the destination itself when no
+	 * gateway is in the way. */
+	return fib.ipv6_dst[0] == p->dst.w[0] && fib.ipv6_dst[1] == p->dst.w[1] && fib.ipv6_dst[2] == p->dst.w[2] &&
+	       fib.ipv6_dst[3] == p->dst.w[3];
+}
+
 /* A decision the backstop made itself (rule 4 or a drop): flow entry,
  * counters, and an event for drops and audits (rate-limited per flow). */
 static __always_inline void egressd_tc_record(const struct egressd_flow_key *key, const struct __sk_buff *skb,
@@ -120,7 +149,8 @@ static __always_inline int egressd_tc_from_workload(struct __sk_buff *skb)
 	kind = egressd_parse_packet(skb, &p);
 	if (kind == EGRESSD_PACKET_NOT_IP)
 		return EGRESSD_TC_NEXT;
-	if (kind == EGRESSD_PACKET_IP && egressd_packet_is_link_scope(&p))
+	if (kind == EGRESSD_PACKET_IP &&
+	    (egressd_packet_is_link_scope(&p) || (egressd_packet_is_nd(&p) && egressd_tc_nd_stays_on_link(skb, &p))))
 		return EGRESSD_TC_NEXT;
 	wk.cgroup_id = iface->cgroup_id;
 	w = bpf_map_lookup_elem(&workloads, &wk);

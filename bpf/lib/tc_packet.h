@@ -32,6 +32,7 @@ struct egressd_packet {
 	__u8 tcp_flags;  /* TCP only */
 	__u8 icmp6_type; /* ICMPv6 only */
 	__u8 later_fragment; /* IPv4 fragment other than the first: no ports */
+	__u8 hop_limit;  /* IPv4 TTL, IPv6 hop limit */
 	__u32 l3_len;    /* bytes from the IP header on */
 };
 
@@ -77,6 +78,7 @@ static __always_inline enum egressd_packet_kind egressd_parse_packet(struct __sk
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
 			return EGRESSD_PACKET_MALFORMED;
 		p->protocol = ip.protocol;
+		p->hop_limit = ip.ttl;
 		p->src = egressd_addr_v4(ip.saddr);
 		p->dst = egressd_addr_v4(ip.daddr);
 		if (ip.frag_off & bpf_htons(0x1fff)) {
@@ -92,6 +94,7 @@ static __always_inline enum egressd_packet_kind egressd_parse_packet(struct __sk
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)) < 0)
 			return EGRESSD_PACKET_MALFORMED;
 		p->protocol = ip6.nexthdr;
+		p->hop_limit = ip6.hop_limit;
 		__builtin_memcpy(p->src.w, &ip6.saddr, 16);
 		__builtin_memcpy(p->dst.w, &ip6.daddr, 16);
 		return egressd_packet_ports(skb, ETH_HLEN + sizeof(ip6), p) < 0 ? EGRESSD_PACKET_MALFORMED
@@ -100,22 +103,31 @@ static __always_inline enum egressd_packet_kind egressd_parse_packet(struct __sk
 	return EGRESSD_PACKET_NOT_IP;
 }
 
-/* Traffic that never leaves the link: IPv6 neighbour discovery (RS, RA, NS,
- * NA, redirect), link-local and multicast destinations, IPv4 limited
- * broadcast and multicast. The backstop leaves it alone, as a pod needs it
- * to reach its gateway at all. */
+/* Traffic that never leaves the link: link-local unicast, link-scope
+ * multicast (224.0.0.0/24; ff01::/16 and ff02::/16), IPv4 limited
+ * broadcast. The backstop leaves it alone, as a pod needs it to reach its
+ * gateway at all. Wider multicast can be routed: the registry decides it. */
 static __always_inline int egressd_packet_is_link_scope(const struct egressd_packet *p)
 {
 	const struct egressd_addr *d = &p->dst;
 
 	if (egressd_addr_is_v4mapped(d)) {
 		__u32 ip = bpf_ntohl(d->w[3]);
-		return ip == 0xffffffff || (ip >> 28) == 0xe;
+		return ip == 0xffffffff || (ip >> 8) == 0xe00000;
 	}
-	if (p->protocol == IPPROTO_ICMPV6 && p->icmp6_type >= 133 && p->icmp6_type <= 137)
-		return 1;
 	__u32 w0 = bpf_ntohl(d->w[0]);
-	return (w0 >> 24) == 0xff || (w0 >> 22) == (0xfe80 >> 6);
+	if ((w0 >> 24) == 0xff)
+		return ((w0 >> 16) & 0xf) <= 2; /* multicast scope: interface or link */
+	return (w0 >> 22) == (0xfe80 >> 6);
+}
+
+/* IPv6 neighbour discovery (RS, RA, NS, NA, redirect). To link-local and
+ * link-scope multicast addresses it is link scope above; to any other
+ * address (NUD of a neighbour known by its global address) the backstop
+ * checks it cannot leave the link (egressd_tc_nd_stays_on_link). */
+static __always_inline int egressd_packet_is_nd(const struct egressd_packet *p)
+{
+	return p->protocol == IPPROTO_ICMPV6 && p->icmp6_type >= 133 && p->icmp6_type <= 137;
 }
 
 #endif /* EGRESSD_BPF_TC_PACKET_H */

@@ -128,12 +128,13 @@ std::vector<uint8_t> ipv4(const char* src, const char* dst, uint8_t protocol, co
   return f;
 }
 
-std::vector<uint8_t> ipv6(const char* src, const char* dst, uint8_t nexthdr, const std::vector<uint8_t>& l4) {
+std::vector<uint8_t> ipv6(const char* src, const char* dst, uint8_t nexthdr, const std::vector<uint8_t>& l4,
+                          uint8_t hop_limit = 255) {
   auto f = ethernet(ETH_P_IPV6);
   f.insert(f.end(), {0x60, 0, 0, 0});
   put16(f, static_cast<uint16_t>(l4.size()));
   f.push_back(nexthdr);
-  f.push_back(255);
+  f.push_back(hop_limit);
   for (auto b : ip6(src)) f.push_back(b);
   for (auto b : ip6(dst)) f.push_back(b);
   f.insert(f.end(), l4.begin(), l4.end());
@@ -228,8 +229,14 @@ class TcBackstopTest : public DatapathTest {
     home_netns_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     ASSERT_GE(home_netns_, 0) << std::strerror(errno);
     ASSERT_EQ(0, ::unshare(CLONE_NEWNET)) << std::strerror(errno);
+    // tct0 is on 2001:db8:ffff::/64 with 2001:db8:1::/64 behind a gateway,
+    // forwarding on: what the ND rows' route lookups see.
     ASSERT_EQ(0, std::system("ip link add tct0 type veth peer name tct1 && "
-                             "ip link add tct2 type veth peer name tct3"));
+                             "ip link add tct2 type veth peer name tct3 && "
+                             "ip link set tct0 up && ip link set tct1 up && "
+                             "ip -6 addr add 2001:db8:ffff::1/64 dev tct0 nodad && "
+                             "ip -6 route add 2001:db8:1::/64 via 2001:db8:ffff::fe dev tct0 && "
+                             "sysctl -qw net.ipv6.conf.all.forwarding=1"));
     pod_if_ = if_nametoindex("tct0");
     unmapped_if_ = if_nametoindex("tct1");
     audit_if_ = if_nametoindex("tct2");
@@ -319,8 +326,18 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
        kNext},
       {"ICMPv6 NS (135) to solicited-node multicast passes",
        ipv6("fe80::2", "ff02::1:ff00:1", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
-      {"ICMPv6 NS (135) unicast to a global address (NUD) passes",
-       ipv6(kPod6, "2001:db8:1::1", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"ICMPv6 NS (135) unicast to an on-link neighbour's global address (NUD) passes",
+       ipv6(kPod6, "2001:db8:ffff::3", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"ICMPv6 NA (136) to the node's own global address passes",
+       ipv6(kPod6, "2001:db8:ffff::1", IPPROTO_ICMPV6, icmp6(136)), D::kFromPod, kNext},
+      {"ICMPv6 NS (135) to 2001:db8:9::1 (no route: can't leave) passes",
+       ipv6(kPod6, "2001:db8:9::1", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"ICMPv6 NS (135) to 2001:db8:1::1, routed on through a gateway, dropped",
+       ipv6(kPod6, "2001:db8:1::1", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kDrop},
+      {"ICMPv6 NS (135) to an on-link neighbour with hop limit 64 (not valid ND) dropped",
+       ipv6(kPod6, "2001:db8:ffff::3", IPPROTO_ICMPV6, icmp6(135), 64), D::kFromPod, kDrop},
+      {"ICMPv6 RA (134) to 2001:db8:1::1 dropped", ipv6(kPod6, "2001:db8:1::1", IPPROTO_ICMPV6, icmp6(134)),
+       D::kFromPod, kDrop},
       {"ICMPv6 RS (133) to ff02::2 passes", ipv6("fe80::2", "ff02::2", IPPROTO_ICMPV6, icmp6(133)), D::kFromPod,
        kNext},
       {"IPv6 UDP to link-local fe80::1 passes", ipv6("fe80::2", "fe80::1", IPPROTO_UDP, udp(40000, 9999)),
@@ -328,6 +345,10 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
       {"IPv6 UDP to link-local febf::1 (top of fe80::/10) passes",
        ipv6("fe80::2", "febf::1", IPPROTO_UDP, udp(40000, 9999)), D::kFromPod, kNext},
       {"IPv6 UDP to ff02::1 passes", ipv6("fe80::2", "ff02::1", IPPROTO_UDP, udp(40000, 9999)), D::kFromPod, kNext},
+      {"IPv6 UDP to ff0e::1 (global-scope multicast, routable) dropped",
+       ipv6(kPod6, "ff0e::1", IPPROTO_UDP, udp(40000, 9999)), D::kFromPod, kDrop},
+      {"IPv4 UDP to 239.255.255.250 (not link-local multicast) dropped",
+       ipv4(kPod4, "239.255.255.250", IPPROTO_UDP, udp(40000, 1900)), D::kFromPod, kDrop},
 
       // Rule 4: the registry, as at connect().
       {"IPv4 UDP to allowed 192.0.2.10:9000 passes", ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000)),
