@@ -49,6 +49,7 @@ std::string TcAttachments::pinPath(uint64_t cgroup_id, bpf::TcHook hook) const {
 Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& out) {
   auto host = netns::findHostSideInterface(pid);
   if (!host) return fail(host.error());
+  if (auto free = checkIfindexFree(workload.name, *host); !free) return free;
   // The map entry first: the programs pass interfaces they don't know.
   if (auto st = datapath_.putTcIface(host->ifindex, workload.cgroup_id); !st) return st;
   bpf::TcMode used = mode_;
@@ -74,10 +75,27 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
   out.cgroup_id = workload.cgroup_id;
   out.workload_netns_inode = host->workload_netns_inode;
   out.host_netns_fd = std::move(host->netns_fd);
+  out.host_netns_inode = host->netns_inode;
   out.in_agent_netns = host->in_agent_netns;
   out.ifindex = host->ifindex;
   out.interface = host->name;
   out.mode = used;
+  return Ok{};
+}
+
+// tc_ifaces is keyed by ifindex alone, which is unique within one namespace
+// (a node's host-side veths all live in its root namespace). Another
+// workload's entry for the same index in the same namespace is stale: its
+// interface is gone and the index was reused. In another namespace it would
+// be a real clash: refuse rather than let one policy judge the other's packets.
+Status TcAttachments::checkIfindexFree(const std::string& name, const netns::HostSideInterface& host) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [other, a] : attached_) {
+    if (other == name || a.ifindex != host.ifindex || a.host_netns_inode == host.netns_inode) continue;
+    return fail("its host-side interface " + host.name + " has ifindex " + std::to_string(host.ifindex) +
+                ", as workload " + other + "'s (" + a.interface +
+                ") in another network namespace; TC interfaces are keyed by ifindex alone");
+  }
   return Ok{};
 }
 
@@ -91,7 +109,13 @@ void TcAttachments::detach(const std::string& name, Attached& attached) {
     return Ok{};
   });
   if (!st) spdlog::warn("workload {}: {}", name, st.error());
-  if (auto removed = datapath_.deleteTcIface(attached.ifindex); !removed) spdlog::warn("{}", removed.error());
+  // Only our own entry: a reused index may already be another workload's.
+  auto entries = datapath_.readTcIfaces();
+  if (!entries) {
+    spdlog::warn("{}", entries.error());
+  } else if (auto it = entries->find(attached.ifindex); it != entries->end() && it->second == attached.cgroup_id) {
+    if (auto removed = datapath_.deleteTcIface(attached.ifindex); !removed) spdlog::warn("{}", removed.error());
+  }
   spdlog::info("workload {}: TC backstop detached from {}", name, attached.interface);
 }
 

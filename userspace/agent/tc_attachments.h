@@ -13,6 +13,7 @@
 #include "bpf/datapath.h"
 #include "bpf/tc_link.h"
 #include "bpf/unique_fd.h"
+#include "netns/host_side.h"
 
 namespace egressd::agent {
 
@@ -42,6 +43,7 @@ class TcAttachments {
     uint64_t cgroup_id = 0;
     uint64_t workload_netns_inode = 0;
     bpf::UniqueFd host_netns_fd;
+    uint64_t host_netns_inode = 0;
     bool in_agent_netns = false;
     uint32_t ifindex = 0;
     std::string interface;
@@ -49,6 +51,7 @@ class TcAttachments {
   };
 
   Status attach(const TcWorkload& workload, pid_t pid, Attached& out);
+  Status checkIfindexFree(const std::string& name, const netns::HostSideInterface& host);
   void detach(const std::string& name, Attached& attached);
   std::string pinPath(uint64_t cgroup_id, bpf::TcHook hook) const;
   void removeLeftovers();
