@@ -14,6 +14,9 @@
 #   UDP connect() to 192.0.2.10:9: no packet, the cheapest connect (worst-case ratio)
 #   TCP connect() to nginx on 192.0.2.10:80 over a veth (handshake in the caller's softirq)
 #   UDP connect() to a new destination every call (insert + event every decision)
+#   TCP connect() to a new address every call (198.18.0.0/15, which the
+#     "internet" namespace takes as its own, so nginx answers: a new flow on a
+#     connect that sends a packet, as a pod's first call to a host)
 # Needs root and a build (BIN=dir to override).
 #   scripts/bench/flow_stats.sh [ROUNDS=200] [CPU=last]
 set -euo pipefail
@@ -34,6 +37,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 lab_up egd-fsb >/dev/null
+ip -n "$LAB-ext" route add local 198.18.0.0/15 dev lo
 port=9480
 for v in on off; do
   mkdir -p "$LAB_CGROUP/$v/ns/w" "$LAB_DIR/$v"
@@ -74,7 +78,7 @@ taskset -c "$cpu" "$bin/connect_ab_bench" --netns "$LAB-wl" \
   --cgroup-a "$LAB_CGROUP/on/ns/w" --label-a on --progs-a "$progs_on" \
   --cgroup-b "$LAB_CGROUP/off/ns/w" --label-b off --progs-b "$progs_off" \
   --prog-names connect4,sock_release --rounds "$rounds" \
-  --udp 192.0.2.10:9 --tcp 192.0.2.10:80 --udp-new
+  --udp 192.0.2.10:9 --tcp 192.0.2.10:80 --udp-new --tcp-new
 
 echo
 echo "connect4 over the whole run, from /metrics (egressd_bpf_program_run*_total):"

@@ -22,10 +22,14 @@
 //   udp-new          UDP connect() to a different destination every call
 //                    (198.18.0.0/15, port 1024-61023): every decision is a new
 //                    flow (map insert, LRU eviction once full, one event)
+//   tcp-new          TCP connect() as `tcp`, to a different address every call
+//                    (198.18.0.0/15, the listener's port; the far side routes
+//                    that range to itself): a new flow on a connect that sends
+//                    a packet, as a pod's first call to a host is
 //
 //   connect_ab_bench --cgroup-a DIR --cgroup-b DIR [--netns NAME] [--label-a on --label-b off]
 //     [--progs-a ID,ID] [--progs-b ID,ID] [--rounds 200] [--warmup 5]
-//     [--udp IP:PORT] [--tcp IP:PORT] [--udp-new] [--batch-udp 2000]
+//     [--udp IP:PORT] [--tcp IP:PORT] [--udp-new] [--tcp-new] [--batch-udp 2000]
 //     [--batch-tcp 300] [--seed 1]
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -52,7 +56,10 @@
 
 namespace {
 
-enum class Kind : uint8_t { kUdp = 0, kTcp = 1, kUdpNew = 2 };
+enum class Kind : uint8_t { kUdp = 0, kTcp = 1, kUdpNew = 2, kTcpNew = 3 };
+constexpr size_t kKinds = 4;
+
+bool isTcp(Kind k) { return k == Kind::kTcp || k == Kind::kTcpNew; }
 
 const char* kindName(Kind k) {
   switch (k) {
@@ -62,6 +69,8 @@ const char* kindName(Kind k) {
       return "TCP connect() (non-blocking, handshake to a listener), same flow";
     case Kind::kUdpNew:
       return "UDP connect(), a new flow every call";
+    case Kind::kTcpNew:
+      return "TCP connect() (non-blocking, handshake to a listener), a new flow every call";
   }
   return "?";
 }
@@ -110,21 +119,23 @@ using Clock = std::chrono::steady_clock;
     }
     close(ns);
   }
-  uint64_t new_flow = 0;  // udp-new: a fresh (address, port) per call
+  uint64_t new_flow = 0;      // udp-new: a fresh (address, port) per call
+  uint64_t new_tcp_flow = 0;  // tcp-new: a fresh address per call
   BatchRequest req{};
   while (read(in_fd, &req, sizeof(req)) == static_cast<ssize_t>(sizeof(req))) {
     BatchResult res;
     for (uint32_t i = 0; i < req.calls; ++i) {
-      sockaddr_in addr = req.kind == Kind::kTcp ? tcp : udp;
+      sockaddr_in addr = isTcp(req.kind) ? tcp : udp;
       if (req.kind == Kind::kUdpNew) {
         const uint64_t n = new_flow++;
         addr.sin_addr.s_addr = htonl((198u << 24 | 18u << 16) + static_cast<uint32_t>(n / 60000 % 131072));
         addr.sin_port = htons(static_cast<uint16_t>(1024 + n % 60000));
+      } else if (req.kind == Kind::kTcpNew) {
+        addr.sin_addr.s_addr = htonl((198u << 24 | 18u << 16) + static_cast<uint32_t>(new_tcp_flow++ % 131072));
       }
       const auto t0 = Clock::now();
-      const int fd = req.kind == Kind::kTcp ? socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)
-                                            : socket(AF_INET, SOCK_DGRAM, 0);
-      if (req.kind == Kind::kTcp) {
+      const int fd = isTcp(req.kind) ? socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0) : socket(AF_INET, SOCK_DGRAM, 0);
+      if (isTcp(req.kind)) {
         // Abort on close: no TIME_WAIT, so ports never run out.
         linger l{1, 0};
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
@@ -132,7 +143,7 @@ using Clock = std::chrono::steady_clock;
       const auto t1 = Clock::now();
       const int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
       const auto t2 = Clock::now();
-      if (rc < 0 && !(req.kind == Kind::kTcp && errno == EINPROGRESS)) ++res.failed;
+      if (rc < 0 && !(isTcp(req.kind) && errno == EINPROGRESS)) ++res.failed;
       close(fd);
       const auto t3 = Clock::now();
       res.connect_ns += static_cast<double>(std::chrono::nanoseconds(t2 - t1).count());
@@ -255,7 +266,7 @@ int main(int argc, char** argv) {
   std::string cg_a, cg_b, label_a = "A", label_b = "B", progs_a, progs_b, udp_ep, tcp_ep, prog_names;
   int rounds = 200, warmup = 5;
   uint32_t batch_udp = 2000, batch_tcp = 300;
-  bool udp_new = false;
+  bool udp_new = false, tcp_new = false;
   unsigned seed = 1;
   app.add_option("--cgroup-a", cg_a)->required();
   app.add_option("--cgroup-b", cg_b)->required();
@@ -270,6 +281,7 @@ int main(int argc, char** argv) {
   app.add_option("--udp", udp_ep, "IP:PORT");
   app.add_option("--tcp", tcp_ep, "IP:PORT of a listener");
   app.add_flag("--udp-new", udp_new);
+  app.add_flag("--tcp-new", tcp_new, "needs --tcp (its port) and 198.18.0.0/15 routed to the listener");
   app.add_option("--batch-udp", batch_udp);
   app.add_option("--batch-tcp", batch_tcp);
   app.add_option("--seed", seed);
@@ -286,8 +298,15 @@ int main(int argc, char** argv) {
     kinds.push_back(Kind::kTcp);
   }
   if (udp_new) kinds.push_back(Kind::kUdpNew);
+  if (tcp_new) {
+    if (tcp_ep.empty()) {
+      std::fprintf(stderr, "--tcp-new needs --tcp IP:PORT (the listener's port)\n");
+      return 2;
+    }
+    kinds.push_back(Kind::kTcpNew);
+  }
   if (kinds.empty()) {
-    std::fprintf(stderr, "nothing to measure: --udp, --tcp and/or --udp-new\n");
+    std::fprintf(stderr, "nothing to measure: --udp, --tcp, --udp-new and/or --tcp-new\n");
     return 2;
   }
   std::vector<std::string> names;
@@ -304,13 +323,13 @@ int main(int argc, char** argv) {
 
   std::mt19937 rng(seed);
   // samples[kind][variant]
-  std::vector<std::vector<Sample>> sa(3), sb(3);
+  std::vector<std::vector<Sample>> sa(kKinds), sb(kKinds);
   uint64_t failed = 0;
   for (int r = 0; r < warmup + rounds; ++r) {
     std::vector<Kind> order = kinds;
     std::shuffle(order.begin(), order.end(), rng);
     for (Kind k : order) {
-      const BatchRequest req{k, k == Kind::kTcp ? batch_tcp : batch_udp};
+      const BatchRequest req{k, isTcp(k) ? batch_tcp : batch_udp};
       const bool a_first = rng() & 1;
       Sample s[2];
       for (int turn = 0; turn < 2; ++turn) {
@@ -342,7 +361,7 @@ int main(int argc, char** argv) {
   for (Kind k : kinds) {
     const auto& a = sa[static_cast<size_t>(k)];
     const auto& b = sb[static_cast<size_t>(k)];
-    const uint32_t calls = k == Kind::kTcp ? batch_tcp : batch_udp;
+    const uint32_t calls = isTcp(k) ? batch_tcp : batch_udp;
     std::printf("\n%s, batches of %u:\n", kindName(k), calls);
     // Returns {median B value, median A-B difference}.
     auto line = [&](const char* what, auto get) -> std::pair<double, double> {
