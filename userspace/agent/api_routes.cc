@@ -13,6 +13,7 @@
 #include "agent/dns_view.h"
 #include "common/abi_names.h"
 #include "compiler/address.h"
+#include "compiler/explain_sni.h"
 #include "compiler/host_classes.h"
 
 namespace egressd::agent {
@@ -192,8 +193,49 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
   return fail("no workload " + workload + " (expected NAMESPACE/NAME of a Workload in the policy)");
 }
 
+namespace {
+
+// What the SNI changes (compiler/explain_sni.h), next to the kernel's verdict.
+Result<json> sniJson(const AppliedPolicy& applied, const std::string& workload, const std::string& sni, uint16_t port,
+                     egressd_verdict kernel_verdict, std::vector<std::string> destination_hosts) {
+  compiler::SniQuestion question{workload, sni, port, kernel_verdict, std::move(destination_hosts)};
+  auto e = compiler::explainSni(applied.compiled, applied.snapshot, question);
+  if (!e) return fail(e.error());
+  json route = nullptr;
+  if (e->gateway_route) {
+    route = {{"host", e->gateway_route->host},
+             {"port", e->gateway_route->port},
+             {"gateway", e->gateway_route->target.service},
+             {"virtual_service", e->gateway_route->virtual_service}};
+  }
+  return json{{"name", e->sni},
+              {"service_entry", e->service_entry ? json(*e->service_entry) : json(nullptr)},
+              {"registered_host", e->registered_host ? json(*e->registered_host) : json(nullptr)},
+              {"covers_destination", e->covers_destination},
+              {"egress_gateway", e->egress_gateway},
+              {"sidecar_verdict", verdictName(e->sidecar_verdict)},
+              {"gateway_route", route},
+              {"agrees", e->agrees},
+              {"detail", e->detail}};
+}
+
+// The hosts the kernel knows an explained IP by: learned for it (and not
+// expired), or those of the ServiceEntry that decided.
+std::vector<std::string> hostsKnownFor(const AppliedPolicy& applied, const compiler::Explanation& ex) {
+  std::vector<std::string> hosts;
+  if (ex.learned && !ex.learned->expired) hosts = ex.learned->hosts;
+  if (ex.service_entry) {
+    if (const auto* se = findServiceEntry(applied.snapshot, *ex.service_entry)) {
+      hosts.insert(hosts.end(), se->hosts.begin(), se->hosts.end());
+    }
+  }
+  return hosts;
+}
+
+}  // namespace
+
 Result<json> explainJson(const AppliedPolicy& applied, const std::string& workload, const std::string& to,
-                         const std::string& protocol, const LearnedReader& learned) {
+                         const std::string& protocol, const LearnedReader& learned, const std::string& sni) {
   auto target = splitHostPort(to);
   if (!target) return fail(target.error());
   uint8_t l4 = 0;
@@ -205,6 +247,11 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
     auto explanation = explainIp(applied, workload, target->address, target->port, l4, learned);
     if (!explanation) return fail(explanation.error());
     out.update(explanationJson(*explanation));
+    if (!sni.empty()) {
+      auto s = sniJson(applied, workload, sni, target->port, explanation->verdict, hostsKnownFor(applied, *explanation));
+      if (!s) return fail(s.error());
+      out["sni"] = *s;
+    }
     return out;
   }
 
@@ -227,6 +274,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
   });
   json ips = json::array();
   std::set<std::string> verdicts;
+  egressd_verdict last_verdict = EGRESSD_VERDICT_DENIED;
   std::string scope_key;
   for (const auto& e : entries) {
     if (e.key.scope_id != *scope || e.value.expires_ns <= learned.now_ns) continue;
@@ -240,6 +288,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
     json row = explanationJson(*explanation);
     row["ip"] = ip;
     verdicts.insert(row["verdict"].get<std::string>());
+    last_verdict = explanation->verdict;
     scope_key = explanation->scope_key;
     ips.push_back(std::move(row));
   }
@@ -266,6 +315,17 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
     out["verdict"] = "mixed";
     out["reason"] = "per_ip";
     out["detail"] = "the learned IPs of " + target->address + " get different verdicts: see learned_ips";
+  }
+  if (!sni.empty()) {
+    if (verdicts.size() != 1) {
+      out["sni"] = {{"name", sni},
+                    {"detail", "the kernel has no single verdict for " + target->address +
+                                   " (see detail): explain one of its IPs with --sni"}};
+    } else {
+      auto s = sniJson(applied, workload, sni, target->port, last_verdict, {target->address});
+      if (!s) return fail(s.error());
+      out["sni"] = *s;
+    }
   }
   return out;
 }
@@ -355,7 +415,8 @@ void Agent::registerRoutes() {
       return entries ? *entries : std::vector<bpf::DnsLearnedEntry>{};
     };
     learned.now_ns = bootTimeNs();
-    auto body = explainJson(*applied, query.at("workload"), query.at("to"), protocol, learned);
+    const std::string sni = query.count("sni") ? query.at("sni") : "";
+    auto body = explainJson(*applied, query.at("workload"), query.at("to"), protocol, learned, sni);
     return body ? jsonResponse(200, *body) : errorResponse(400, body.error());
   });
 }

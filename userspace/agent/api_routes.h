@@ -26,8 +26,10 @@ struct LearnedReader {
 // `to` is IP:PORT, [IPv6]:PORT or HOST:PORT; `protocol` tcp or udp. For an
 // IP, the (scope, IP) learned entry counts as in the kernel; for a host, each
 // IP currently learned for it (exact or wildcard class) in the workload's
-// scope is explained.
+// scope is explained. A non-empty `sni` adds what a sidecar routing on that
+// TLS SNI would decide, and whether it agrees (compiler/explain_sni.h).
 Result<nlohmann::json> explainJson(const AppliedPolicy& applied, const std::string& workload, const std::string& to,
-                                   const std::string& protocol, const LearnedReader& learned);
+                                   const std::string& protocol, const LearnedReader& learned,
+                                   const std::string& sni = "");
 
 }  // namespace egressd::agent

@@ -16,13 +16,16 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
   auto* status = app.add_subcommand("status", "Programs, maps and their fill, policy generation, rejected objects");
-  std::string workload, to, protocol = "tcp";
+  std::string workload, to, protocol = "tcp", sni;
   auto* policy = app.add_subcommand("policy", "What a workload may reach: mode, Sidecar, imported ServiceEntries");
   policy->add_option("--workload", workload, "NAMESPACE/NAME")->required();
   auto* explain = app.add_subcommand("explain", "The verdict for one connection and why");
   explain->add_option("--workload", workload, "NAMESPACE/NAME")->required();
   explain->add_option("--to", to, "IP:PORT, [IPv6]:PORT, or HOST:PORT (the IPs learned for it)")->required();
   explain->add_option("--protocol", protocol, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))->capture_default_str();
+  explain->add_option("--sni", sni,
+                      "The TLS SNI the app sends: what a sidecar routing on it would decide, and whether the kernel "
+                      "(deciding on the IP) agrees");
   bool all_dns = false;
   auto* dns = app.add_subcommand("dns", "IPs learned from DNS answers, per scope: names, IP, TTL left, hits");
   dns->add_flag("--all", all_dns, "Include expired entries");
@@ -59,7 +62,9 @@ int main(int argc, char** argv) {
     reply = client.get("/api/v1/suggest", {});
     render = renderSuggest;
   } else if (explain->parsed()) {
-    reply = client.get("/api/v1/explain", {{"workload", workload}, {"to", to}, {"protocol", protocol}});
+    std::map<std::string, std::string> query{{"workload", workload}, {"to", to}, {"protocol", protocol}};
+    if (!sni.empty()) query["sni"] = sni;
+    reply = client.get("/api/v1/explain", query);
     render = renderExplain;
   }
   if (!reply.error.empty()) {

@@ -148,6 +148,15 @@ std::string renderExplain(const json& e) {
     }
     if (!rows.empty()) out << "\n" << table({"LEARNED IP", "VERDICT", "REASON", "SERVICEENTRY", "HOSTS", "TTL"}, rows);
   }
+  if (e.contains("sni") && e["sni"].is_object()) {
+    const auto& s = e["sni"];
+    out << "  sni:           " << text(s["name"]);
+    if (s.contains("sidecar_verdict")) {
+      out << ": a sidecar would say " << text(s["sidecar_verdict"])
+          << (s.value("agrees", false) ? " (agrees)" : " (DIFFERS from the kernel)");
+    }
+    out << "\n  sni detail:    " << text(s["detail"]) << "\n";
+  }
   return out.str();
 }
 

@@ -142,6 +142,27 @@ lab_exec istio-system/egressgateway curl -sS -k -m 3 --resolve api.external-serv
   https://api.external-service.com/ >/dev/null && expect_remote "gateway's upstream not redirected" 10.99.0.2
 expect_probe istio-system/egressgateway connect 203.0.113.30 443 ok
 expect_metric 'egressd_verdicts_total\{.*reason="gateway_route".*\} [1-9]'
+# explain --sni: what a sidecar routing on the SNI would do, next to the kernel.
+sni_is() {  # sni_is TO SNI JQ-TEST: the explain JSON must pass the jq test
+  local out
+  out=$(egressctl -o json explain --workload production/app --to "$1" --sni "$2")
+  if jq -e "$3" <<<"$out" >/dev/null; then e2e_ok "explain --to $1 --sni $2: $(jq -r .sni.detail <<<"$out")"
+  else e2e_fail "explain --to $1 --sni $2: $out"; fi
+}
+sni_is 192.0.2.10:443 api.external-service.com \
+  '.verdict == "redirected" and .sni.agrees and .sni.gateway_route.virtual_service == "production/external-api-vs"'
+sni_is 198.51.100.20:443 api.external-service.com \
+  '.verdict == "allowed" and .sni.sidecar_verdict == "redirected" and (.sni.agrees | not)'
+sni_is 198.51.100.20:443 evil.example.com \
+  '.verdict == "allowed" and .sni.sidecar_verdict == "denied" and (.sni.detail | contains("Register evil.example.com"))'
+egressctl explain --workload production/app --to 198.51.100.20:443 --sni evil.example.com | grep -q "DIFFERS from the kernel" &&
+  e2e_ok "explain --sni table marks the difference" || e2e_fail "explain --sni table: no DIFFERS"
+if err=$(egressctl explain --workload production/app --to 192.0.2.10:443 --sni 192.0.2.10 2>&1); then
+  e2e_fail "explain --sni with an address succeeded: $err"
+else
+  [[ "$err" == *"an SNI is a host name, not an address"* ]] && e2e_ok "explain --sni 192.0.2.10: $err" ||
+    e2e_fail "explain --sni 192.0.2.10: $err"
+fi
 if egressctl policy --workload production/app | grep -q "api.external-service.com:443"; then
   e2e_ok "egressctl policy shows the gateway route"
 else
