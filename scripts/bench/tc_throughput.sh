@@ -12,8 +12,10 @@
 # runs `iperf3 -c` (workload sends: the from-pod program on tcx ingress)
 # and `iperf3 -c -R` (workload receives: the to-pod program on tcx egress),
 # client and server pinned to different CPUs. Prints median bits/s per
-# direction, the ratios, the TC programs' runs and ns/run (kernel BPF stats)
-# and the flow's bytes counted by TC against iperf3's own byte counts.
+# direction, the ratios, the TC programs' runs and ns/run (kernel BPF stats),
+# their CPU time as a share of the test (a bound on the throughput they can
+# cost, free of the machine's noise) and the flow's bytes counted by TC
+# against iperf3's own byte counts.
 # Needs root, iperf3 and a build (BIN=dir to override).
 #   scripts/bench/tc_throughput.sh [ROUNDS=6] [SECONDS=2]
 set -euo pipefail
@@ -128,7 +130,7 @@ flow_bytes() {
 }
 
 declare -a bps_with_c bps_without_c bps_with_r bps_without_r
-declare -a runs_from runs_to byte_checks
+declare -a runs_from runs_to byte_checks tc_cpu_ns
 without_bytes=0
 iperf_bps() {  # iperf_bps JSON_FILE: what the receiver got, bits/s
   jq -r '.end.sum_received.bits_per_second' "$1"
@@ -147,8 +149,10 @@ measure() {  # measure c|r
     # Runs and ns/run of each program over this one test.
     read -r rb nb <<<"$before_from"; read -r ra na <<<"$after_from"
     runs_from+=("$dir:$((ra - rb)):$(awk -v r=$((ra - rb)) -v n=$((na - nb)) 'BEGIN { printf "%.1f", r ? n / r : 0 }')")
+    local from_ns=$((na - nb))
     read -r rb nb <<<"$before_to"; read -r ra na <<<"$after_to"
     runs_to+=("$dir:$((ra - rb)):$(awk -v r=$((ra - rb)) -v n=$((na - nb)) 'BEGIN { printf "%.1f", r ? n / r : 0 }')")
+    tc_cpu_ns+=("$dir:$((from_ns + na - nb))")
     # Payload bytes iperf3 moved (data stream, sender's count) vs IP bytes
     # TC counted on the flow in that direction (data + control connection,
     # headers included, retransmissions too).
@@ -212,6 +216,19 @@ for d in c r; do
   for e in "${runs_to[@]}"; do IFS=: read -r dd runs ns <<<"$e"; [ "$dd" = $d ] && tr_+=("$runs") && tn+=("$ns"); done
   printf '  %s: egressd_tc_from_pod %s runs, %s ns/run;  egressd_tc_to_pod %s runs, %s ns/run\n' \
     "$label" "$(median "${fr[@]}")" "$(median "${fn[@]}")" "$(median "${tr_[@]}")" "$(median "${tn[@]}")"
+done
+# The noise-free figure: the CPU time both programs took in a test, as a
+# share of the test's length. Even if all of it came out of the bottleneck
+# CPU, throughput can drop by at most that share.
+echo "TC programs' CPU time per test with TC (both programs, kernel BPF stats), as a share of the ${secs} s test:"
+for d in c r; do
+  label=$([ $d = c ] && echo "-c" || echo "-R")
+  shares=()
+  for e in "${tc_cpu_ns[@]}"; do IFS=: read -r dd ns <<<"$e"; [ "$dd" = $d ] && shares+=("$(awk -v n="$ns" -v s="$secs" 'BEGIN { printf "%.4f", n / (s * 1e9) }')"); done
+  m=$(median "${shares[@]}")
+  awk -v l="$label" -v m="$m" -v hi="$(printf '%s
+' "${shares[@]}" | sort -g | tail -n 1)" 'BEGIN {
+    printf "  %s: median %.2f%% of one CPU (max %.2f%%): program-derived throughput ratio >= %.3f\n", l, m * 100, hi * 100, 1 - hi }'
 done
 echo "bytes counted by TC on the flow $server:$port/tcp (IP bytes, both iperf3 connections) vs iperf3's payload bytes, per test with TC:"
 for e in "${byte_checks[@]}"; do
