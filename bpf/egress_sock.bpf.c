@@ -14,6 +14,7 @@
 #include "lib/flows.h"
 #include "lib/gateway.h"
 #include "lib/identity.h"
+#include "lib/inbound.h"
 #include "lib/maps.h"
 #include "lib/policy.h"
 #include "lib/tc_backstop.h"
@@ -70,6 +71,10 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	if (d.verdict == EGRESSD_VERDICT_REDIRECTED &&
 	    (!can_redirect || egressd_redirect_connect(ctx, d.gateway_id, &dst, hook == EGRESSD_HOOK_CONNECT6)))
 		d.verdict = EGRESSD_VERDICT_DENIED;
+	/* A UDP server answering a client that wrote to it (lib/inbound.h). */
+	if (d.verdict == EGRESSD_VERDICT_DENIED && l4 == IPPROTO_UDP && ctx->sk &&
+	    egressd_is_inbound_reply(cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), (__u16)ctx->sk->src_port))
+		d = egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_INBOUND_REPLY);
 	if (d.verdict == EGRESSD_VERDICT_DENIED && (workload_flags & EGRESSD_WORKLOAD_F_AUDIT)) {
 		/* Audit: let it through; the reason's `allowed` counter records it. */
 		d.verdict = EGRESSD_VERDICT_AUDIT;
@@ -135,7 +140,8 @@ int egressd_getpeername6(struct bpf_sock_addr *ctx)
 }
 
 /* DNS learning (lib/dns_learn.h): queries on the way out, answers on the way
- * in, before the socket can read them. */
+ * in, before the socket can read them. On the way in, also the peers of UDP
+ * servers (lib/inbound.h), whose answers then pass. */
 SEC("cgroup_skb/egress")
 int egressd_dns_egress(struct __sk_buff *skb)
 {
@@ -145,6 +151,7 @@ int egressd_dns_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int egressd_dns_ingress(struct __sk_buff *skb)
 {
+	egressd_note_inbound_udp(skb);
 	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
 }
 

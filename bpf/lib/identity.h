@@ -44,7 +44,8 @@ static __always_inline struct egressd_workload_value *egressd_find_workload(void
 
 /* The same rule for a packet: the workload of the socket it belongs to
  * (cgroup_skb hooks run in softirq, where the current task means nothing). */
-static __always_inline struct egressd_workload_value *egressd_find_workload_skb(struct __sk_buff *skb)
+static __always_inline struct egressd_workload_value *egressd_find_workload_skb_id(struct __sk_buff *skb,
+										     __u64 *cgroup_id)
 {
 	struct egressd_workload_key key = { .cgroup_id = bpf_skb_cgroup_id(skb) };
 	struct egressd_workload_value *w;
@@ -52,17 +53,28 @@ static __always_inline struct egressd_workload_value *egressd_find_workload_skb(
 	if (!key.cgroup_id) /* no full socket */
 		return NULL;
 	w = bpf_map_lookup_elem(&workloads, &key);
-	if (w)
+	if (w) {
+		*cgroup_id = key.cgroup_id;
 		return w;
+	}
 	for (int level = EGRESSD_MAX_CGROUP_DEPTH; level >= 0; level--) {
 		key.cgroup_id = bpf_skb_ancestor_cgroup_id(skb, level);
 		if (!key.cgroup_id)
 			continue;
 		w = bpf_map_lookup_elem(&workloads, &key);
-		if (w)
+		if (w) {
+			*cgroup_id = key.cgroup_id;
 			return w;
+		}
 	}
 	return NULL;
+}
+
+static __always_inline struct egressd_workload_value *egressd_find_workload_skb(struct __sk_buff *skb)
+{
+	__u64 cgroup_id;
+
+	return egressd_find_workload_skb_id(skb, &cgroup_id);
 }
 
 #endif /* EGRESSD_BPF_IDENTITY_H */

@@ -169,6 +169,14 @@ struct {
 	__uint(max_entries, EGRESSD_EVENTS_RINGBUF_SIZE);
 } flow_events SEC(".maps");
 
+/* Peers that sent UDP into a workload's unconnected sockets (lib/inbound.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EGRESSD_MAX_INBOUND_UDP);
+	__type(key, struct egressd_inbound_udp_key);
+	__type(value, __u64);
+} inbound_udp SEC(".maps");
+
 /* Host-side ifindex -> workload, written by the agent when it attaches TC. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

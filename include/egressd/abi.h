@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 4
+#define EGRESSD_ABI_VERSION 5
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -56,7 +56,10 @@ enum egressd_reason {
 					    * if the gateway slot is missing */
 	EGRESSD_REASON_GATEWAY_WORKLOAD = 9, /* the egress gateway itself: exempt from
 					      * outboundTrafficPolicy, never redirected */
-	EGRESSD_REASON_COUNT = 10,
+	EGRESSD_REASON_INBOUND_REPLY = 10, /* UDP to a peer that sent to this socket's
+					    * port within the window: an answer
+					    * (map `inbound_udp`) */
+	EGRESSD_REASON_COUNT = 11,
 };
 
 enum egressd_outbound_mode {
@@ -364,5 +367,23 @@ struct egressd_tc_inbound_key {
 	__u8 protocol;
 	__u8 pad[7];
 };
+
+/* Map `inbound_udp` (LRU hash): UDP datagrams that came into a workload's
+ * unconnected socket from off the node, so that the socket's answers to
+ * that peer pass connect()/sendmsg(), as a stateful firewall lets them.
+ * Value: when the last one came (bpf_ktime_get_coarse_ns). */
+struct egressd_inbound_udp_key {
+	__u64 cgroup_id;   /* the workload (registered cgroup) */
+	__u8 addr[16];     /* the peer, v4-mapped for IPv4 */
+	__u16 remote_port; /* host byte order */
+	__u16 local_port;
+	__u8 pad[4];
+};
+
+#define EGRESSD_MAX_INBOUND_UDP 16384
+/* How long after the peer's last datagram an answer passes (conntrack's UDP
+ * stream timeout), and how often an entry is refreshed. */
+#define EGRESSD_INBOUND_REPLY_WINDOW_NS (120ull * 1000000000ull)
+#define EGRESSD_INBOUND_REFRESH_NS (1000000000ull)
 
 #endif /* EGRESSD_ABI_H */

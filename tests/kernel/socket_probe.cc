@@ -65,6 +65,23 @@ int checkPeer(int fd, const Probe& probe, const sockaddr_storage& want, socklen_
   return landed == probe.expect_via ? 0 : EXDEV;
 }
 
+// The wildcard address on `port`, as a server socket is bound.
+int bindLocal(int fd, int family, uint16_t port) {
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (family == AF_INET) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  }
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(port);
+  sa.sin6_addr = in6addr_any;
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+}
+
 int runOne(const Probe& probe) {
   const int fd = ::socket(probe.family, probe.type | SOCK_CLOEXEC, probe.protocol);
   if (fd < 0) return errno;
@@ -82,6 +99,11 @@ int runOne(const Probe& probe) {
     sa->sin6_port = htons(probe.port);
     if (::inet_pton(AF_INET6, probe.addr.c_str(), &sa->sin6_addr) != 1) return EINVAL;
     len = sizeof(*sa);
+  }
+  if (probe.bind_port && bindLocal(fd, probe.family, probe.bind_port) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return err;
   }
   const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
   const int rc = probe.op == Op::kSendto ? static_cast<int>(::sendto(fd, "x", 1, 0, sa, len)) : ::connect(fd, sa, len);
@@ -151,6 +173,7 @@ std::string describe(const Probe& probe) {
   s += probe.protocol == IPPROTO_ICMP ? "icmp" : probe.type == SOCK_STREAM ? "tcp" : "udp";
   s += probe.family == AF_INET ? "4 " : "6 ";
   s += (probe.family == AF_INET6 ? "[" + probe.addr + "]" : probe.addr) + ":" + std::to_string(probe.port);
+  if (probe.bind_port) s += " from :" + std::to_string(probe.bind_port);
   return s;
 }
 

@@ -35,6 +35,7 @@ struct Probe {
   int protocol = 0;  // e.g. IPPROTO_ICMP for a ping socket
   uint16_t via_port = 0;  // kPeername: an extra listener (the gateway's port)
   bool expect_via = false;
+  uint16_t bind_port = 0;  // bind the socket to this local port first (a server's)
 };
 
 std::string describe(const Probe& probe);

@@ -10,9 +10,9 @@
 //       answers each UDP datagram to IP:PORT with the same bytes, for SECONDS
 //   egressd_packet tcpecho IP PORT
 //       accepts one TCP connection on IP:PORT, echoes what it reads once
-//   egressd_packet ask IP PORT [tcp]
-//       one UDP datagram (or a TCP connection and a line) to IP:PORT;
-//       prints "reply" or "timeout" (1 s)
+//   egressd_packet ask IP PORT [udp|tcp [FROM_IP:FROM_PORT]]
+//       one UDP datagram (or a TCP connection and a line) to IP:PORT, from
+//       FROM if given; prints "reply" or "timeout" (1 s)
 // Prints "sent N" or the errno name.
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -39,7 +39,7 @@ int usage() {
                "       egressd_packet packet IFNAME DST_MAC SRC_IP IP PORT COUNT SIZE\n"
                "       egressd_packet sink|echo IP PORT SECONDS\n"
                "       egressd_packet tcpecho IP PORT\n"
-               "       egressd_packet ask IP PORT [tcp]\n");
+               "       egressd_packet ask IP PORT [udp|tcp [FROM_IP:FROM_PORT]]\n");
   return 2;
 }
 
@@ -164,11 +164,18 @@ int tcpEcho(const char* ip, int port) {
   return 0;
 }
 
-int ask(const char* ip, int port, bool tcp) {
+int ask(const char* ip, int port, bool tcp, const std::string& from) {
   int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
   if (fd < 0) return failed("socket");
   sockaddr_in to{};
   if (!parseV4(ip, port, to)) return usage();
+  if (!from.empty()) {
+    const auto colon = from.rfind(':');
+    sockaddr_in local{};
+    if (colon == std::string::npos || !parseV4(from.substr(0, colon).c_str(), std::stoi(from.substr(colon + 1)), local))
+      return usage();
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return failed("bind");
+  }
   timeval timeout{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   if (tcp && connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) return failed("connect");
@@ -192,7 +199,7 @@ int main(int argc, char** argv) {
   if ((op == "sink" || op == "echo") && argc == 5)
     return serve(argv[2], std::stoi(argv[3]), std::stoi(argv[4]), op == "echo");
   if (op == "tcpecho" && argc == 4) return tcpEcho(argv[2], std::stoi(argv[3]));
-  if (op == "ask" && (argc == 4 || argc == 5))
-    return ask(argv[2], std::stoi(argv[3]), argc == 5 && std::string(argv[4]) == "tcp");
+  if (op == "ask" && argc >= 4 && argc <= 6)
+    return ask(argv[2], std::stoi(argv[3]), argc >= 5 && std::string(argv[4]) == "tcp", argc == 6 ? argv[5] : "");
   return usage();
 }

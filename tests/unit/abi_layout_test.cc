@@ -131,6 +131,11 @@ TEST(AbiLayout, ObservabilitySizesAndOffsets) {
   EXPECT_EQ(sizeof(egressd_tc_iface_value), 8u);
   EXPECT_EQ(sizeof(egressd_tc_inbound_key), 32u);
   EXPECT_EQ(offsetof(egressd_tc_inbound_key, remote_port), 20u);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_inbound_udp_key>);
+  EXPECT_EQ(sizeof(egressd_inbound_udp_key), 32u);
+  EXPECT_EQ(offsetof(egressd_inbound_udp_key, addr), 8u);
+  EXPECT_EQ(offsetof(egressd_inbound_udp_key, remote_port), 24u);
+  EXPECT_EQ(offsetof(egressd_inbound_udp_key, local_port), 26u);
 }
 
 }  // namespace

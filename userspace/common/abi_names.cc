@@ -27,6 +27,7 @@ std::string_view reasonName(egressd_reason reason) {
     case EGRESSD_REASON_DNS_LEARNED: return "dns_learned";
     case EGRESSD_REASON_GATEWAY_ROUTE: return "gateway_route";
     case EGRESSD_REASON_GATEWAY_WORKLOAD: return "gateway_workload";
+    case EGRESSD_REASON_INBOUND_REPLY: return "inbound_reply";
     case EGRESSD_REASON_COUNT: break;
   }
   return "unknown";
