@@ -22,6 +22,7 @@
 
 #include "egressd/abi.h"
 #include "lib/addr.h"
+#include "lib/flows.h"
 #include "lib/maps.h"
 
 #ifndef AF_INET
@@ -84,6 +85,8 @@ static __always_inline int egressd_redirect_connect(struct bpf_sock_addr *ctx, _
 		else
 			slot = NULL;
 	}
+	if (!slot) /* the slower path: counted, so a busy slot array shows */
+		egressd_flow_count(EGRESSD_FLOW_REDIRECT_FALLBACK);
 	if (!slot && bpf_map_update_elem(&redirected, &key, &st, BPF_ANY))
 		return -1;
 	if (v6) {

@@ -329,7 +329,9 @@ enum egressd_flow_counter {
 	EGRESSD_FLOW_EVENTS_LIMITED = 3,  /* suppressed by the per-flow rate limit */
 	EGRESSD_FLOW_TC_DROPPED = 4,      /* packets dropped by the TC backstop */
 	EGRESSD_FLOW_TC_AUDITED = 5,      /* backstop would have dropped: audit */
-	EGRESSD_FLOW_COUNTER_COUNT = 6,
+	EGRESSD_FLOW_REDIRECT_FALLBACK = 6, /* redirect state kept in the LRU `redirected`:
+					     * the socket's slot was another's */
+	EGRESSD_FLOW_COUNTER_COUNT = 7,
 };
 
 /* Ring buffer `flow_events`: new flows, denials, redirects, audits. */

@@ -65,6 +65,13 @@ class GatewayRedirectTest : public DatapathTest {
     ASSERT_TRUE(st.ok()) << st.error();
   }
 
+  // Redirects that found their slot held (flow_counters, summed over CPUs).
+  uint64_t fallbacks() {
+    auto counters = datapath_->readFlowCounters();
+    EXPECT_TRUE(counters.ok()) << counters.error();
+    return counters.ok() ? (*counters)[EGRESSD_FLOW_REDIRECT_FALLBACK] : 0;
+  }
+
   // Entries in the `redirected` map (socket cookie -> original destination).
   uint32_t redirectedEntries() {
     bpf::UniqueFd fd(bpf_obj_get((bpffs_dir_ + "/redirected").c_str()));
@@ -205,6 +212,7 @@ TEST_F(GatewayRedirectTest, TakenSlotFallsBackToLru) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_GATEWAY_ROUTE).denied, 0u);
   EXPECT_EQ(countSlots(untouched), uint32_t{EGRESSD_REDIRECT_SLOTS});
   EXPECT_EQ(redirectedEntries(), 0u);
+  EXPECT_EQ(fallbacks(), 120u) << "every redirect took the LRU";
 
   writeSlots([&](uint32_t i) { return i % 2 ? egressd_redirect_slot{} : foreign(i); });
   EXPECT_EQ(mapFillEntries("redirected_slots"), uint32_t{EGRESSD_REDIRECT_SLOTS} / 2);
@@ -214,9 +222,13 @@ TEST_F(GatewayRedirectTest, TakenSlotFallsBackToLru) {
             }),
             uint32_t{EGRESSD_REDIRECT_SLOTS});
   EXPECT_EQ(redirectedEntries(), 0u);
+  const uint64_t half = fallbacks() - 120;
+  EXPECT_GT(half, 0u) << "some cookies map to held slots";
+  EXPECT_LT(half, 120u) << "some to free ones";
 
   writeSlots([](uint32_t) { return egressd_redirect_slot{}; });
   expectProbes(app_, cases);
+  EXPECT_EQ(fallbacks(), 120u + half) << "free slots: no fallback";
   EXPECT_EQ(heldSlots(), 0u);
   EXPECT_EQ(dirtySlots(), 0u);
   EXPECT_EQ(redirectedEntries(), 0u);
