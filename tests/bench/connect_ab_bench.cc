@@ -128,6 +128,7 @@ using Clock = std::chrono::steady_clock;
       sockaddr_in addr = isTcp(req.kind) ? tcp : udp;
       if (req.kind == Kind::kUdpNew) {
         const uint64_t n = new_flow++;
+        addr.sin_family = AF_INET;  // also without --udp
         addr.sin_addr.s_addr = htonl((198u << 24 | 18u << 16) + static_cast<uint32_t>(n / 60000 % 131072));
         addr.sin_port = htons(static_cast<uint16_t>(1024 + n % 60000));
       } else if (req.kind == Kind::kTcpNew) {
