@@ -201,7 +201,17 @@ paired() {  # paired WITH_ARRAY WITHOUT_ARRAY: median of per-round ratios
   local i
   median $(for ((i = 0; i < rounds; i++)); do ratio "${w[i]}" "${o[i]}"; echo; done)
 }
-echo "  median of per-round ratios (with / without, same round):  -c $(paired bps_with_c bps_without_c)   -R $(paired bps_with_r bps_without_r)"
+# The median per-round ratio's 95% confidence interval, distribution-free
+# (order statistics of the binomial): whether a run can tell 0.95 from 1 at all.
+paired_ci() {  # paired_ci WITH_ARRAY WITHOUT_ARRAY: "[lo-hi]"
+  local -n w=$1 o=$2
+  local i
+  for ((i = 0; i < rounds; i++)); do ratio "${w[i]}" "${o[i]}"; echo; done | sort -g | awk '
+    { r[NR] = $1 }
+    END { n = NR; lo = int((n - 1.96 * sqrt(n)) / 2); hi = int(1 + (n + 1.96 * sqrt(n)) / 2 + 0.999)
+          if (lo < 1) lo = 1; if (hi > n) hi = n; printf "[%.3f-%.3f]", r[lo], r[hi] }'
+}
+echo "  median of per-round ratios (with / without, same round), [95% CI]:  -c $(paired bps_with_c bps_without_c) $(paired_ci bps_with_c bps_without_c)   -R $(paired bps_with_r bps_without_r) $(paired_ci bps_with_r bps_without_r)"
 echo "  all rounds, Gbit/s (with / without):"
 for ((r = 0; r < rounds; r++)); do
   awk -v a="${bps_with_c[r]}" -v b="${bps_without_c[r]}" -v c="${bps_with_r[r]}" -v d="${bps_without_r[r]}" -v r=$((r + 1)) \
