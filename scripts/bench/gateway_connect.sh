@@ -7,7 +7,8 @@
 # sock_release) and to an allowed, unrouted host, interleaved rounds,
 # medians. The figure that matters is the connect4 program's own cost from
 # BPF run-time stats (target: redirect <= plain allow + 100 ns; measured
-# +34..+47 ns on the 2-vCPU test VM with the slot, +368..+568 ns LRU-only).
+# +63..+83 ns with 31 rounds on the 2-vCPU test VM with the slot, +368..+568
+# ns LRU-only; 5 rounds are too few on a noisy machine).
 # Sockets here close before the next opens, so they always get their slot:
 # the LRU fallback's cost is the LRU-only figure.
 # Each connect sends one SYN (the local address answers with a reset), so N
