@@ -8,7 +8,7 @@ build_pkgs=(cmake make g++ clang llvm pkg-config libbpf-dev bpftool
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   libclang-rt-14-dev)
 run_pkgs=(iproute2 dnsmasq-base nginx-light libnginx-mod-stream openssl curl
-  dnsutils iperf3 procps psmisc)
+  dnsutils iperf3 procps psmisc jq iputils-ping)
 
 missing=()
 for p in "${build_pkgs[@]}" "${run_pkgs[@]}"; do

@@ -8,7 +8,8 @@
  *  2. its flow passed connect() (allowed, redirected or audited): so a TTL
  *     expiry or a policy change never cuts an established connection, as
  *     at the socket hooks;
- *  3. it answers a connection that came into the workload (`tc_inbound`);
+ *  3. it answers a connection that came into the workload (`tc_inbound`:
+ *     TCP, UDP, and ICMP echo by identifier);
  *  4. egressd_decide() allows it, as it would a connect() (a redirected
  *     destination reached directly is a bypass of the gateway: dropped).
  * Otherwise it is dropped and counted (audit: passed and counted).
@@ -60,11 +61,19 @@ static __always_inline void egressd_tc_count_out(struct egressd_flow_value *v, c
 	__sync_fetch_and_add(&v->packets_out, egressd_tc_packets(skb));
 }
 
+/* An echo request that came in is keyed by its identifier on both sides;
+ * only the matching echo reply answers it. */
 static __always_inline int egressd_tc_is_inbound_reply(__u32 ifindex, const struct egressd_packet *p)
 {
 	struct egressd_tc_inbound_key k = {
 		.ifindex = ifindex, .remote_port = p->dport, .local_port = p->sport, .protocol = p->protocol
 	};
+
+	if (p->protocol == IPPROTO_ICMP || p->protocol == IPPROTO_ICMPV6) {
+		k.remote_port = k.local_port = p->icmp_echo_id;
+		/* Anything but an echo reply gets a key no request made. */
+		k.protocol = egressd_packet_is_echo_reply(p) ? p->protocol : 0;
+	}
 
 	__builtin_memcpy(k.addr, p->dst.w, sizeof(k.addr));
 	return bpf_map_lookup_elem(&tc_inbound, &k) != NULL;
@@ -180,7 +189,8 @@ static __always_inline int egressd_tc_from_workload(struct __sk_buff *skb)
 }
 
 /* Towards the workload: count replies on their flow; remember connections
- * that come in (TCP SYN, UDP), so the workload's answers pass rule 3. */
+ * that come in (TCP SYN, UDP, ICMP echo requests), so the workload's answers
+ * pass rule 3. */
 static __always_inline int egressd_tc_to_workload(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
@@ -206,15 +216,19 @@ static __always_inline int egressd_tc_to_workload(struct __sk_buff *skb)
 				return EGRESSD_TC_NEXT;
 		}
 	}
-	if (p.protocol == IPPROTO_TCP &&
-	    (p.tcp_flags & (EGRESSD_TCP_FLAG_SYN | EGRESSD_TCP_FLAG_ACK)) != EGRESSD_TCP_FLAG_SYN)
+	if (egressd_packet_is_echo_request(&p)) {
+		in.remote_port = in.local_port = p.icmp_echo_id;
+	} else if (p.protocol == IPPROTO_TCP || p.protocol == IPPROTO_UDP) {
+		if (p.protocol == IPPROTO_TCP &&
+		    (p.tcp_flags & (EGRESSD_TCP_FLAG_SYN | EGRESSD_TCP_FLAG_ACK)) != EGRESSD_TCP_FLAG_SYN)
+			return EGRESSD_TC_NEXT;
+		in.remote_port = p.sport;
+		in.local_port = p.dport;
+	} else {
 		return EGRESSD_TC_NEXT;
-	if (p.protocol != IPPROTO_TCP && p.protocol != IPPROTO_UDP)
-		return EGRESSD_TC_NEXT;
+	}
 	in.ifindex = ifindex;
 	__builtin_memcpy(in.addr, p.src.w, sizeof(in.addr));
-	in.remote_port = p.sport;
-	in.local_port = p.dport;
 	in.protocol = p.protocol;
 	if (!bpf_map_lookup_elem(&tc_inbound, &in)) {
 		now = bpf_ktime_get_ns();

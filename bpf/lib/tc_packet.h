@@ -1,7 +1,7 @@
 /* A packet on a workload's host-side interface, as the TC backstop reads it:
  * skb->data starts at the Ethernet header (veth). Only what the backstop
  * decides on: family, addresses (v4-mapped), L4 protocol, ports, TCP flags,
- * the ICMPv6 type. IPv6 extension headers are not walked: the protocol is
+ * the ICMP type and echo identifier. IPv6 extension headers are not walked: the protocol is
  * then the extension's, which matches no registry entry (fail closed). */
 #ifndef EGRESSD_BPF_TC_PACKET_H
 #define EGRESSD_BPF_TC_PACKET_H
@@ -30,9 +30,10 @@ struct egressd_packet {
 	__u16 dport;
 	__u8 protocol;   /* IPPROTO_* (the first header after IP) */
 	__u8 tcp_flags;  /* TCP only */
-	__u8 icmp6_type; /* ICMPv6 only */
+	__u8 icmp_type;  /* ICMP and ICMPv6 */
 	__u8 later_fragment; /* IPv4 fragment other than the first: no ports */
 	__u8 hop_limit;  /* IPv4 TTL, IPv6 hop limit */
+	__u16 icmp_echo_id; /* meaningful for echo request/reply only */
 	__u32 l3_len;    /* bytes from the IP header on */
 };
 
@@ -41,6 +42,18 @@ enum egressd_packet_kind {
 	EGRESSD_PACKET_NOT_IP = 1,   /* ARP and other non-IP frames */
 	EGRESSD_PACKET_MALFORMED = 2,
 };
+
+static __always_inline int egressd_packet_is_echo_request(const struct egressd_packet *p)
+{
+	return (p->protocol == IPPROTO_ICMP && p->icmp_type == 8) ||
+	       (p->protocol == IPPROTO_ICMPV6 && p->icmp_type == 128);
+}
+
+static __always_inline int egressd_packet_is_echo_reply(const struct egressd_packet *p)
+{
+	return (p->protocol == IPPROTO_ICMP && p->icmp_type == 0) ||
+	       (p->protocol == IPPROTO_ICMPV6 && p->icmp_type == 129);
+}
 
 static __always_inline int egressd_packet_ports(struct __sk_buff *skb, __u32 l4, struct egressd_packet *p)
 {
@@ -53,10 +66,13 @@ static __always_inline int egressd_packet_ports(struct __sk_buff *skb, __u32 l4,
 	} else if (p->protocol == IPPROTO_UDP) {
 		if (bpf_skb_load_bytes(skb, l4, h, 4) < 0)
 			return -1;
-	} else if (p->protocol == IPPROTO_ICMPV6) {
-		if (bpf_skb_load_bytes(skb, l4, h, 1) < 0)
+	} else if (p->protocol == IPPROTO_ICMP || p->protocol == IPPROTO_ICMPV6) {
+		/* Every ICMP message has these 8 bytes: type, code, checksum, and
+		 * (echo) identifier, sequence. */
+		if (bpf_skb_load_bytes(skb, l4, h, 8) < 0)
 			return -1;
-		p->icmp6_type = h[0];
+		p->icmp_type = h[0];
+		p->icmp_echo_id = ((__u16)h[4] << 8) | h[5];
 		return 0;
 	} else {
 		return 0;
@@ -66,8 +82,12 @@ static __always_inline int egressd_packet_ports(struct __sk_buff *skb, __u32 l4,
 	return 0;
 }
 
-static __always_inline enum egressd_packet_kind egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet *p)
+/* A global function: the verifier checks it once, not once per path of
+ * each TC program that calls it. */
+__noinline int egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet *p)
 {
+	if (!p)
+		return EGRESSD_PACKET_MALFORMED;
 	__builtin_memset(p, 0, sizeof(*p));
 	if (skb->len < ETH_HLEN)
 		return EGRESSD_PACKET_MALFORMED;
@@ -127,7 +147,7 @@ static __always_inline int egressd_packet_is_link_scope(const struct egressd_pac
  * checks it cannot leave the link (egressd_tc_nd_stays_on_link). */
 static __always_inline int egressd_packet_is_nd(const struct egressd_packet *p)
 {
-	return p->protocol == IPPROTO_ICMPV6 && p->icmp6_type >= 133 && p->icmp6_type <= 137;
+	return p->protocol == IPPROTO_ICMPV6 && p->icmp_type >= 133 && p->icmp_type <= 137;
 }
 
 #endif /* EGRESSD_BPF_TC_PACKET_H */

@@ -104,6 +104,16 @@ std::vector<uint8_t> icmp6(uint8_t type) {
   return h;
 }
 
+// An ICMP/ICMPv6 echo request or reply: type, code, checksum, identifier,
+// sequence, then a little payload.
+std::vector<uint8_t> icmpEcho(uint8_t type, uint16_t id) {
+  std::vector<uint8_t> h = {type, 0, 0, 0};
+  put16(h, id);
+  put16(h, 1);
+  h.resize(16, 0x5a);
+  return h;
+}
+
 struct Ip4Options {
   uint16_t frag_off = 0;  // host order: flags (MF = 0x2000) | offset in 8-byte units
   uint8_t option_words = 0;
@@ -434,6 +444,26 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
        ipv4("203.0.113.7", kPod4, IPPROTO_UDP, udp(4000, 53)), D::kToPod, kNext},
       {"after that: UDP answer from :53 to 203.0.113.7:4000 passes",
        ipv4(kPod4, "203.0.113.7", IPPROTO_UDP, udp(53, 4000)), D::kFromPod, kNext},
+
+      // Rule 3 for ICMP: an echo request that came in lets its own reply out.
+      {"to pod: ICMP echo request id 77 from 203.0.113.9 passes (recorded)",
+       ipv4("203.0.113.9", kPod4, IPPROTO_ICMP, icmpEcho(8, 77)), D::kToPod, kNext},
+      {"after that: echo reply id 77 to 203.0.113.9 passes",
+       ipv4(kPod4, "203.0.113.9", IPPROTO_ICMP, icmpEcho(0, 77)), D::kFromPod, kNext},
+      {"echo reply id 78 to 203.0.113.9 (no such request) dropped",
+       ipv4(kPod4, "203.0.113.9", IPPROTO_ICMP, icmpEcho(0, 78)), D::kFromPod, kDrop},
+      {"echo reply id 77 to 203.0.113.10 (another peer) dropped",
+       ipv4(kPod4, "203.0.113.10", IPPROTO_ICMP, icmpEcho(0, 77)), D::kFromPod, kDrop},
+      {"echo request id 77 to 203.0.113.9 (not a reply) dropped",
+       ipv4(kPod4, "203.0.113.9", IPPROTO_ICMP, icmpEcho(8, 77)), D::kFromPod, kDrop},
+      {"echo reply id 77 to 203.0.113.9 cut after 4 bytes dropped (malformed)",
+       truncated(ipv4(kPod4, "203.0.113.9", IPPROTO_ICMP, icmpEcho(0, 77)), 14 + 20 + 4), D::kFromPod, kDrop},
+      {"to pod: ICMPv6 echo request (128) id 5 from 2001:db8:5::9 passes (recorded)",
+       ipv6("2001:db8:5::9", kPod6, IPPROTO_ICMPV6, icmpEcho(128, 5)), D::kToPod, kNext},
+      {"after that: ICMPv6 echo reply (129) id 5 passes",
+       ipv6(kPod6, "2001:db8:5::9", IPPROTO_ICMPV6, icmpEcho(129, 5)), D::kFromPod, kNext},
+      {"ICMPv6 echo reply (129) id 6 dropped", ipv6(kPod6, "2001:db8:5::9", IPPROTO_ICMPV6, icmpEcho(129, 6)),
+       D::kFromPod, kDrop},
 
       // Rule 2: a flow that passed connect() passes, and is counted.
       {"flows entry connects_allowed=1: UDP to 198.51.100.20:9999 passes", denied_udp, D::kFromPod, kNext,

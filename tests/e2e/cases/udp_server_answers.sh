@@ -4,7 +4,7 @@
 # ingress hook, lets that socket answer that peer (reason inbound_reply), and
 # nothing else: the peer stays out of reach from any other socket, and a
 # datagram looped back inside the pod (which the workload could forge) opens
-# nothing.
+# nothing. Pings into the pod are answered the same way, at the TC backstop.
 E2E_TC_MODE=auto
 lab_pod production/dns 1 >/dev/null
 pod_ns=$(lab_netns_of production/dns)
@@ -47,3 +47,11 @@ ip -n "$pod_ns" addr del 203.0.113.30/32 dev lo
 [ "$got" = timeout ] && e2e_ok "a looped-back datagram opens no answer" || e2e_fail "looped-back datagram: $got"
 expect_metric '^egressd_verdicts_total\{hook="sendmsg4",verdict="allowed",reason="inbound_reply"\} 1$'
 expect_metric '^egressd_verdicts_total\{hook="sendmsg4",verdict="denied",reason="not_in_registry"\} [1-9]'
+
+# Pings into the pod are answered: its kernel's echo replies pass the TC
+# backstop because the request came in (tc_inbound, by identifier).
+attached() { curl -sf "http://$E2E_ADMIN/api/v1/status" | jq -e '.tc_interfaces[] | select(.workload == "production/dns") | .ifindex'; }
+wait_until 5000 attached >/dev/null || { e2e_fail "no TC backstop on production/dns"; return; }
+ip netns exec "$LAB-ext" ping -c 3 -i 0.2 -W 1 10.99.1.2 >/dev/null &&
+  e2e_ok "ping into the pod is answered through the backstop" || e2e_fail "ping into the pod: no answer"
+expect_metric '^egressd_flow_events_total\{event="tc_dropped"\} 0$'
