@@ -29,13 +29,6 @@ std::string modeName(policy::OutboundMode mode) {
   return mode == policy::OutboundMode::kRegistryOnly ? "REGISTRY_ONLY" : "ALLOW_ANY";
 }
 
-const policy::ServiceEntry* findServiceEntry(const policy::PolicySnapshot& snapshot, const std::string& id) {
-  for (const auto& se : snapshot.service_entries) {
-    if (se.meta.namespace_ + "/" + se.meta.name == id) return &se;
-  }
-  return nullptr;
-}
-
 json serviceEntryJson(const policy::ServiceEntry& se) {
   json ports = json::array();
   for (const auto& port : se.ports) {
@@ -163,11 +156,10 @@ json gatewayIssuesJson(const AppliedPolicy& applied) {
 }
 
 Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string& workload) {
-  for (const auto& scope : applied.compiled.scopes) {
-    if (std::find(scope.workloads.begin(), scope.workloads.end(), workload) == scope.workloads.end()) continue;
+  if (const auto* scope = compiler::scopeOfWorkload(applied.compiled, workload)) {
     json entries = json::array();
-    for (const auto& id : scope.visible_service_entries) {
-      if (const auto* se = findServiceEntry(applied.snapshot, id)) entries.push_back(serviceEntryJson(*se));
+    for (const auto& id : scope->visible_service_entries) {
+      if (const auto* se = policy::findServiceEntry(applied.snapshot, id)) entries.push_back(serviceEntryJson(*se));
     }
     compiler::AuditSetting audit;
     if (auto it = applied.compiled.workload_audit.find(workload); it != applied.compiled.workload_audit.end()) {
@@ -175,16 +167,16 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
     }
     return json{{"workload", workload},
                 {"cgroup_id", applied.workload_cgroups.at(workload)},
-                {"scope", scope.key},
-                {"scope_id", scope.id},
-                {"mode", modeName(scope.mode)},
+                {"scope", scope->key},
+                {"scope_id", scope->id},
+                {"mode", modeName(scope->mode)},
                 {"audit", audit.on},
                 {"audit_source", audit.source.empty() ? json(nullptr) : json(audit.source)},
-                {"sidecar", scope.sidecar ? json(*scope.sidecar) : json(nullptr)},
+                {"sidecar", scope->sidecar ? json(*scope->sidecar) : json(nullptr)},
                 {"service_entries", entries},
-                {"egress_gateway", std::find(scope.gateway_workloads.begin(), scope.gateway_workloads.end(),
-                                             workload) != scope.gateway_workloads.end()},
-                {"gateway_routes", gatewayRoutesJson(scope)},
+                {"egress_gateway", std::find(scope->gateway_workloads.begin(), scope->gateway_workloads.end(),
+                                             workload) != scope->gateway_workloads.end()},
+                {"gateway_routes", gatewayRoutesJson(*scope)},
                 {"gateway_issues", gatewayIssuesJson(applied)}};
   }
   if (auto it = applied.unresolved_workloads.find(workload); it != applied.unresolved_workloads.end()) {
@@ -225,7 +217,7 @@ std::vector<std::string> hostsKnownFor(const AppliedPolicy& applied, const compi
   std::vector<std::string> hosts;
   if (ex.learned && !ex.learned->expired) hosts = ex.learned->hosts;
   if (ex.service_entry) {
-    if (const auto* se = findServiceEntry(applied.snapshot, *ex.service_entry)) {
+    if (const auto* se = policy::findServiceEntry(applied.snapshot, *ex.service_entry)) {
       hosts.insert(hosts.end(), se->hosts.begin(), se->hosts.end());
     }
   }
@@ -273,8 +265,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
     return std::memcmp(a.key.addr, b.key.addr, sizeof(a.key.addr)) < 0;
   });
   json ips = json::array();
-  std::set<std::string> verdicts;
-  egressd_verdict last_verdict = EGRESSD_VERDICT_DENIED;
+  std::set<egressd_verdict> verdicts;
   std::string scope_key;
   for (const auto& e : entries) {
     if (e.key.scope_id != *scope || e.value.expires_ns <= learned.now_ns) continue;
@@ -287,8 +278,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
     if (!explanation) continue;
     json row = explanationJson(*explanation);
     row["ip"] = ip;
-    verdicts.insert(row["verdict"].get<std::string>());
-    last_verdict = explanation->verdict;
+    verdicts.insert(explanation->verdict);
     scope_key = explanation->scope_key;
     ips.push_back(std::move(row));
   }
@@ -307,7 +297,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
                               " in this workload's scope: the kernel learns IPs from the workload's own DNS "
                               "answers; resolve it from the workload, or explain an IP";
   } else if (verdicts.size() == 1) {
-    out["verdict"] = *verdicts.begin();
+    out["verdict"] = verdictName(*verdicts.begin());
     out["reason"] = ips.front()["reason"];
     out["detail"] = std::to_string(ips.size()) + " IP(s) learned for " + target->address + ", each: " +
                     ips.front()["detail"].get<std::string>();
@@ -322,7 +312,7 @@ Result<json> explainJson(const AppliedPolicy& applied, const std::string& worklo
                     {"detail", "the kernel has no single verdict for " + target->address +
                                    " (see detail): explain one of its IPs with --sni"}};
     } else {
-      auto s = sniJson(applied, workload, sni, target->port, last_verdict, {target->address});
+      auto s = sniJson(applied, workload, sni, target->port, *verdicts.begin(), {target->address});
       if (!s) return fail(s.error());
       out["sni"] = *s;
     }

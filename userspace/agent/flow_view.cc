@@ -54,10 +54,8 @@ FlowLabels describeFlow(const AppliedPolicy* applied, uint64_t cgroup_id, const 
     auto ex = compiler::explainConnection(applied->compiled, out.workload, out.ip, port, protocol);
     if (ex && ex->service_entry) {
       out.service_entry = ex->service_entry;
-      for (const auto& se : applied->snapshot.service_entries) {
-        if (se.meta.namespace_ + "/" + se.meta.name == *ex->service_entry && !se.hosts.empty() && !out.host)
-          out.host = se.hosts.front();
-      }
+      const auto* se = policy::findServiceEntry(applied->snapshot, *ex->service_entry);
+      if (se && !se->hosts.empty() && !out.host) out.host = se->hosts.front();
     }
   }
   return out;

@@ -152,6 +152,12 @@ struct Explanation {
 // read dns_learned for explain; nullopt if the workload has no entry.
 std::optional<uint32_t> workloadScopeId(const CompileOutput& compiled, const std::string& workload);
 
+// The compiled scope a workload ("ns/name") belongs to; nullptr if none.
+const CompiledScope* scopeOfWorkload(const CompileOutput& compiled, const std::string& workload);
+
+// "a, b" for messages; "(no host)" when empty.
+std::string joinHosts(const std::vector<std::string>& hosts);
+
 // Evaluates compiled.desired exactly as the kernel does (bpf/lib/policy.h):
 // workload -> scope, loopback, longest prefix, port (exact, then any),
 // the learned entry's host classes (if `learned`, and not expired), mode,

@@ -77,12 +77,6 @@ std::string hostOfClass(const CompileOutput& compiled, uint32_t class_id) {
   return it == compiled.host_classes.end() ? "(removed host " + std::to_string(class_id) + ")" : it->second;
 }
 
-std::string joinHosts(const std::vector<std::string>& hosts) {
-  std::string out;
-  for (const auto& h : hosts) out += (out.empty() ? "" : ", ") + h;
-  return out.empty() ? "(no host)" : out;
-}
-
 // Verdict REDIRECTED through entry's gateway slot (DENIED if the slot is gone, as the kernel).
 void explainRedirect(const CompileOutput& compiled, uint32_t scope_id, const egressd_port_value& entry,
                      const std::string& dest, uint16_t port, Explanation& ex) {
@@ -229,6 +223,19 @@ std::optional<uint32_t> workloadScopeId(const CompileOutput& compiled, const std
   auto w = compiled.desired.workloads.find(egressd_workload_key{cgroup->second});
   if (w == compiled.desired.workloads.end()) return std::nullopt;
   return w->second.scope_id;
+}
+
+const CompiledScope* scopeOfWorkload(const CompileOutput& compiled, const std::string& workload) {
+  for (const auto& scope : compiled.scopes) {
+    if (std::find(scope.workloads.begin(), scope.workloads.end(), workload) != scope.workloads.end()) return &scope;
+  }
+  return nullptr;
+}
+
+std::string joinHosts(const std::vector<std::string>& hosts) {
+  std::string out;
+  for (const auto& h : hosts) out += (out.empty() ? "" : ", ") + h;
+  return out.empty() ? "(no host)" : out;
 }
 
 std::vector<uint32_t> hostClassesFor(const CompileOutput& compiled, const std::string& host) {

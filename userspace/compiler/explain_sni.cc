@@ -9,40 +9,18 @@
 namespace egressd::compiler {
 namespace {
 
-const CompiledScope* scopeOf(const CompileOutput& compiled, const std::string& workload) {
-  for (const auto& scope : compiled.scopes) {
-    if (std::find(scope.workloads.begin(), scope.workloads.end(), workload) != scope.workloads.end()) return &scope;
-  }
-  return nullptr;
-}
-
-const policy::ServiceEntry* findEntry(const policy::PolicySnapshot& snapshot, const std::string& id) {
-  for (const auto& se : snapshot.service_entries) {
-    if (se.meta.namespace_ + "/" + se.meta.name == id) return &se;
-  }
-  return nullptr;
-}
-
 // Audit is a denial the workload is let through: compare it as one.
 egressd_verdict asEnforced(egressd_verdict v) {
   return v == EGRESSD_VERDICT_AUDIT ? EGRESSD_VERDICT_DENIED : v;
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
-std::string portText(uint16_t port) { return std::to_string(port); }
-
 std::string describe(const SniExplanation& e, const SniQuestion& q, policy::OutboundMode mode) {
   const std::string kernel{verdictName(asEnforced(q.kernel_verdict))};
   const std::string sidecar{verdictName(e.sidecar_verdict)};
-  const std::string known = q.destination_hosts.empty() ? "no host" : joined(q.destination_hosts);
+  const std::string known = joinHosts(q.destination_hosts);
   const std::string registered =
       e.service_entry ? "ServiceEntry " + *e.service_entry + " registers it (" + *e.registered_host + ")"
-                      : "no ServiceEntry visible to the workload registers it on port " + portText(q.port);
+                      : "no ServiceEntry visible to the workload registers it on port " + std::to_string(q.port);
   std::string why_sidecar;
   if (e.gateway_route) {
     why_sidecar = "sends it to the egress gateway " + e.gateway_route->target.service + " (VirtualService " +
@@ -84,7 +62,7 @@ std::string describe(const SniExplanation& e, const SniQuestion& q, policy::Outb
            " from the workload (the kernel learns DNS answers), or list the IP in its ServiceEntry.";
   }
   return "the kernel sends the IP (known as " + known + ") to the egress gateway, but the gateway's routes have no " +
-         "TLS route for SNI " + e.sni + " on port " + portText(q.port) + ": a PASSTHROUGH gateway refuses names " +
+         "TLS route for SNI " + e.sni + " on port " + std::to_string(q.port) + ": a PASSTHROUGH gateway refuses names " +
          "its VirtualServices don't route, and a sidecar " + why_sidecar + ".";
 }
 
@@ -97,7 +75,7 @@ Result<SniExplanation> explainSni(const CompileOutput& compiled, const policy::P
   if (!name || name->wildcard || !policy::checkFqdn(q.sni).empty()) {
     return fail("--sni " + q.sni + ": expected a fully qualified host name such as api.example.com");
   }
-  const CompiledScope* scope = scopeOf(compiled, q.workload);
+  const CompiledScope* scope = scopeOfWorkload(compiled, q.workload);
   if (!scope) return fail("workload " + q.workload + " is not enforced: its SNI plays no part");
 
   SniExplanation e;
@@ -106,7 +84,7 @@ Result<SniExplanation> explainSni(const CompileOutput& compiled, const policy::P
     if (policy::isHostSubset(e.sni, host)) e.covers_destination = true;
   }
   for (const auto& id : scope->visible_service_entries) {
-    const auto* se = findEntry(snapshot, id);
+    const auto* se = policy::findServiceEntry(snapshot, id);
     if (!se || std::none_of(se->ports.begin(), se->ports.end(), [&](const auto& p) { return p.number == q.port; }))
       continue;
     for (const auto& host : se->hosts) {

@@ -293,6 +293,14 @@ struct PolicySnapshot {
   std::vector<Service> services;
 };
 
+// The ServiceEntry "namespace/name" of the snapshot; nullptr if it has none.
+inline const ServiceEntry* findServiceEntry(const PolicySnapshot& snapshot, const std::string& id) {
+  for (const auto& se : snapshot.service_entries) {
+    if (se.meta.namespace_ + "/" + se.meta.name == id) return &se;
+  }
+  return nullptr;
+}
+
 // An object that was not applied, and why. `kind` is the metric label of
 // egressd_rejected_objects{kind}.
 struct Rejection {
