@@ -66,7 +66,8 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
     return Ok{};
   });
   if (!st) {
-    if (auto removed = datapath_.deleteTcIface(host->ifindex); !removed) spdlog::warn("{}", removed.error());
+    if (auto removed = datapath_.deleteTcIface(host->ifindex, workload.cgroup_id); !removed)
+      spdlog::warn("{}", removed.error());
     return st;
   }
   spdlog::info("workload {}: TC backstop {} on {} (ifindex {}, {}{})", workload.name, adopted ? "adopted" : "attached",
@@ -109,13 +110,8 @@ void TcAttachments::detach(const std::string& name, Attached& attached) {
     return Ok{};
   });
   if (!st) spdlog::warn("workload {}: {}", name, st.error());
-  // Only our own entry: a reused index may already be another workload's.
-  auto entries = datapath_.readTcIfaces();
-  if (!entries) {
-    spdlog::warn("{}", entries.error());
-  } else if (auto it = entries->find(attached.ifindex); it != entries->end() && it->second == attached.cgroup_id) {
-    if (auto removed = datapath_.deleteTcIface(attached.ifindex); !removed) spdlog::warn("{}", removed.error());
-  }
+  if (auto removed = datapath_.deleteTcIface(attached.ifindex, attached.cgroup_id); !removed)
+    spdlog::warn("{}", removed.error());
   spdlog::info("workload {}: TC backstop detached from {}", name, attached.interface);
 }
 
@@ -219,7 +215,7 @@ void TcAttachments::removeLeftovers() {
   if (auto entries = datapath_.readTcIfaces(); entries) {
     for (const auto& [ifindex, cgroup_id] : *entries)
       if (!ifindexes.count(ifindex))
-        if (auto removed = datapath_.deleteTcIface(ifindex); !removed) spdlog::warn("{}", removed.error());
+        if (auto removed = datapath_.deleteTcIface(ifindex, cgroup_id); !removed) spdlog::warn("{}", removed.error());
   }
 }
 

@@ -384,8 +384,15 @@ Status Datapath::putTcIface(uint32_t ifindex, uint64_t cgroup_id) {
   return mapPut(bpf_map__fd(state_->skel->maps.tc_ifaces), "tc_ifaces", ifindex, value);
 }
 
-Status Datapath::deleteTcIface(uint32_t ifindex) {
-  if (bpf_map_delete_elem(bpf_map__fd(state_->skel->maps.tc_ifaces), &ifindex) != 0 && errno != ENOENT)
+Status Datapath::deleteTcIface(uint32_t ifindex, uint64_t cgroup_id) {
+  const int fd = bpf_map__fd(state_->skel->maps.tc_ifaces);
+  egressd_tc_iface_value value{};
+  if (bpf_map_lookup_elem(fd, &ifindex, &value) != 0) {
+    if (errno == ENOENT) return Ok{};
+    return fail(errnoMessage("lookup in map tc_ifaces", errno));
+  }
+  if (value.cgroup_id != cgroup_id) return Ok{};
+  if (bpf_map_delete_elem(fd, &ifindex) != 0 && errno != ENOENT)
     return fail(errnoMessage("delete from map tc_ifaces", errno));
   return Ok{};
 }

@@ -99,7 +99,8 @@ class Datapath {
   // attach to workload interfaces, and which interface is which workload's.
   int tcProgramFd(TcHook hook) const;
   Status putTcIface(uint32_t ifindex, uint64_t cgroup_id);
-  Status deleteTcIface(uint32_t ifindex);
+  // Only while it still names cgroup_id: a reused index may be another's.
+  Status deleteTcIface(uint32_t ifindex, uint64_t cgroup_id);
   Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
