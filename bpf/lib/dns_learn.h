@@ -32,7 +32,6 @@
 #define SOCK_RAW 3
 #endif
 #define EGRESSD_DNS_PORT 53
-#define EGRESSD_LOOPBACK_IFINDEX 1 /* every network namespace's "lo" */
 
 /* Load-time knobs, set by the loader from --dns-min-ttl / --dns-max-ttl. */
 const volatile __u32 dns_min_ttl_s = 5;

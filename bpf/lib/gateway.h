@@ -85,10 +85,12 @@ static __always_inline int egressd_redirect_connect(struct bpf_sock_addr *ctx, _
 		else
 			slot = NULL;
 	}
-	if (!slot) /* the slower path: counted, so a busy slot array shows */
+	if (!slot) {
+		/* The slower path: counted, so a busy slot array shows. */
 		egressd_flow_count(EGRESSD_FLOW_REDIRECT_FALLBACK);
-	if (!slot && bpf_map_update_elem(&redirected, &key, &st, BPF_ANY))
-		return -1;
+		if (bpf_map_update_elem(&redirected, &key, &st, BPF_ANY))
+			return -1;
+	}
 	if (v6) {
 		/* An IPv4 gateway is stored v4-mapped: right for a dual-stack socket. */
 		ctx->user_ip6[0] = via[0];

@@ -21,8 +21,6 @@
 #include "lib/maps.h"
 #include "lib/skb_l4.h"
 
-#define EGRESSD_INBOUND_LOOPBACK_IFINDEX 1 /* every network namespace's "lo" */
-
 static __always_inline void egressd_inbound_key(struct egressd_inbound_udp_key *k, __u64 cgroup_id,
 						const struct egressd_addr *peer, __u16 remote_port, __u16 local_port)
 {
@@ -41,7 +39,7 @@ static __always_inline void egressd_note_inbound_udp(struct __sk_buff *skb)
 	struct egressd_l4 p;
 	__u64 cgroup_id = 0, now, *seen;
 
-	if (skb->ingress_ifindex == EGRESSD_INBOUND_LOOPBACK_IFINDEX || !sk)
+	if (skb->ingress_ifindex == EGRESSD_LOOPBACK_IFINDEX || !sk)
 		return;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || sk->protocol != IPPROTO_UDP || sk->dst_port) /* not UDP, or connected */

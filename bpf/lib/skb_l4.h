@@ -17,6 +17,10 @@
 
 #include "lib/addr.h"
 
+/* Every network namespace's "lo": a packet that came in on it never left the
+ * node, so a workload could have forged it. */
+#define EGRESSD_LOOPBACK_IFINDEX 1
+
 struct egressd_l4 {
 	struct egressd_addr src;
 	struct egressd_addr dst;
