@@ -196,17 +196,18 @@ printf '  workload sends    (-c):  with TC %s   without %s   ratio %s\n' "$(gbps
 printf '  workload receives (-R):  with TC %s   without %s   ratio %s\n' "$(gbps "$wr")" "$(gbps "$or_")" "$(ratio "$wr" "$or_")"
 # The machine's load drifts (2 vCPUs shared): the ratio within each round,
 # where with and without ran back to back, is the steadier figure.
-paired() {  # paired WITH_ARRAY WITHOUT_ARRAY: median of per-round ratios
+round_ratios() {  # round_ratios WITH_ARRAY WITHOUT_ARRAY: one with/without ratio per line
   local -n w=$1 o=$2
   local i
-  median $(for ((i = 0; i < rounds; i++)); do ratio "${w[i]}" "${o[i]}"; echo; done)
+  for ((i = 0; i < rounds; i++)); do ratio "${w[i]}" "${o[i]}"; echo; done
+}
+paired() {  # paired WITH_ARRAY WITHOUT_ARRAY: median of per-round ratios
+  median $(round_ratios "$1" "$2")
 }
 # The median per-round ratio's 95% confidence interval, distribution-free
 # (order statistics of the binomial): whether a run can tell 0.95 from 1 at all.
 paired_ci() {  # paired_ci WITH_ARRAY WITHOUT_ARRAY: "[lo-hi]"
-  local -n w=$1 o=$2
-  local i
-  for ((i = 0; i < rounds; i++)); do ratio "${w[i]}" "${o[i]}"; echo; done | sort -g | awk '
+  round_ratios "$1" "$2" | sort -g | awk '
     { r[NR] = $1 }
     END { n = NR; lo = int((n - 1.96 * sqrt(n)) / 2); hi = int(1 + (n + 1.96 * sqrt(n)) / 2 + 0.999)
           if (lo < 1) lo = 1; if (hi > n) hi = n; printf "[%.3f-%.3f]", r[lo], r[hi] }'

@@ -32,9 +32,10 @@ e2e_policy() {
   cat > "$E2E_POLICY/.$1.tmp" && mv "$E2E_POLICY/.$1.tmp" "$E2E_POLICY/$1"
 }
 
-# e2e_registry_only_web: the common start of a case: the istio ConfigMap with
-# REGISTRY_ONLY and one Workload, production/web (its cgroup: lab_workload).
-e2e_registry_only_web() {
+# e2e_registry_only NS/NAME...: the common start of a case: the istio
+# ConfigMap with REGISTRY_ONLY and a Workload per NS/NAME, its cgroup NS/NAME
+# under the lab (lab_workload or lab_pod makes it).
+e2e_registry_only() {
   e2e_policy mesh.yaml <<'YAML'
 apiVersion: v1
 kind: ConfigMap
@@ -44,12 +45,16 @@ data:
     outboundTrafficPolicy:
       mode: REGISTRY_ONLY
 YAML
-  e2e_policy workloads.yaml <<'YAML'
+  local w docs=""
+  for w in "$@"; do
+    docs+="---
 apiVersion: egressd.io/v1alpha1
 kind: Workload
-metadata: {name: web, namespace: production}
-spec: {cgroup: production/web}
-YAML
+metadata: {name: ${w#*/}, namespace: ${w%%/*}}
+spec: {cgroup: $w}
+"
+  done
+  e2e_policy workloads.yaml <<<"$docs"
 }
 
 # The TC backstop assumes what a pod gives it: a network namespace holding

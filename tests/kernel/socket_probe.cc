@@ -30,19 +30,30 @@ constexpr const char* kNetnsSetup =
     "ip -6 addr add 2001:db8:1::1/64 dev eg0 nodad;"
     "sysctl -qw net.ipv4.ping_group_range='0 2147483647'";  // ping sockets in this netns
 
+// The wildcard address on `port`, as a server socket is bound.
+int bindLocal(int fd, int family, uint16_t port) {
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  if (family == AF_INET) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+  }
+  sockaddr_in6 sa{};
+  sa.sin6_family = AF_INET6;
+  sa.sin6_port = htons(port);
+  sa.sin6_addr = in6addr_any;
+  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+}
+
 // Dual-stack [::]:port listener: accepts IPv4, IPv6 and v4-mapped peers.
 int listenOn(uint16_t port) {
   const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
   if (fd < 0) return -1;
   const int off = 0;
-  const int on = 1;
   ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(port);
-  sa.sin6_addr = in6addr_any;
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && ::listen(fd, 64) == 0 ? fd : -1;
+  return bindLocal(fd, AF_INET6, port) == 0 && ::listen(fd, 64) == 0 ? fd : -1;
 }
 
 // Listener fd per port, so a kPeername probe can tell where it landed.
@@ -63,23 +74,6 @@ int checkPeer(int fd, const Probe& probe, const sockaddr_storage& want, socklen_
   const bool landed = ::poll(&p, 1, probe.expect_via ? 1000 : 100) == 1;
   if (landed) ::close(::accept(p.fd, nullptr, nullptr));
   return landed == probe.expect_via ? 0 : EXDEV;
-}
-
-// The wildcard address on `port`, as a server socket is bound.
-int bindLocal(int fd, int family, uint16_t port) {
-  const int on = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-  if (family == AF_INET) {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-  }
-  sockaddr_in6 sa{};
-  sa.sin6_family = AF_INET6;
-  sa.sin6_port = htons(port);
-  sa.sin6_addr = in6addr_any;
-  return ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
 }
 
 int runOne(const Probe& probe) {

@@ -5,8 +5,6 @@
 #include <gtest/gtest.h>
 
 #include "compiler_test_util.h"
-#include "policy/parser.h"
-#include "policy/policy_store.h"
 
 namespace egressd::compiler {
 namespace {
@@ -59,14 +57,6 @@ kind: Workload
 metadata: {name: job, namespace: staging}
 spec: {cgroup: /job}
 )";
-
-CompileOutput compileYaml(const char* yaml) {
-  policy::PolicyStore store;
-  const auto parsed = policy::parseYaml(yaml, "policy.yaml");
-  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
-  store.apply(parsed);
-  return compileAll(store.snapshot());
-}
 
 uint32_t classOf(const CompileOutput& out, const std::string& host) {
   for (const auto& [id, text] : out.host_classes) {
@@ -124,7 +114,7 @@ const std::vector<LearnedCase> kCases = {
 };
 
 TEST(CompilerExplainLearned, MatchesTheKernel) {
-  const auto out = compileYaml(kPolicy);
+  const auto out = compileYaml(kPolicy).out;
   for (const auto& c : kCases) {
     SCOPED_TRACE(c.description);
     std::optional<LearnedEntry> learned;
@@ -153,7 +143,7 @@ TEST(CompilerExplainLearned, MatchesTheKernel) {
 }
 
 TEST(CompilerExplainLearned, RemovedHostClassIsNamedAndAllowsNothing) {
-  const auto out = compileYaml(kPolicy);
+  const auto out = compileYaml(kPolicy).out;
   LearnedEntry learned;
   learned.class_ids = {12345, 0, 0, 0};
   learned.now_ns = kNow;
@@ -213,7 +203,7 @@ apiVersion: egressd.io/v1alpha1
 kind: Workload
 metadata: {name: app, namespace: production}
 spec: {cgroup: /app}
-)");
+)").out;
   LearnedEntry learned;
   learned.class_ids = {classOf(out, "api.external-service.com"), 0, 0, 0};
   learned.now_ns = kNow;
@@ -230,7 +220,7 @@ spec: {cgroup: /app}
 }
 
 TEST(CompilerExplainLearned, HostClassesForAName) {
-  const auto out = compileYaml(kPolicy);
+  const auto out = compileYaml(kPolicy).out;
   const uint32_t api = classOf(out, "api.example.com");
   const uint32_t cdn = classOf(out, "*.cdn.example.net");
   const struct {
@@ -250,7 +240,7 @@ TEST(CompilerExplainLearned, HostClassesForAName) {
 }
 
 TEST(CompilerExplainLearned, WorkloadScopeId) {
-  const auto out = compileYaml(kPolicy);
+  const auto out = compileYaml(kPolicy).out;
   const auto web = workloadScopeId(out, "production/web");
   ASSERT_TRUE(web);
   EXPECT_EQ(*web, scopeOf(out, "production/web")->id);
@@ -259,7 +249,7 @@ TEST(CompilerExplainLearned, WorkloadScopeId) {
 
 // The kernel audits every denial of an audit workload, whatever the reason.
 TEST(CompilerExplainLearned, AuditCoversEveryDenial) {
-  auto out = compileYaml(kPolicy);
+  auto out = compileYaml(kPolicy).out;
   const auto cgroup = out.workload_cgroups.at("staging/app");
   const uint32_t scope = out.desired.workloads.at(egressd_workload_key{cgroup}).scope_id;
   out.desired.scopes.erase(scope);  // a racing or corrupt state: UNKNOWN_SCOPE

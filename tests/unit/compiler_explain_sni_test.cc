@@ -7,8 +7,6 @@
 #include <gtest/gtest.h>
 
 #include "compiler_test_util.h"
-#include "policy/parser.h"
-#include "policy/policy_store.h"
 
 namespace egressd::compiler {
 namespace {
@@ -96,21 +94,8 @@ metadata: {name: egressgateway, namespace: istio-system, labels: {istio: egressg
 spec: {cgroup: /gw}
 )";
 
-struct Compiled {
-  policy::PolicySnapshot snapshot;
-  CompileOutput out;
-};
-
-const Compiled& compiled() {
-  static const Compiled c = [] {
-    policy::PolicyStore store;
-    const auto parsed = policy::parseYaml(kPolicy, "policy.yaml");
-    EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
-    store.apply(parsed);
-    Compiled c{store.snapshot(), {}};
-    c.out = compileAll(c.snapshot);
-    return c;
-  }();
+const CompiledYaml& compiled() {
+  static const CompiledYaml c = compileYaml(kPolicy);
   return c;
 }
 

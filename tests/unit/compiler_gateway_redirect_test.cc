@@ -68,13 +68,7 @@ metadata: {name: egressgateway, namespace: istio-system, labels: {istio: egressg
 spec: {cgroup: /gw}
 )";
 
-CompileOutput compileSeed() {
-  policy::PolicyStore store;
-  const auto parsed = policy::parseYaml(kSeed, "seed.yaml");
-  EXPECT_TRUE(parsed.rejected.empty());
-  store.apply(parsed);
-  return compileAll(store.snapshot());
-}
+CompileOutput compileSeed() { return compileYaml(kSeed, "seed.yaml").out; }
 
 TEST(CompilerGatewayRedirect, SeedRoutesTheAppThroughTheGateway) {
   const auto out = compileSeed();

@@ -1,6 +1,7 @@
 #pragma once
-// Hand-built policy objects for compiler tests (no YAML parser involved), and
-// a probe table runner that uses explainConnection as the oracle.
+// Hand-built policy objects for compiler tests, YAML fixtures compiled through
+// the parser and store, and a probe table runner that uses explainConnection
+// as the oracle.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
@@ -11,6 +12,8 @@
 
 #include "compiler/compiler.h"
 #include "policy/model.h"
+#include "policy/parser.h"
+#include "policy/policy_store.h"
 
 namespace egressd::compiler::testing {
 
@@ -93,6 +96,23 @@ inline std::map<std::string, uint64_t> cgroupsFor(const policy::PolicySnapshot& 
 inline CompileOutput compileAll(const policy::PolicySnapshot& snapshot, const CompileOptions& options = {},
                                 const ScopeIds& previous = {}) {
   return compilePolicy(snapshot, cgroupsFor(snapshot), options, previous);
+}
+
+// A policy written as Istio YAML, through the parser (nothing may be
+// rejected) and the store, then compiled; the snapshot too, for what reads it.
+struct CompiledYaml {
+  policy::PolicySnapshot snapshot;
+  CompileOutput out;
+};
+
+inline CompiledYaml compileYaml(std::string_view yaml, const std::string& file = "policy.yaml") {
+  policy::PolicyStore store;
+  const auto parsed = policy::parseYaml(yaml, file);
+  EXPECT_TRUE(parsed.rejected.empty()) << parsed.rejected.front().reason;
+  store.apply(parsed);
+  CompiledYaml c{store.snapshot(), {}};
+  c.out = compileAll(c.snapshot);
+  return c;
 }
 
 constexpr uint8_t kTcp = IPPROTO_TCP;

@@ -13,7 +13,7 @@ lab_start_dnsmasq --local-ttl=60 \
   --host-record=other.example.net,192.0.2.16 \
   --host-record=v6.example.org,2001:db8::11 \
   --host-record=tcp.example.org,192.0.2.17 || { e2e_fail "dnsmasq"; return; }
-e2e_registry_only_web
+e2e_registry_only production/web
 e2e_policy entries.yaml <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -13,7 +13,7 @@ for i in $(seq 1 "$N"); do
 done
 lab_external_addr "${addrs[@]}"
 lab_start_dnsmasq --local-ttl=60 "${records[@]}" || { e2e_fail "dnsmasq"; return; }
-e2e_registry_only_web
+e2e_registry_only production/web
 e2e_policy entries.yaml <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -5,7 +5,7 @@ lab_external_addr 192.0.2.31 192.0.2.32
 lab_start_dnsmasq --local-ttl=60 \
   --host-record=short.example.org,192.0.2.31 \
   --host-record=later.example.org,192.0.2.32 || { e2e_fail "dnsmasq"; return; }
-e2e_registry_only_web
+e2e_registry_only production/web
 e2e_policy entries.yaml <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -19,21 +19,7 @@ echo "$api_ns" >"$LAB_DIR/pod-netns.production_api"
 [ "$(ip -n "$api_host" -o link show "$LAB-v2" | cut -d: -f1)" = "$idx" ] &&
   e2e_ok "api's host side $LAB-v2 has web's ifindex $idx, in another namespace" ||
   { e2e_fail "could not give $LAB-v2 ifindex $idx"; return; }
-e2e_policy policy.yaml <<'YAML'
-apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-spec: {meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}
----
-apiVersion: egressd.io/v1alpha1
-kind: Workload
-metadata: {name: web, namespace: production}
-spec: {cgroup: production/web}
----
-apiVersion: egressd.io/v1alpha1
-kind: Workload
-metadata: {name: api, namespace: production}
-spec: {cgroup: production/api}
-YAML
+e2e_registry_only production/web production/api
 e2e_start_agent || return
 lab_exec production/web sleep 600 &
 tc_of() { curl -sf "http://$E2E_ADMIN/api/v1/status" | jq -c --arg w "$1" '.tc_interfaces[] | select(.workload == $w)'; }

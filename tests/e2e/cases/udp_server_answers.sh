@@ -8,16 +8,7 @@
 E2E_TC_MODE=auto
 lab_pod production/dns 1 >/dev/null
 pod_ns=$(lab_netns_of production/dns)
-e2e_policy policy.yaml <<'YAML'
-apiVersion: install.istio.io/v1alpha1
-kind: IstioOperator
-spec: {meshConfig: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}
----
-apiVersion: egressd.io/v1alpha1
-kind: Workload
-metadata: {name: dns, namespace: production}
-spec: {cgroup: production/dns}
-YAML
+e2e_registry_only production/dns
 e2e_start_agent || return
 pkt=$EGRESSD_BIN/egressd_packet
 lab_exec production/dns "$pkt" echo 10.99.1.2 5300 10 >/dev/null 2>&1 &
