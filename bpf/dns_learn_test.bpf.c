@@ -17,7 +17,11 @@ volatile __u64 test_cookie = 1;
 SEC("cgroup_skb/egress")
 int dns_learn_egress(struct __sk_buff *skb)
 {
-	return egressd_dns_on_egress(skb, test_cookie);
+	struct egressd_l4 p;
+
+	if (egressd_parse_l4(skb, &p) < 0)
+		return 1;
+	return egressd_dns_on_egress(skb, &p, test_cookie);
 }
 
 SEC("cgroup_skb/ingress")

@@ -18,6 +18,7 @@
 #include "lib/maps.h"
 #include "lib/policy.h"
 #include "lib/tc_backstop.h"
+#include "lib/udp_connect.h"
 
 #ifndef SOCK_STREAM
 #define SOCK_STREAM 1
@@ -79,6 +80,12 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 		/* Audit: let it through; the reason's `allowed` counter records it. */
 		d.verdict = EGRESSD_VERDICT_AUDIT;
 	}
+	/* A UDP connect() sends nothing: its socket's datagrams are decided
+	 * instead (lib/udp_connect.h). */
+	if (can_redirect && l4 == IPPROTO_UDP && ctx->sk &&
+	    egressd_udp_connect_defer(ctx->sk, cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), &d, scope_id,
+				      hook))
+		return EGRESSD_ALLOW;
 	egressd_count(hook, d.reason, d.verdict != EGRESSD_VERDICT_DENIED);
 	/* The original destination (not the gateway), keyed by the wire
 	 * protocol as TC sees it (ICMP ping sockets too). */
@@ -140,12 +147,20 @@ int egressd_getpeername6(struct bpf_sock_addr *ctx)
 }
 
 /* DNS learning (lib/dns_learn.h): queries on the way out, answers on the way
- * in, before the socket can read them. On the way in, also the peers of UDP
+ * in, before the socket can read them. On the way out, also the datagrams of
+ * UDP sockets whose connect() was left to their sends (lib/udp_connect.h). On the way in, also the peers of UDP
  * servers (lib/inbound.h), whose answers then pass. */
 SEC("cgroup_skb/egress")
 int egressd_dns_egress(struct __sk_buff *skb)
 {
-	return egressd_dns_on_egress(skb, bpf_get_socket_cookie(skb));
+	struct egressd_l4 p;
+
+	if (egressd_parse_l4(skb, &p) < 0)
+		return 1;
+	/* Also datagrams of connected UDP sockets (lib/udp_connect.h). */
+	if (!egressd_udp_connected_send(skb, &p))
+		return 0;
+	return egressd_dns_on_egress(skb, &p, bpf_get_socket_cookie(skb));
 }
 
 SEC("cgroup_skb/ingress")

@@ -246,41 +246,38 @@ static __always_inline int egressd_dns_spoof_check(const struct egressd_l4 *p)
 }
 
 /* cgroup_skb/egress: records queries. Returns the verdict (1 = pass). */
-static __always_inline int egressd_dns_on_egress(struct __sk_buff *skb, __u64 cookie)
+static __always_inline int egressd_dns_on_egress(struct __sk_buff *skb, const struct egressd_l4 *p, __u64 cookie)
 {
-	struct egressd_l4 p;
 	__u32 zero = 0;
 
-	if (egressd_parse_l4(skb, &p) < 0)
-		return 1;
-	if (!egressd_dns_spoof_check(&p)) {
+	if (!egressd_dns_spoof_check(p)) {
 		/* Only workload sockets are held to it: the node's own resolver
 		 * (hostNetwork CoreDNS, a local stub) is no workload. */
 		if (egressd_find_workload_skb(skb))
 			return 0;
 	}
-	if (!egressd_is_resolver(&p.dst, p.dport))
+	if (!egressd_is_resolver(&p->dst, p->dport))
 		return 1;
-	if (p.protocol != IPPROTO_UDP) /* TCP answers are punted whole */
+	if (p->protocol != IPPROTO_UDP) /* TCP answers are punted whole */
 		return 1;
 	if (!egressd_find_workload_skb(skb))
 		return 1;
 	struct egressd_dns_scratch *s = bpf_map_lookup_elem(&dns_scratch, &zero);
-	if (!s || p.payload_len < DNS_HDR_LEN || p.payload_len > DNS_MSG_MAX)
+	if (!s || p->payload_len < DNS_HDR_LEN || p->payload_len > DNS_MSG_MAX)
 		return 1;
-	if (egressd_load_payload(skb, p.payload_off, p.payload_len, &s->msg) < 0)
+	if (egressd_load_payload(skb, p->payload_off, p->payload_len, &s->msg) < 0)
 		return 1;
-	if (dns_parse_query(&s->msg, p.payload_len, &s->res) != DNS_PARSE_OK || !s->res.label_count)
+	if (dns_parse_query(&s->msg, p->payload_len, &s->res) != DNS_PARSE_OK || !s->res.label_count)
 		return 1;
 
 	struct egressd_dns_pending_key key = { .cookie = cookie, .id = s->res.id };
 	struct egressd_dns_pending_value v = {
 		.qhash = s->res.suffix_hash[(s->res.label_count - 1) & (DNS_MAX_LABELS - 1)],
 		.expires_ns = bpf_ktime_get_boot_ns() + (__u64)dns_pending_timeout_s * EGRESSD_NS_PER_S,
-		.resolver_port = p.dport,
+		.resolver_port = p->dport,
 		.qtype = s->res.qtype,
 	};
-	__builtin_memcpy(v.resolver, p.dst.w, sizeof(v.resolver));
+	__builtin_memcpy(v.resolver, p->dst.w, sizeof(v.resolver));
 	bpf_map_update_elem(&dns_pending, &key, &v, BPF_ANY);
 	egressd_dns_count(EGRESSD_DNS_QUERIES);
 	return 1;

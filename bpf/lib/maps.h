@@ -94,6 +94,15 @@ struct {
 	__type(value, struct egressd_redirect_slot);
 } redirected_slots SEC(".maps");
 
+/* ---- Connected UDP, decided per datagram (lib/udp_connect.h) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct egressd_udp_connect_verdict);
+} udp_connect_verdicts SEC(".maps");
+
 /* ---- DNS learning (lib/dns_learn.h) ---- */
 
 /* Trusted resolvers (address, port), written by the agent. */

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 5
+#define EGRESSD_ABI_VERSION 6
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -151,6 +151,20 @@ struct egressd_gateway_value {
 	__u16 port;    /* host byte order */
 	__u8 family;   /* AF_INET or AF_INET6 */
 	__u8 flags;
+};
+
+/* Map `udp_connect_verdicts` (socket storage): a UDP socket connect()ed to a
+ * destination the policy denies (or audits). The connect passes; each
+ * datagram the socket sends there is decided by this (lib/udp_connect.h). */
+struct egressd_udp_connect_verdict {
+	__u64 cgroup_id;  /* the workload */
+	__u8 addr[16];    /* destination; IPv4 v4-mapped */
+	__u16 port;       /* host byte order */
+	__u8 active;      /* 0 once the socket connect()s somewhere allowed */
+	__u8 verdict;     /* EGRESSD_VERDICT_DENIED or EGRESSD_VERDICT_AUDIT */
+	__u32 reason;
+	__u32 scope_id;
+	__u32 hook;       /* the connect hook (counters are per hook) */
 };
 
 /* Map `redirected` (LRU hash, EGRESSD_MAX_REDIRECTED): socket cookie -> a

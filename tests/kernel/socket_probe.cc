@@ -1,6 +1,7 @@
 #include "kernel/socket_probe.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -76,23 +77,52 @@ int checkPeer(int fd, const Probe& probe, const sockaddr_storage& want, socklen_
   return landed == probe.expect_via ? 0 : EXDEV;
 }
 
+// addr:port as a sockaddr of the given family; false if addr doesn't parse.
+bool toSockaddr(int family, const std::string& addr, uint16_t port, sockaddr_storage& ss, socklen_t& len) {
+  ss = {};
+  if (family == AF_INET) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(port);
+    len = sizeof(*sa);
+    return ::inet_pton(AF_INET, addr.c_str(), &sa->sin_addr) == 1;
+  }
+  auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+  sa->sin6_family = AF_INET6;
+  sa->sin6_port = htons(port);
+  len = sizeof(*sa);
+  return ::inet_pton(AF_INET6, addr.c_str(), &sa->sin6_addr) == 1;
+}
+
+// The UDP ops after connect() (Op's comment); 0 or the first errno.
+int udpAfterConnect(int fd, const Probe& probe) {
+  sockaddr_storage then{};
+  socklen_t then_len = 0;
+  const bool has_then = probe.op == Op::kUdpReconnect || probe.op == Op::kUdpConnectSendto;
+  if (has_then && !toSockaddr(probe.family, probe.then_addr, probe.then_port, then, then_len)) return EINVAL;
+  const auto* then_sa = reinterpret_cast<const sockaddr*>(&then);
+  switch (probe.op) {
+    case Op::kUdpConnectOnly:
+      return 0;
+    case Op::kUdpReconnect:
+      if (::connect(fd, then_sa, then_len) != 0) return errno;
+      break;
+    case Op::kUdpConnectSendto:
+      return ::sendto(fd, "x", 1, 0, then_sa, then_len) < 0 ? errno : 0;
+    default:
+      break;
+  }
+  return ::send(fd, "x", 1, 0) < 0 ? errno : 0;
+}
+
 int runOne(const Probe& probe) {
   const int fd = ::socket(probe.family, probe.type | SOCK_CLOEXEC, probe.protocol);
   if (fd < 0) return errno;
   sockaddr_storage ss{};
   socklen_t len = 0;
-  if (probe.family == AF_INET) {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(probe.port);
-    if (::inet_pton(AF_INET, probe.addr.c_str(), &sa->sin_addr) != 1) return EINVAL;
-    len = sizeof(*sa);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(probe.port);
-    if (::inet_pton(AF_INET6, probe.addr.c_str(), &sa->sin6_addr) != 1) return EINVAL;
-    len = sizeof(*sa);
+  if (!toSockaddr(probe.family, probe.addr, probe.port, ss, len)) {
+    ::close(fd);
+    return EINVAL;
   }
   if (probe.bind_port && bindLocal(fd, probe.family, probe.bind_port) != 0) {
     const int err = errno;
@@ -102,6 +132,9 @@ int runOne(const Probe& probe) {
   const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
   const int rc = probe.op == Op::kSendto ? static_cast<int>(::sendto(fd, "x", 1, 0, sa, len)) : ::connect(fd, sa, len);
   int err = rc < 0 ? errno : 0;
+  // A connected UDP socket is held at its sends (bpf/lib/udp_connect.h).
+  const bool udp = probe.type == SOCK_DGRAM && (probe.protocol == 0 || probe.protocol == IPPROTO_UDP);
+  if (err == 0 && probe.op != Op::kSendto && probe.op != Op::kPeername && udp) err = udpAfterConnect(fd, probe);
   if (err == 0 && probe.op == Op::kPeername) err = checkPeer(fd, probe, ss, len);
   ::close(fd);
   return err;
@@ -163,11 +196,17 @@ bool readAll(int fd, void* data, size_t size) {
 }  // namespace
 
 std::string describe(const Probe& probe) {
-  std::string s = probe.op == Op::kSendto ? "sendto " : probe.op == Op::kPeername ? "peername " : "connect ";
+  std::string s = probe.op == Op::kSendto     ? "sendto "
+                  : probe.op == Op::kPeername ? "peername "
+                                              : "connect ";
   s += probe.protocol == IPPROTO_ICMP ? "icmp" : probe.type == SOCK_STREAM ? "tcp" : "udp";
   s += probe.family == AF_INET ? "4 " : "6 ";
   s += (probe.family == AF_INET6 ? "[" + probe.addr + "]" : probe.addr) + ":" + std::to_string(probe.port);
   if (probe.bind_port) s += " from :" + std::to_string(probe.bind_port);
+  const std::string then = probe.then_addr + ":" + std::to_string(probe.then_port);
+  if (probe.op == Op::kUdpConnectOnly) s += ", no send";
+  if (probe.op == Op::kUdpReconnect) s += ", then connect " + then + " and send";
+  if (probe.op == Op::kUdpConnectSendto) s += ", then sendto " + then;
   return s;
 }
 

@@ -24,7 +24,12 @@ inline constexpr const char* kNet6Other = "2001:db8:1::1";
 // port), and whether the connection landed on the `via_port` listener as
 // `expect_via` says. Errno-like results: EADDRNOTAVAIL = getpeername showed
 // another peer; EXDEV = landed (or not) against expect_via.
-enum class Op { kConnect, kSendto, kPeername };
+// kConnect: connect(), and for UDP one send() after it, where a denied
+// destination fails (bpf/lib/udp_connect.h). UDP only:
+//   kUdpConnectOnly    connect() and close, no send (getaddrinfo's sorting)
+//   kUdpReconnect      connect(), connect() to then_addr:then_port, send()
+//   kUdpConnectSendto  connect(), sendto(then_addr:then_port)
+enum class Op { kConnect, kSendto, kPeername, kUdpConnectOnly, kUdpReconnect, kUdpConnectSendto };
 
 struct Probe {
   int family;  // AF_INET or AF_INET6 (the socket's family)
@@ -36,6 +41,8 @@ struct Probe {
   uint16_t via_port = 0;  // kPeername: an extra listener (the gateway's port)
   bool expect_via = false;
   uint16_t bind_port = 0;  // bind the socket to this local port first (a server's)
+  std::string then_addr{};  // kUdpReconnect, kUdpConnectSendto
+  uint16_t then_port = 0;
 };
 
 std::string describe(const Probe& probe);

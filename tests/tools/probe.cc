@@ -3,7 +3,8 @@
 // listening" (ECONNREFUSED) or success.
 //   egressd_probe connect IP PORT [--v4mapped]   TCP connect (AF_INET6 socket for IPv6 or --v4mapped)
 //   egressd_probe sendto IP PORT [--v4mapped]    one unconnected UDP datagram
-//   egressd_probe udpconnect IP PORT             connect() a UDP socket
+//   egressd_probe udpconnect IP PORT             connect() a UDP socket, then send() one datagram
+//                                                (a connected UDP socket is held at its sends)
 //   egressd_probe peername IP PORT [--v4mapped]  TCP connect, then print getpeername() ("IP PORT")
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -76,6 +77,7 @@ int main(int argc, char** argv) {
     rc = static_cast<int>(sendto(fd, "probe", 5, 0, reinterpret_cast<sockaddr*>(&addr), len));
   } else {
     rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), len);
+    if (rc == 0 && op == "udpconnect") rc = static_cast<int>(send(fd, "probe", 5, 0));
   }
   const int err = rc < 0 ? errno : 0;
   if (err == 0 && op == "peername") {

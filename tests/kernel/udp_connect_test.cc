@@ -1,0 +1,117 @@
+// A connected UDP socket is held at its sends (bpf/lib/udp_connect.h), on
+// real sockets: a connect() to a denied destination passes and records
+// nothing (glibc's getaddrinfo() does that for every address it sorts);
+// each send() there fails with EPERM and counts as one denial on the connect
+// hook and the flow; a reconnect somewhere allowed, or a sendto() to an
+// allowed address, passes; audit passes and records the sends as audit.
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+
+#include "bpf/cgroup.h"
+#include "kernel/datapath_fixture.h"
+
+namespace egressd::ktest {
+namespace {
+
+constexpr uint16_t kDnsPort = 53;
+
+class UdpConnectTest : public DatapathTest {
+ protected:
+  void SetUp() override {
+    DatapathTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    addScope(1, EGRESSD_MODE_REGISTRY_ONLY);
+    addPrefix("192.0.2.0/24", 1);  // kNetA: udp/53 allowed
+    addPort(1, kDnsPort, IPPROTO_UDP, {1});
+  }
+
+  // A workload in scope 1; dir_ is its cgroup.
+  uint64_t workload(const std::string& name, uint32_t flags = 0) {
+    dir_ = tree_->make(name);
+    addWorkload(dir_, 1, flags);
+    auto id = bpf::cgroupIdOf(dir_);
+    EXPECT_TRUE(id.ok()) << id.error();
+    return id.ok() ? *id : 0;
+  }
+
+  // The flow (cgroup, ip, port, udp), or a zeroed value when there is none.
+  egressd_flow_value udpFlow(uint64_t cgroup, const std::string& ip, uint16_t port) {
+    std::array<uint8_t, 16> addr{};
+    if (ip.find(':') == std::string::npos) {
+      addr[10] = addr[11] = 0xff;
+      inet_pton(AF_INET, ip.c_str(), addr.data() + 12);
+    } else {
+      inet_pton(AF_INET6, ip.c_str(), addr.data());
+    }
+    auto flows = datapath_->readFlows();
+    EXPECT_TRUE(flows.ok()) << flows.error();
+    if (flows.ok()) {
+      for (const auto& f : *flows) {
+        if (f.key.cgroup_id == cgroup && std::equal(addr.begin(), addr.end(), f.key.addr) && f.key.port == port &&
+            f.key.protocol == IPPROTO_UDP)
+          return f.value;
+      }
+    }
+    return {};
+  }
+
+  std::string dir_;
+};
+
+Probe udp(int family, const std::string& addr, Op op = Op::kConnect, const std::string& then_addr = "") {
+  Probe p{family, SOCK_DGRAM, addr, kDnsPort, op};
+  p.then_addr = then_addr;
+  p.then_port = kDnsPort;
+  return p;
+}
+
+TEST_F(UdpConnectTest, DeniedDestinationIsHeldAtTheSocketsSends) {
+  const uint64_t pod = workload("pod");
+  const auto denied4_before = counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_NOT_IN_REGISTRY).denied;
+  const auto denied6_before = counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_NOT_IN_REGISTRY).denied;
+  const auto sendmsg4_before = counter(EGRESSD_HOOK_SENDMSG4, EGRESSD_REASON_NOT_IN_REGISTRY).denied;
+  expectProbes(dir_, {
+      {"connect, no send (getaddrinfo)", udp(AF_INET, kNetC, Op::kUdpConnectOnly), 0},
+      {"connect, no send, IPv6", udp(AF_INET6, kNet6Other, Op::kUdpConnectOnly), 0},
+      {"connect, send", udp(AF_INET, kNetC), EPERM},
+      {"connect, send, IPv6", udp(AF_INET6, kNet6Other), EPERM},
+      {"connect, send, v4-mapped", udp(AF_INET6, std::string("::ffff:") + kNetB), EPERM},
+      {"reconnect to an allowed address, send", udp(AF_INET, kNetC, Op::kUdpReconnect, kNetA), 0},
+      {"sendto an allowed address on the connected socket", udp(AF_INET, kNetC, Op::kUdpConnectSendto, kNetA), 0},
+      {"sendto the denied address on the connected socket", udp(AF_INET, kNetC, Op::kUdpConnectSendto, kNetC), EPERM},
+      {"allowed: connect, send", udp(AF_INET, kNetA), 0},
+  });
+  // One denial per send that failed, none for connects, on the hook that
+  // decided the connect: connect4 for kNetC's "connect, send", connect6 for
+  // the IPv6 one. sendmsg4 decides the sendto() to kNetC, and the v4-mapped
+  // socket's send too: the kernel hands that to udp_sendmsg with an address.
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_NOT_IN_REGISTRY).denied - denied4_before, 1u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_NOT_IN_REGISTRY).denied - denied6_before, 1u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_SENDMSG4, EGRESSD_REASON_NOT_IN_REGISTRY).denied - sendmsg4_before, 2u);
+  const auto c = udpFlow(pod, kNetC, kDnsPort);
+  EXPECT_EQ(c.connects_denied, 2u);  // the send after connect, and sendmsg4's sendto
+  EXPECT_EQ(c.connects_allowed, 0u);
+  EXPECT_EQ(udpFlow(pod, kNet6Other, kDnsPort).connects_denied, 1u);
+  EXPECT_EQ(udpFlow(pod, kNetB, kDnsPort).connects_denied, 1u);
+  // kNetA: the reconnect, the sendto and the plain connect.
+  EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 3u);
+}
+
+TEST_F(UdpConnectTest, AuditRecordsTheSendsNotTheConnect) {
+  const uint64_t pod = workload("audited", EGRESSD_WORKLOAD_F_AUDIT);
+  expectProbes(dir_, {
+      {"connect, no send", udp(AF_INET, kNetC, Op::kUdpConnectOnly), 0},
+      {"connect, send", udp(AF_INET, kNetC), 0},
+      {"connect, send again", udp(AF_INET, kNetC), 0},
+  });
+  const auto c = udpFlow(pod, kNetC, kDnsPort);
+  EXPECT_EQ(c.connects_audited, 2u);
+  EXPECT_EQ(c.connects_denied, 0u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_NOT_IN_REGISTRY).allowed, 2u);
+}
+
+}  // namespace
+}  // namespace egressd::ktest
