@@ -80,11 +80,10 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 		/* Audit: let it through; the reason's `allowed` counter records it. */
 		d.verdict = EGRESSD_VERDICT_AUDIT;
 	}
-	/* A UDP connect() sends nothing: its socket's datagrams are decided
-	 * instead (lib/udp_connect.h). */
-	if (can_redirect && l4 == IPPROTO_UDP && ctx->sk &&
-	    egressd_udp_connect_defer(ctx->sk, cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), &d, scope_id,
-				      hook))
+	/* A UDP connect() sends nothing: its socket's datagrams are held to
+	 * the decision and recorded (lib/udp_connect.h). */
+	if (can_redirect && l4 == IPPROTO_UDP &&
+	    egressd_udp_connect_defer(ctx, cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), &d, scope_id, hook))
 		return EGRESSD_ALLOW;
 	egressd_count(hook, d.reason, d.verdict != EGRESSD_VERDICT_DENIED);
 	/* The original destination (not the gateway), keyed by the wire
@@ -153,14 +152,15 @@ int egressd_getpeername6(struct bpf_sock_addr *ctx)
 SEC("cgroup_skb/egress")
 int egressd_dns_egress(struct __sk_buff *skb)
 {
+	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct egressd_l4 p;
 
 	if (egressd_parse_l4(skb, &p) < 0)
 		return 1;
 	/* Also datagrams of connected UDP sockets (lib/udp_connect.h). */
-	if (!egressd_udp_connected_send(skb, &p))
+	if (!egressd_udp_connected_send(skb, &p, cookie))
 		return 0;
-	return egressd_dns_on_egress(skb, &p, bpf_get_socket_cookie(skb));
+	return egressd_dns_on_egress(skb, &p, cookie);
 }
 
 SEC("cgroup_skb/ingress")
@@ -202,8 +202,13 @@ int egressd_sock_release(struct bpf_sock *sk)
 	struct egressd_flow_value *v;
 	struct egressd_addr dst = { .w = { a0, a1, a2, a3 } };
 	__u64 cgroup_id = 0;
+	__u64 cookie = bpf_get_socket_cookie(sk);
 
-	egressd_forget_redirect(bpf_get_socket_cookie(sk));
+	egressd_forget_redirect(cookie);
+	/* A UDP socket whose allowed connect never sent has no flow to close
+	 * (lib/udp_connect.h): no lookup of a destination it never used. */
+	if (egressd_udp_pending_forget(cookie))
+		return 1;
 	if (!flow_stats_enabled || !port)
 		return 1;
 	if (!egressd_find_workload_id(&cgroup_id))

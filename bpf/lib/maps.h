@@ -103,6 +103,13 @@ struct {
 	__type(value, struct egressd_udp_connect_verdict);
 } udp_connect_verdicts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EGRESSD_UDP_PENDING_SLOTS);
+	__type(key, __u32);
+	__type(value, struct egressd_udp_pending_slot);
+} udp_pending SEC(".maps");
+
 /* ---- DNS learning (lib/dns_learn.h) ---- */
 
 /* Trusted resolvers (address, port), written by the agent. */

@@ -19,6 +19,7 @@
 #define EGRESSD_MAX_GATEWAYS 64 /* egress gateway (address, port) targets; id 0 = none */
 #define EGRESSD_MAX_REDIRECTED 65536 /* redirected sockets remembered for getpeername */
 #define EGRESSD_REDIRECT_SLOTS 65536 /* fast path for those: cookie-indexed slots, power of two */
+#define EGRESSD_UDP_PENDING_SLOTS 4096 /* UDP sockets between an allowed connect() and their first send; power of two */
 /* DNS learning (docs/DNS_LEARNING.md). */
 #define EGRESSD_MAX_DNS_NAMES 16384    /* ServiceEntry hosts, exact and wildcard */
 #define EGRESSD_MAX_DNS_LEARNED 65536  /* (scope, IP) pairs learned from answers */
@@ -165,6 +166,23 @@ struct egressd_udp_connect_verdict {
 	__u32 reason;
 	__u32 scope_id;
 	__u32 hook;       /* the connect hook (counters are per hook) */
+};
+
+/* Map `udp_pending` (array, EGRESSD_UDP_PENDING_SLOTS): an allowed UDP
+ * connect() whose flow is recorded at the socket's first datagram to that
+ * destination, not at the connect (lib/udp_connect.h). Slot cookie &
+ * (EGRESSD_UDP_PENDING_SLOTS - 1), claimed by a compare-and-swap of `cookie`
+ * from 0, freed at that datagram or at cgroup/sock_release. */
+struct egressd_udp_pending_slot {
+	__u64 cookie;     /* bpf_get_socket_cookie(); 0: free */
+	__u64 cgroup_id;  /* the workload */
+	__u8 addr[16];    /* destination; IPv4 v4-mapped */
+	__u16 port;       /* host byte order */
+	__u8 hook;        /* the connect hook */
+	__u8 pad;
+	__u32 reason;
+	__u32 scope_id;
+	__u32 pad2;
 };
 
 /* Map `redirected` (LRU hash, EGRESSD_MAX_REDIRECTED): socket cookie -> a
@@ -345,7 +363,9 @@ enum egressd_flow_counter {
 	EGRESSD_FLOW_TC_AUDITED = 5,      /* backstop would have dropped: audit */
 	EGRESSD_FLOW_REDIRECT_FALLBACK = 6, /* redirect state kept in the LRU `redirected`:
 					     * the socket's slot was another's */
-	EGRESSD_FLOW_COUNTER_COUNT = 7,
+	EGRESSD_FLOW_UDP_PENDING_FALLBACK = 7, /* an allowed UDP connect() recorded at once:
+						* its `udp_pending` slot was another's */
+	EGRESSD_FLOW_COUNTER_COUNT = 8,
 };
 
 /* Ring buffer `flow_events`: new flows, denials, redirects, audits. */

@@ -11,9 +11,14 @@
 # connect4 and sock_release programs' own ns/run from the kernel's BPF
 # run-time stats; it prints medians, the median per-round on/off ratio with a
 # 95% confidence interval, and the quartiles. Kinds, interleaved:
-#   UDP connect() to 192.0.2.10:9: no packet, the cheapest connect (worst-case ratio)
+#   UDP connect() to 192.0.2.10:9, no send: the cheapest connect (worst-case
+#     ratio), and what getaddrinfo() does to sort addresses
+#   UDP connect() and one send() to 192.0.2.10:9: a known flow's datagram
 #   TCP connect() to nginx on 192.0.2.10:80 over a veth (handshake in the caller's softirq)
-#   UDP connect() to a new destination every call (insert + event every decision)
+#   UDP connect() to a new destination every call, no send (an allowed UDP
+#     connect is recorded at its first datagram: the slot claim alone)
+#   UDP connect() and one send() to a new destination every call (the insert
+#     and event, in cgroup_skb/egress: egressd_dns_egress is measured too)
 #   TCP connect() to a new address every call (198.18.0.0/15, which the
 #     "internet" namespace takes as its own, so nginx answers: a new flow on a
 #     connect that sends a packet, as a pod's first call to a host)
@@ -60,7 +65,7 @@ for v in on off; do
   a=$(eval echo \$admin_$v)
   for _ in $(seq 100); do curl -sf "http://$a/readyz" >/dev/null && break; sleep 0.05; done
   curl -sf "http://$a/readyz" >/dev/null || { echo "agent $v not ready: $(tail -n 5 "$LAB_DIR/$v.log")" >&2; exit 1; }
-  eval "progs_$v=$(prog_id "$a" egressd_connect4),$(prog_id "$a" egressd_sock_release)"
+  eval "progs_$v=$(prog_id "$a" egressd_connect4),$(prog_id "$a" egressd_sock_release),$(prog_id "$a" egressd_dns_egress)"
 done
 # The programs' whole-run cost as /metrics reports it (kernel BPF stats).
 metrics_ns() {  # ADMIN PROGRAM -> "runs ns"
@@ -77,8 +82,8 @@ echo "kernel $(uname -r); agents ALLOW_ANY; 'on' = default agent, 'off' = --no-f
 taskset -c "$cpu" "$bin/connect_ab_bench" --netns "$LAB-wl" \
   --cgroup-a "$LAB_CGROUP/on/ns/w" --label-a on --progs-a "$progs_on" \
   --cgroup-b "$LAB_CGROUP/off/ns/w" --label-b off --progs-b "$progs_off" \
-  --prog-names connect4,sock_release --rounds "$rounds" \
-  --udp 192.0.2.10:9 --tcp 192.0.2.10:80 --udp-new --tcp-new
+  --prog-names connect4,sock_release,dns_egress --rounds "$rounds" \
+  --udp 192.0.2.10:9 --tcp 192.0.2.10:80 --udp-new --udp-send --udp-new-send --tcp-new
 
 echo
 echo "connect4 over the whole run, from /metrics (egressd_bpf_program_run*_total):"

@@ -13,15 +13,20 @@
 // free 95% confidence interval for it (order statistics) and the quartiles.
 //
 // Connect kinds (interleaved in every round, order shuffled):
-//   udp IP:PORT      UDP connect(): no packet, the cheapest connect, so the
-//                    hooks' share is the largest (the worst case for a ratio)
+//   udp IP:PORT      UDP connect(), no send: the cheapest connect, so the
+//                    hooks' share is the largest (the worst case for a ratio);
+//                    what getaddrinfo() does to sort addresses
+//   udp-send         the same, then one send(): a known flow's datagram
 //   tcp IP:PORT      non-blocking TCP connect() to a listener: SYN, SYN-ACK and
 //                    ACK are handled in the caller's softirq over a veth, as
 //                    a pod sees it; close() aborts (SO_LINGER 0), so no
 //                    TIME_WAIT piles up over hundreds of thousands of connects
 //   udp-new          UDP connect() to a different destination every call
-//                    (198.18.0.0/15, port 1024-61023): every decision is a new
-//                    flow (map insert, LRU eviction once full, one event)
+//                    (198.18.0.0/15, port 1024-61023), no send: an allowed
+//                    UDP connect's flow is recorded at its first datagram
+//                    (bpf/lib/udp_connect.h), so this is the slot claim alone
+//   udp-new-send     the same, then one send(): the new flow's insert (LRU
+//                    eviction once full) and event, in cgroup_skb/egress
 //   tcp-new          TCP connect() as `tcp`, to a different address every call
 //                    (198.18.0.0/15, the listener's port; the far side routes
 //                    that range to itself): a new flow on a connect that sends
@@ -29,7 +34,7 @@
 //
 //   connect_ab_bench --cgroup-a DIR --cgroup-b DIR [--netns NAME] [--label-a on --label-b off]
 //     [--progs-a ID,ID] [--progs-b ID,ID] [--rounds 200] [--warmup 5]
-//     [--udp IP:PORT] [--tcp IP:PORT] [--udp-new] [--tcp-new] [--batch-udp 2000]
+//     [--udp IP:PORT] [--tcp IP:PORT] [--udp-new] [--udp-send] [--udp-new-send] [--tcp-new] [--batch-udp 2000]
 //     [--batch-tcp 300] [--seed 1]
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -60,21 +65,27 @@ namespace {
 
 using namespace egressd::bench;
 
-enum class Kind : uint8_t { kUdp = 0, kTcp = 1, kUdpNew = 2, kTcpNew = 3 };
-constexpr size_t kKinds = 4;
+enum class Kind : uint8_t { kUdp = 0, kTcp = 1, kUdpNew = 2, kTcpNew = 3, kUdpSend = 4, kUdpNewSend = 5 };
+constexpr size_t kKinds = 6;
+
+bool sends(Kind k) { return k == Kind::kUdpSend || k == Kind::kUdpNewSend; }
 
 bool isTcp(Kind k) { return k == Kind::kTcp || k == Kind::kTcpNew; }
 
 const char* kindName(Kind k) {
   switch (k) {
     case Kind::kUdp:
-      return "UDP connect(), same flow";
+      return "UDP connect(), no send, same destination";
     case Kind::kTcp:
       return "TCP connect() (non-blocking, handshake to a listener), same flow";
     case Kind::kUdpNew:
-      return "UDP connect(), a new flow every call";
+      return "UDP connect(), no send, a new destination every call";
+    case Kind::kUdpSend:
+      return "UDP connect() and one send(), same flow (the cycle includes the send)";
     case Kind::kTcpNew:
       return "TCP connect() (non-blocking, handshake to a listener), a new flow every call";
+    case Kind::kUdpNewSend:
+      return "UDP connect() and one send(), a new flow every call (the cycle includes the send)";
   }
   return "?";
 }
@@ -123,14 +134,14 @@ using Clock = std::chrono::steady_clock;
     }
     close(ns);
   }
-  uint64_t new_flow = 0;      // udp-new: a fresh (address, port) per call
+  uint64_t new_flow = 0;      // udp-new(-send): a fresh (address, port) per call
   uint64_t new_tcp_flow = 0;  // tcp-new: a fresh address per call
   BatchRequest req{};
   while (read(in_fd, &req, sizeof(req)) == static_cast<ssize_t>(sizeof(req))) {
     BatchResult res;
     for (uint32_t i = 0; i < req.calls; ++i) {
       sockaddr_in addr = isTcp(req.kind) ? tcp : udp;
-      if (req.kind == Kind::kUdpNew) {
+      if (req.kind == Kind::kUdpNew || req.kind == Kind::kUdpNewSend) {
         const uint64_t n = new_flow++;
         addr.sin_family = AF_INET;  // also without --udp
         addr.sin_addr.s_addr = htonl((198u << 24 | 18u << 16) + static_cast<uint32_t>(n / 60000 % 131072));
@@ -149,6 +160,7 @@ using Clock = std::chrono::steady_clock;
       const int rc = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
       const auto t2 = Clock::now();
       if (rc < 0 && !(isTcp(req.kind) && errno == EINPROGRESS)) ++res.failed;
+      if (sends(req.kind) && rc == 0 && send(fd, "x", 1, 0) != 1) ++res.failed;
       close(fd);
       const auto t3 = Clock::now();
       res.connect_ns += static_cast<double>(std::chrono::nanoseconds(t2 - t1).count());
@@ -205,7 +217,7 @@ int main(int argc, char** argv) {
   std::string cg_a, cg_b, label_a = "A", label_b = "B", progs_a, progs_b, udp_ep, tcp_ep, prog_names;
   int rounds = 200, warmup = 5;
   uint32_t batch_udp = 2000, batch_tcp = 300;
-  bool udp_new = false, tcp_new = false;
+  bool udp_new = false, tcp_new = false, udp_send = false, udp_new_send = false;
   unsigned seed = 1;
   app.add_option("--cgroup-a", cg_a)->required();
   app.add_option("--cgroup-b", cg_b)->required();
@@ -220,6 +232,8 @@ int main(int argc, char** argv) {
   app.add_option("--udp", udp_ep, "IP:PORT");
   app.add_option("--tcp", tcp_ep, "IP:PORT of a listener");
   app.add_flag("--udp-new", udp_new);
+  app.add_flag("--udp-send", udp_send);
+  app.add_flag("--udp-new-send", udp_new_send);
   app.add_flag("--tcp-new", tcp_new, "needs --tcp (its port) and 198.18.0.0/15 routed to the listener");
   app.add_option("--batch-udp", batch_udp);
   app.add_option("--batch-tcp", batch_tcp);
@@ -237,6 +251,14 @@ int main(int argc, char** argv) {
     kinds.push_back(Kind::kTcp);
   }
   if (udp_new) kinds.push_back(Kind::kUdpNew);
+  if (udp_send) {
+    if (udp_ep.empty()) {
+      std::fprintf(stderr, "--udp-send needs --udp IP:PORT\n");
+      return 2;
+    }
+    kinds.push_back(Kind::kUdpSend);
+  }
+  if (udp_new_send) kinds.push_back(Kind::kUdpNewSend);
   if (tcp_new) {
     if (tcp_ep.empty()) {
       std::fprintf(stderr, "--tcp-new needs --tcp IP:PORT (the listener's port)\n");

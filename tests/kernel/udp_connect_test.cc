@@ -1,16 +1,21 @@
-// A connected UDP socket is held at its sends (bpf/lib/udp_connect.h), on
-// real sockets: a connect() to a denied destination passes and records
-// nothing (glibc's getaddrinfo() does that for every address it sorts);
-// each send() there fails with EPERM and counts as one denial on the connect
-// hook and the flow; a reconnect somewhere allowed, or a sendto() to an
-// allowed address, passes; audit passes and records the sends as audit.
+// Connected UDP sockets are decided at connect() and recorded at their sends
+// (bpf/lib/udp_connect.h), on real sockets: a connect() that never sends
+// (glibc's getaddrinfo() does that for every address it sorts) records
+// nothing, allowed or denied; to a denied destination it passes, and each
+// send() there fails with EPERM and counts as one denial on the connect hook
+// and the flow; a reconnect somewhere allowed, or a sendto() to an allowed
+// address, passes; audit passes and records the sends; an allowed connect is
+// counted once, at its first datagram, or at once when its `udp_pending`
+// slot is another socket's.
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
 
 #include "bpf/cgroup.h"
+#include "bpf/unique_fd.h"
 #include "kernel/datapath_fixture.h"
 
 namespace egressd::ktest {
@@ -56,6 +61,23 @@ class UdpConnectTest : public DatapathTest {
       }
     }
     return {};
+  }
+
+  uint64_t flowCounter(egressd_flow_counter which) {
+    auto counters = datapath_->readFlowCounters();
+    EXPECT_TRUE(counters.ok()) << counters.error();
+    return counters.ok() ? (*counters)[which] : 0;
+  }
+
+  // Every `udp_pending` slot held, as by sockets between connect and send.
+  void holdEverySlot() {
+    bpf::UniqueFd fd(bpf_obj_get((bpffs_dir_ + "/udp_pending").c_str()));
+    ASSERT_TRUE(fd.valid()) << "open pinned map udp_pending";
+    for (uint32_t i = 0; i < EGRESSD_UDP_PENDING_SLOTS; ++i) {
+      egressd_udp_pending_slot slot{};
+      slot.cookie = (uint64_t{1} << 40) + i;  // no socket's: ours are small
+      ASSERT_EQ(bpf_map_update_elem(fd.get(), &i, &slot, BPF_ANY), 0) << "slot " << i;
+    }
   }
 
   std::string dir_;
@@ -111,6 +133,39 @@ TEST_F(UdpConnectTest, AuditRecordsTheSendsNotTheConnect) {
   EXPECT_EQ(c.connects_audited, 2u);
   EXPECT_EQ(c.connects_denied, 0u);
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_NOT_IN_REGISTRY).allowed, 2u);
+}
+
+TEST_F(UdpConnectTest, AllowedConnectIsRecordedAtItsFirstDatagram) {
+  const uint64_t pod = workload("pod");
+  const auto before = counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_REGISTRY_MATCH).allowed;
+  expectProbes(dir_, {
+      {"connect, no send", udp(AF_INET, kNetA, Op::kUdpConnectOnly), 0},
+      {"connect, no send, again", udp(AF_INET, kNetA, Op::kUdpConnectOnly), 0},
+  });
+  EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 0u) << "no flow without a datagram";
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_REGISTRY_MATCH).allowed - before, 0u);
+  expectProbes(dir_, {
+      {"connect, send", udp(AF_INET, kNetA), 0},
+      {"another socket: connect, send", udp(AF_INET, kNetA), 0},
+      {"connect allowed, reconnect denied, send", udp(AF_INET, kNetA, Op::kUdpReconnect, kNetC), EPERM},
+  });
+  // One per socket that sent (two), not per datagram; the reconnected
+  // socket's allowed connect left with its reconnect.
+  EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 2u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_REGISTRY_MATCH).allowed - before, 2u);
+  EXPECT_EQ(udpFlow(pod, kNetC, kDnsPort).connects_denied, 1u);
+  EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 0u);
+}
+
+TEST_F(UdpConnectTest, HeldSlotRecordsTheAllowedConnectAtOnce) {
+  const uint64_t pod = workload("pod");
+  holdEverySlot();
+  expectProbes(dir_, {
+      {"connect, no send", udp(AF_INET, kNetA, Op::kUdpConnectOnly), 0},
+      {"connect, send", udp(AF_INET, kNetA), 0},
+  });
+  EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 2u) << "both recorded at connect";
+  EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 2u);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ void Agent::describeMetrics() {
                     "Kernel flow events: submitted, dropped (ring full), rate_limited; TC backstop drops and audits.");
   metrics_.describe("egressd_gateway_redirect_fallbacks_total", Type::kCounter,
                     "Redirects whose socket-cookie slot another socket held: state kept in the LRU map (slower connect).");
+  metrics_.describe("egressd_udp_connect_slot_fallbacks_total", Type::kCounter,
+                    "Allowed UDP connects whose socket-cookie slot another socket held: recorded at connect, not at the first send.");
   metrics_.describe("egressd_access_log_lines_total", Type::kCounter, "Access-log lines written or suppressed by the rate limit.");
   metrics_.describe("egressd_bpf_program_runs_total", Type::kCounter, "Program runs (kernel BPF stats).");
   metrics_.describe("egressd_bpf_program_run_seconds_total", Type::kCounter, "Time spent in each program (kernel BPF stats).");
@@ -267,6 +269,8 @@ void Agent::refreshFlowMetrics() {
     metrics_.setCounter("egressd_flow_events_total", {{"event", name}}, double((*counters)[index]));
   metrics_.setCounter("egressd_gateway_redirect_fallbacks_total", {},
                       double((*counters)[EGRESSD_FLOW_REDIRECT_FALLBACK]));
+  metrics_.setCounter("egressd_udp_connect_slot_fallbacks_total", {},
+                      double((*counters)[EGRESSD_FLOW_UDP_PENDING_FALLBACK]));
   if (access_log_) {
     metrics_.setCounter("egressd_access_log_lines_total", {{"state", "written"}}, double(access_log_->written()));
     metrics_.setCounter("egressd_access_log_lines_total", {{"state", "suppressed"}}, double(access_log_->suppressed()));
