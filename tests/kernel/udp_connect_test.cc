@@ -80,6 +80,13 @@ class UdpConnectTest : public DatapathTest {
     }
   }
 
+  // mapFill()'s entries for a map; -1 when it isn't listed.
+  int64_t fillEntries(const std::string& name) {
+    for (const auto& m : datapath_->mapFill())
+      if (m.name == name) return m.entries;
+    return -1;
+  }
+
   std::string dir_;
 };
 
@@ -155,6 +162,8 @@ TEST_F(UdpConnectTest, AllowedConnectIsRecordedAtItsFirstDatagram) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_REGISTRY_MATCH).allowed - before, 2u);
   EXPECT_EQ(udpFlow(pod, kNetC, kDnsPort).connects_denied, 1u);
   EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 0u);
+  EXPECT_EQ(fillEntries("udp_pending"), 0) << "every socket sent or closed: no slot held";
+  EXPECT_EQ(fillEntries("udp_connect_verdicts"), -1) << "socket storage has no capacity to report";
 }
 
 TEST_F(UdpConnectTest, HeldSlotRecordsTheAllowedConnectAtOnce) {
@@ -166,6 +175,7 @@ TEST_F(UdpConnectTest, HeldSlotRecordsTheAllowedConnectAtOnce) {
   });
   EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 2u) << "both recorded at connect";
   EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 2u);
+  EXPECT_EQ(fillEntries("udp_pending"), EGRESSD_UDP_PENDING_SLOTS);
 }
 
 }  // namespace

@@ -124,12 +124,14 @@ uint32_t countKeys(int fd, uint32_t key_size) {
   return count;
 }
 
-// Slots of the array `redirected_slots` a socket holds (cookie != 0), read
-// in batches (16 syscalls for 64K slots, not one per slot).
-uint32_t countHeldSlots(int fd, uint32_t capacity) {
+// Slots of a cookie-indexed array (`redirected_slots`, `udp_pending`) a
+// socket holds (cookie != 0), read in batches (16 syscalls for 64K slots,
+// not one per slot).
+template <typename Slot>
+uint32_t countHeldSlots(int fd, uint32_t capacity, const char* name) {
   constexpr uint32_t kChunk = 4096;
   std::vector<uint32_t> keys(kChunk);
-  std::vector<egressd_redirect_slot> values(kChunk);
+  std::vector<Slot> values(kChunk);
   uint32_t held = 0;
   uint32_t in = 0;
   uint32_t out = 0;
@@ -139,7 +141,7 @@ uint32_t countHeldSlots(int fd, uint32_t capacity) {
         bpf_map_lookup_batch(fd, read == 0 ? nullptr : &in, &out, keys.data(), values.data(), &count, nullptr);
     for (uint32_t i = 0; i < count && i < kChunk; ++i) held += values[i].cookie != 0 ? 1 : 0;
     if (err != 0) {  // ENOENT: the last batch
-      if (errno != ENOENT) spdlog::warn("{}", errnoMessage("read map redirected_slots", errno));
+      if (errno != ENOENT) spdlog::warn("{}", errnoMessage(std::string("read map ") + name, errno));
       break;
     }
     if (count == 0) break;  // never expected; no endless loop if it happens
@@ -258,9 +260,10 @@ std::vector<MapFill> Datapath::mapFill() {
   std::vector<MapFill> out;
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, state_->skel->obj) {
-    // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory.
+    // Internal: the ring buffer's size is bytes, the scratch is per-CPU memory,
+    // socket storage has no capacity (it lives and dies with its sockets).
     if (bpf_map__is_internal(map) || bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF ||
-        map == state_->skel->maps.dns_scratch)
+        bpf_map__type(map) == BPF_MAP_TYPE_SK_STORAGE || map == state_->skel->maps.dns_scratch)
       continue;
     const uint32_t capacity = bpf_map__max_entries(map);
     uint32_t entries = capacity;  // arrays are always full
@@ -279,7 +282,9 @@ std::vector<MapFill> Datapath::mapFill() {
           ++entries;
       }
     } else if (map == state_->skel->maps.redirected_slots) {
-      entries = countHeldSlots(bpf_map__fd(map), capacity);
+      entries = countHeldSlots<egressd_redirect_slot>(bpf_map__fd(map), capacity, "redirected_slots");
+    } else if (map == state_->skel->maps.udp_pending) {
+      entries = countHeldSlots<egressd_udp_pending_slot>(bpf_map__fd(map), capacity, "udp_pending");
     } else if (bpf_map__type(map) == BPF_MAP_TYPE_HASH || bpf_map__type(map) == BPF_MAP_TYPE_LPM_TRIE ||
                bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH) {
       entries = countKeys(bpf_map__fd(map), bpf_map__key_size(map));
