@@ -48,7 +48,6 @@ using egressd::bpf::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
 enum class State : uint8_t { kNone = 0, kHook = 1, kEgressd = 2 };
-constexpr std::array<const char*, 3> kStateNames{"none", "hook", "egressd"};
 
 // A SCHED_CLS program that returns TCX_NEXT (-1): hands every packet on.
 UniqueFd loadPassThrough() {

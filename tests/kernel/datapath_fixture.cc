@@ -119,6 +119,38 @@ egressd_counter DatapathTest::counter(egressd_hook hook, egressd_reason reason) 
   return {};
 }
 
+uint64_t DatapathTest::flowCounter(egressd_flow_counter which) {
+  auto counters = datapath_->readFlowCounters();
+  EXPECT_TRUE(counters.ok()) << counters.error();
+  return counters.ok() ? (*counters)[which] : 0;
+}
+
+egressd_flow_key DatapathTest::flowKey(uint64_t cgroup, const std::string& addr, uint16_t port,
+                                       uint8_t protocol) const {
+  egressd_flow_key k{};
+  k.cgroup_id = cgroup;
+  const auto mapped = prefixKey(addr);
+  std::memcpy(k.addr, mapped.addr, sizeof(k.addr));
+  k.port = port;
+  k.protocol = protocol;
+  return k;
+}
+
+bool DatapathTest::lookupFlow(const egressd_flow_key& key, egressd_flow_value* value) {
+  const int fd = bpf_obj_get((bpffs_dir_ + "/flows").c_str());
+  EXPECT_GE(fd, 0) << std::strerror(errno);
+  if (fd < 0) return false;
+  const bool found = bpf_map_lookup_elem(fd, &key, value) == 0;
+  ::close(fd);
+  return found;
+}
+
+std::optional<uint32_t> DatapathTest::mapFillEntries(const std::string& name) {
+  for (const auto& m : datapath_->mapFill())
+    if (m.name == name) return m.entries;
+  return std::nullopt;
+}
+
 uint32_t DatapathTest::attachedPrograms(const std::string& cgroup_dir, int attach_type) {
   const int fd = ::open(cgroup_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ class DatapathTest : public ::testing::Test {
 
   // Summed counter for (hook, reason).
   egressd_counter counter(egressd_hook hook, egressd_reason reason);
+  // A `flow_counters` slot, summed over CPUs.
+  uint64_t flowCounter(egressd_flow_counter which);
+  // A `flows` key; addr numeric, IPv4 or IPv6.
+  egressd_flow_key flowKey(uint64_t cgroup, const std::string& addr, uint16_t port, uint8_t protocol) const;
+  // The pinned `flows` map, as another agent or bpftool would open it.
+  bool lookupFlow(const egressd_flow_key& key, egressd_flow_value* value);
+  // A map's entries as mapFill() reports them; nullopt when it isn't listed.
+  std::optional<uint32_t> mapFillEntries(const std::string& name);
   // Number of programs attached at cgroup_dir for the attach type.
   uint32_t attachedPrograms(const std::string& cgroup_dir, int attach_type);
 

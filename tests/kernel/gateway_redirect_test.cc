@@ -65,12 +65,8 @@ class GatewayRedirectTest : public DatapathTest {
     ASSERT_TRUE(st.ok()) << st.error();
   }
 
-  // Redirects that found their slot held (flow_counters, summed over CPUs).
-  uint64_t fallbacks() {
-    auto counters = datapath_->readFlowCounters();
-    EXPECT_TRUE(counters.ok()) << counters.error();
-    return counters.ok() ? (*counters)[EGRESSD_FLOW_REDIRECT_FALLBACK] : 0;
-  }
+  // Redirects that found their slot held.
+  uint64_t fallbacks() { return flowCounter(EGRESSD_FLOW_REDIRECT_FALLBACK); }
 
   // Entries in the `redirected` map (socket cookie -> original destination).
   uint32_t redirectedEntries() {
@@ -119,13 +115,6 @@ class GatewayRedirectTest : public DatapathTest {
   uint32_t dirtySlots() {
     static const egressd_redirect_slot kFree{};
     return countSlots([](uint32_t, const egressd_redirect_slot& s) { return !abiEqual(s, kFree); });
-  }
-
-  uint32_t mapFillEntries(const std::string& name) {
-    for (const auto& m : datapath_->mapFill())
-      if (m.name == name) return m.entries;
-    ADD_FAILURE() << "no map " << name << " in mapFill";
-    return 0;
   }
 
   std::string app_;

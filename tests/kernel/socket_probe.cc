@@ -1,8 +1,8 @@
 #include "kernel/socket_probe.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -96,21 +96,14 @@ bool toSockaddr(int family, const std::string& addr, uint16_t port, sockaddr_sto
 
 // The UDP ops after connect() (Op's comment); 0 or the first errno.
 int udpAfterConnect(int fd, const Probe& probe) {
-  sockaddr_storage then{};
-  socklen_t then_len = 0;
-  const bool has_then = probe.op == Op::kUdpReconnect || probe.op == Op::kUdpConnectSendto;
-  if (has_then && !toSockaddr(probe.family, probe.then_addr, probe.then_port, then, then_len)) return EINVAL;
-  const auto* then_sa = reinterpret_cast<const sockaddr*>(&then);
-  switch (probe.op) {
-    case Op::kUdpConnectOnly:
-      return 0;
-    case Op::kUdpReconnect:
-      if (::connect(fd, then_sa, then_len) != 0) return errno;
-      break;
-    case Op::kUdpConnectSendto:
-      return ::sendto(fd, "x", 1, 0, then_sa, then_len) < 0 ? errno : 0;
-    default:
-      break;
+  if (probe.op == Op::kUdpConnectOnly) return 0;
+  if (probe.op == Op::kUdpReconnect || probe.op == Op::kUdpConnectSendto) {
+    sockaddr_storage then{};
+    socklen_t len = 0;
+    if (!toSockaddr(probe.family, probe.then_addr, probe.then_port, then, len)) return EINVAL;
+    const auto* sa = reinterpret_cast<const sockaddr*>(&then);
+    if (probe.op == Op::kUdpConnectSendto) return ::sendto(fd, "x", 1, 0, sa, len) < 0 ? errno : 0;
+    if (::connect(fd, sa, len) != 0) return errno;
   }
   return ::send(fd, "x", 1, 0) < 0 ? errno : 0;
 }

@@ -279,32 +279,6 @@ class TcBackstopTest : public DatapathTest {
     return rc == 0 ? static_cast<int>(opts.retval) : 0;
   }
 
-  uint64_t flowCounter(egressd_flow_counter c) {
-    auto counters = datapath_->readFlowCounters();
-    EXPECT_TRUE(counters.ok()) << counters.error();
-    return counters.ok() ? (*counters)[c] : 0;
-  }
-
-  egressd_flow_key flowKey(uint64_t cgroup, const char* addr, uint16_t port, uint8_t protocol) const {
-    egressd_flow_key k{};
-    k.cgroup_id = cgroup;
-    const auto mapped = prefixKey(addr);
-    std::memcpy(k.addr, mapped.addr, sizeof(k.addr));
-    k.port = port;
-    k.protocol = protocol;
-    return k;
-  }
-
-  // The pinned `flows` map, as another agent or bpftool would open it.
-  bool lookupFlow(const egressd_flow_key& k, egressd_flow_value* v) {
-    const int fd = bpf_obj_get((bpffs_dir_ + "/flows").c_str());
-    EXPECT_GE(fd, 0) << std::strerror(errno);
-    if (fd < 0) return false;
-    const bool found = bpf_map_lookup_elem(fd, &k, v) == 0;
-    ::close(fd);
-    return found;
-  }
-
   void putFlow(const egressd_flow_key& k, const egressd_flow_value& v) {
     const int fd = bpf_obj_get((bpffs_dir_ + "/flows").c_str());
     ASSERT_GE(fd, 0) << std::strerror(errno);

@@ -7,11 +7,8 @@
 // address, passes; audit passes and records the sends; an allowed connect is
 // counted once, at its first datagram, or at once when its `udp_pending`
 // slot is another socket's.
-#include <arpa/inet.h>
 #include <bpf/bpf.h>
 
-#include <algorithm>
-#include <array>
 #include <cerrno>
 
 #include "bpf/cgroup.h"
@@ -44,29 +41,9 @@ class UdpConnectTest : public DatapathTest {
 
   // The flow (cgroup, ip, port, udp), or a zeroed value when there is none.
   egressd_flow_value udpFlow(uint64_t cgroup, const std::string& ip, uint16_t port) {
-    std::array<uint8_t, 16> addr{};
-    if (ip.find(':') == std::string::npos) {
-      addr[10] = addr[11] = 0xff;
-      inet_pton(AF_INET, ip.c_str(), addr.data() + 12);
-    } else {
-      inet_pton(AF_INET6, ip.c_str(), addr.data());
-    }
-    auto flows = datapath_->readFlows();
-    EXPECT_TRUE(flows.ok()) << flows.error();
-    if (flows.ok()) {
-      for (const auto& f : *flows) {
-        if (f.key.cgroup_id == cgroup && std::equal(addr.begin(), addr.end(), f.key.addr) && f.key.port == port &&
-            f.key.protocol == IPPROTO_UDP)
-          return f.value;
-      }
-    }
-    return {};
-  }
-
-  uint64_t flowCounter(egressd_flow_counter which) {
-    auto counters = datapath_->readFlowCounters();
-    EXPECT_TRUE(counters.ok()) << counters.error();
-    return counters.ok() ? (*counters)[which] : 0;
+    egressd_flow_value v{};
+    lookupFlow(flowKey(cgroup, ip, port, IPPROTO_UDP), &v);
+    return v;
   }
 
   // Every `udp_pending` slot held, as by sockets between connect and send.
@@ -78,13 +55,6 @@ class UdpConnectTest : public DatapathTest {
       slot.cookie = (uint64_t{1} << 40) + i;  // no socket's: ours are small
       ASSERT_EQ(bpf_map_update_elem(fd.get(), &i, &slot, BPF_ANY), 0) << "slot " << i;
     }
-  }
-
-  // mapFill()'s entries for a map; -1 when it isn't listed.
-  int64_t fillEntries(const std::string& name) {
-    for (const auto& m : datapath_->mapFill())
-      if (m.name == name) return m.entries;
-    return -1;
   }
 
   std::string dir_;
@@ -162,8 +132,8 @@ TEST_F(UdpConnectTest, AllowedConnectIsRecordedAtItsFirstDatagram) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_REGISTRY_MATCH).allowed - before, 2u);
   EXPECT_EQ(udpFlow(pod, kNetC, kDnsPort).connects_denied, 1u);
   EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 0u);
-  EXPECT_EQ(fillEntries("udp_pending"), 0) << "every socket sent or closed: no slot held";
-  EXPECT_EQ(fillEntries("udp_connect_verdicts"), -1) << "socket storage has no capacity to report";
+  EXPECT_EQ(mapFillEntries("udp_pending"), 0u) << "every socket sent or closed: no slot held";
+  EXPECT_EQ(mapFillEntries("udp_connect_verdicts"), std::nullopt) << "socket storage has no capacity to report";
 }
 
 TEST_F(UdpConnectTest, HeldSlotRecordsTheAllowedConnectAtOnce) {
@@ -175,7 +145,7 @@ TEST_F(UdpConnectTest, HeldSlotRecordsTheAllowedConnectAtOnce) {
   });
   EXPECT_EQ(udpFlow(pod, kNetA, kDnsPort).connects_allowed, 2u) << "both recorded at connect";
   EXPECT_EQ(flowCounter(EGRESSD_FLOW_UDP_PENDING_FALLBACK), 2u);
-  EXPECT_EQ(fillEntries("udp_pending"), EGRESSD_UDP_PENDING_SLOTS);
+  EXPECT_EQ(mapFillEntries("udp_pending"), uint32_t{EGRESSD_UDP_PENDING_SLOTS});
 }
 
 }  // namespace
