@@ -32,4 +32,14 @@ static __always_inline int egressd_addr_is_local(const struct egressd_addr *a)
 	       (a->w[3] == 0 || a->w[3] == bpf_htonl(1));
 }
 
+/* An address as a map or helper struct holds it (16 bytes, any alignment)
+ * equals `a`. */
+static __always_inline int egressd_addr_equals(const void *stored, const struct egressd_addr *a)
+{
+	struct egressd_addr s;
+
+	__builtin_memcpy(s.w, stored, sizeof(s.w));
+	return s.w[0] == a->w[0] && s.w[1] == a->w[1] && s.w[2] == a->w[2] && s.w[3] == a->w[3];
+}
+
 #endif /* EGRESSD_BPF_ADDR_H */

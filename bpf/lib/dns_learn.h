@@ -294,8 +294,7 @@ egressd_dns_pending_for(const struct egressd_l4 *p, __u64 cookie, __u16 id, __u6
 	struct egressd_dns_pending_value *v = bpf_map_lookup_elem(&dns_pending, key);
 	if (!v || v->expires_ns <= now || v->resolver_port != p->sport)
 		return NULL;
-	const __u32 *r = (const __u32 *)v->resolver;
-	if (r[0] != p->src.w[0] || r[1] != p->src.w[1] || r[2] != p->src.w[2] || r[3] != p->src.w[3])
+	if (!egressd_addr_equals(v->resolver, &p->src))
 		return NULL;
 	return v;
 }

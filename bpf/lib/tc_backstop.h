@@ -103,8 +103,7 @@ static __always_inline int egressd_tc_nd_stays_on_link(struct __sk_buff *skb, co
 		return 0;
 	/* The lookup wrote the next hop: the destination itself when no
 	 * gateway is in the way. */
-	return fib.ipv6_dst[0] == p->dst.w[0] && fib.ipv6_dst[1] == p->dst.w[1] && fib.ipv6_dst[2] == p->dst.w[2] &&
-	       fib.ipv6_dst[3] == p->dst.w[3];
+	return egressd_addr_equals(fib.ipv6_dst, &p->dst);
 }
 
 /* A decision the backstop made itself (rule 4 or a drop): flow entry,

@@ -64,6 +64,37 @@ static __always_inline int egressd_udp_pending_forget(__u64 cookie)
 	return egressd_udp_pending_release(egressd_udp_pending_slot_of(cookie), cookie);
 }
 
+static __always_inline void egressd_udp_decision_set(struct egressd_udp_connect_decision *x, __u64 cgroup_id,
+						     const struct egressd_addr *dst, __u16 port,
+						     const struct egressd_decision *d, __u32 scope_id, __u32 hook)
+{
+	x->cgroup_id = cgroup_id;
+	__builtin_memcpy(x->addr, dst->w, sizeof(x->addr));
+	x->port = port;
+	x->verdict = (__u8)d->verdict;
+	x->hook = (__u8)hook;
+	x->reason = d->reason;
+	x->scope_id = scope_id;
+}
+
+/* The datagram goes where the connect did (not a sendto() elsewhere, which
+ * sendmsg decided). */
+static __always_inline int egressd_udp_decision_covers(const struct egressd_udp_connect_decision *x,
+						       const struct egressd_l4 *p)
+{
+	return x->port == p->dport && egressd_addr_equals(x->addr, &p->dst);
+}
+
+/* Counts and records the decision for a datagram; 1 if it passes. */
+static __always_inline int egressd_udp_decision_apply(const struct egressd_udp_connect_decision *x,
+						      const struct egressd_l4 *p)
+{
+	egressd_count(x->hook, x->reason, x->verdict != EGRESSD_VERDICT_DENIED);
+	egressd_flow_record(x->cgroup_id, &p->dst, p->dport, IPPROTO_UDP, x->verdict, x->reason, x->scope_id,
+			    x->hook);
+	return x->verdict != EGRESSD_VERDICT_DENIED;
+}
+
 /* At a UDP connect(): 1 when the decision is left to the socket's sends (the
  * connect passes, counted and recorded nowhere yet); 0 to count and record
  * it now: no slot for an allowed one, no storage for a denied one, or a
@@ -72,13 +103,15 @@ static __always_inline int egressd_udp_connect_defer(struct bpf_sock_addr *ctx, 
 						     const struct egressd_addr *dst, __u16 port,
 						     const struct egressd_decision *d, __u32 scope_id, __u32 hook)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct egressd_udp_pending_slot *slot = egressd_udp_pending_slot_of(cookie);
+	struct egressd_udp_pending_slot *slot;
 	struct egressd_udp_connect_verdict *v;
 	struct bpf_sock *sk = ctx->sk;
+	__u64 cookie;
 
 	if (!sk)
 		return 0;
+	cookie = bpf_get_socket_cookie(ctx);
+	slot = egressd_udp_pending_slot_of(cookie);
 	if (d->verdict == EGRESSD_VERDICT_ALLOWED) {
 		v = bpf_sk_storage_get(&udp_connect_verdicts, sk, 0, 0);
 		if (v)
@@ -90,12 +123,7 @@ static __always_inline int egressd_udp_connect_defer(struct bpf_sock_addr *ctx, 
 			__u64 held = __sync_val_compare_and_swap(&slot->cookie, 0, cookie);
 
 			if (held == 0 || held == cookie) {
-				slot->cgroup_id = cgroup_id;
-				__builtin_memcpy(slot->addr, dst->w, sizeof(slot->addr));
-				slot->port = port;
-				slot->hook = (__u8)hook;
-				slot->reason = d->reason;
-				slot->scope_id = scope_id;
+				egressd_udp_decision_set(&slot->decision, cgroup_id, dst, port, d, scope_id, hook);
 				return 1;
 			}
 		}
@@ -109,29 +137,15 @@ static __always_inline int egressd_udp_connect_defer(struct bpf_sock_addr *ctx, 
 	v = bpf_sk_storage_get(&udp_connect_verdicts, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!v)
 		return 0;
-	v->cgroup_id = cgroup_id;
-	__builtin_memcpy(v->addr, dst->w, sizeof(v->addr));
-	v->port = port;
-	v->verdict = (__u8)d->verdict;
-	v->reason = d->reason;
-	v->scope_id = scope_id;
-	v->hook = hook;
+	egressd_udp_decision_set(&v->decision, cgroup_id, dst, port, d, scope_id, hook);
 	v->active = 1;
 	return 1;
-}
-
-static __always_inline int egressd_addr_equal(const __u8 *a, const struct egressd_addr *b)
-{
-	struct egressd_addr x;
-
-	__builtin_memcpy(x.w, a, sizeof(x.w));
-	return x.w[0] == b->w[0] && x.w[1] == b->w[1] && x.w[2] == b->w[2] && x.w[3] == b->w[3];
 }
 
 /* At cgroup_skb/egress, for a datagram of socket `cookie`: records a pending
  * allowed connect's flow at its first datagram, and applies a denied or
  * audited connect's decision. 0 drops the datagram; 1 passes it (and all
- * that is not UDP, or goes elsewhere: a sendto() was decided by sendmsg). */
+ * that is not UDP, or goes elsewhere). */
 static __always_inline int egressd_udp_connected_send(struct __sk_buff *skb, const struct egressd_l4 *p,
 						      __u64 cookie)
 {
@@ -142,15 +156,12 @@ static __always_inline int egressd_udp_connected_send(struct __sk_buff *skb, con
 	if (p->protocol != IPPROTO_UDP)
 		return 1;
 	slot = egressd_udp_pending_slot_of(cookie);
-	if (slot && slot->cookie == cookie && slot->port == p->dport && egressd_addr_equal(slot->addr, &p->dst)) {
+	if (slot && slot->cookie == cookie && egressd_udp_decision_covers(&slot->decision, p)) {
 		/* Read before the release: a freed slot may be claimed at once. */
-		struct egressd_udp_pending_slot pending = *slot;
+		struct egressd_udp_connect_decision pending = slot->decision;
 
-		if (egressd_udp_pending_release(slot, cookie)) {
-			egressd_count(pending.hook, pending.reason, 1);
-			egressd_flow_record(pending.cgroup_id, &p->dst, p->dport, IPPROTO_UDP, EGRESSD_VERDICT_ALLOWED,
-					    pending.reason, pending.scope_id, pending.hook);
-		}
+		if (egressd_udp_pending_release(slot, cookie))
+			egressd_udp_decision_apply(&pending, p);
 		return 1;
 	}
 	if (!skb->sk)
@@ -159,12 +170,9 @@ static __always_inline int egressd_udp_connected_send(struct __sk_buff *skb, con
 	if (!sk)
 		return 1;
 	v = bpf_sk_storage_get(&udp_connect_verdicts, sk, 0, 0);
-	if (!v || !v->active || v->port != p->dport || !egressd_addr_equal(v->addr, &p->dst))
+	if (!v || !v->active || !egressd_udp_decision_covers(&v->decision, p))
 		return 1;
-	egressd_count(v->hook, v->reason, v->verdict != EGRESSD_VERDICT_DENIED);
-	egressd_flow_record(v->cgroup_id, &p->dst, v->port, IPPROTO_UDP, v->verdict, v->reason, v->scope_id,
-			    (__u8)v->hook);
-	return v->verdict != EGRESSD_VERDICT_DENIED;
+	return egressd_udp_decision_apply(&v->decision, p);
 }
 
 #endif /* EGRESSD_BPF_UDP_CONNECT_H */

@@ -154,35 +154,36 @@ struct egressd_gateway_value {
 	__u8 flags;
 };
 
-/* Map `udp_connect_verdicts` (socket storage): a UDP socket connect()ed to a
- * destination the policy denies (or audits). The connect passes; each
- * datagram the socket sends there is decided by this (lib/udp_connect.h). */
-struct egressd_udp_connect_verdict {
-	__u64 cgroup_id;  /* the workload */
-	__u8 addr[16];    /* destination; IPv4 v4-mapped */
-	__u16 port;       /* host byte order */
-	__u8 active;      /* 0 once the socket connect()s somewhere allowed */
-	__u8 verdict;     /* EGRESSD_VERDICT_DENIED or EGRESSD_VERDICT_AUDIT */
+/* A UDP connect()'s decision, kept for the socket's datagrams to that
+ * destination (lib/udp_connect.h). */
+struct egressd_udp_connect_decision {
+	__u64 cgroup_id; /* the workload */
+	__u8 addr[16];   /* destination; IPv4 v4-mapped */
+	__u16 port;      /* host byte order */
+	__u8 verdict;    /* enum egressd_verdict */
+	__u8 hook;       /* the connect hook (counters are per hook) */
 	__u32 reason;
 	__u32 scope_id;
-	__u32 hook;       /* the connect hook (counters are per hook) */
+	__u32 pad;
+};
+
+/* Map `udp_connect_verdicts` (socket storage): a UDP socket connect()ed to a
+ * destination the policy denies (or audits). The connect passes; each
+ * datagram the socket sends there is held to this. */
+struct egressd_udp_connect_verdict {
+	struct egressd_udp_connect_decision decision;
+	__u32 active; /* 0 once the socket connect()s somewhere allowed */
+	__u32 pad;
 };
 
 /* Map `udp_pending` (array, EGRESSD_UDP_PENDING_SLOTS): an allowed UDP
  * connect() whose flow is recorded at the socket's first datagram to that
- * destination, not at the connect (lib/udp_connect.h). Slot cookie &
- * (EGRESSD_UDP_PENDING_SLOTS - 1), claimed by a compare-and-swap of `cookie`
- * from 0, freed at that datagram or at cgroup/sock_release. */
+ * destination, not at the connect. Slot cookie & (EGRESSD_UDP_PENDING_SLOTS
+ * - 1), claimed by a compare-and-swap of `cookie` from 0, freed at that
+ * datagram or at cgroup/sock_release. */
 struct egressd_udp_pending_slot {
-	__u64 cookie;     /* bpf_get_socket_cookie(); 0: free */
-	__u64 cgroup_id;  /* the workload */
-	__u8 addr[16];    /* destination; IPv4 v4-mapped */
-	__u16 port;       /* host byte order */
-	__u8 hook;        /* the connect hook */
-	__u8 pad;
-	__u32 reason;
-	__u32 scope_id;
-	__u32 pad2;
+	__u64 cookie; /* bpf_get_socket_cookie(); 0: free */
+	struct egressd_udp_connect_decision decision;
 };
 
 /* Map `redirected` (LRU hash, EGRESSD_MAX_REDIRECTED): socket cookie -> a
