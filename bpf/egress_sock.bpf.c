@@ -55,7 +55,9 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 {
 	__u64 cgroup_id = 0;
 	struct egressd_workload_value *w = egressd_find_workload_id(&cgroup_id);
+	/* As connect() got them: a redirect rewrites ctx to the gateway's. */
 	struct egressd_addr original = dst;
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	struct egressd_decision d;
 	__u32 workload_flags;
 	__u32 scope_id;
@@ -68,13 +70,13 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	workload_flags = w->flags;
 	scope_id = w->scope_id;
 	l4 = egressd_l4_protocol(ctx);
-	d = egressd_decide(scope_id, workload_flags, &dst, bpf_ntohs((__u16)ctx->user_port), l4);
+	d = egressd_decide(scope_id, workload_flags, &dst, port, l4);
 	if (d.verdict == EGRESSD_VERDICT_REDIRECTED &&
 	    (!can_redirect || egressd_redirect_connect(ctx, d.gateway_id, &dst, hook == EGRESSD_HOOK_CONNECT6)))
 		d.verdict = EGRESSD_VERDICT_DENIED;
 	/* A UDP server answering a client that wrote to it (lib/inbound.h). */
 	if (d.verdict == EGRESSD_VERDICT_DENIED && l4 == IPPROTO_UDP && ctx->sk &&
-	    egressd_is_inbound_reply(cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), (__u16)ctx->sk->src_port))
+	    egressd_is_inbound_reply(cgroup_id, &original, port, (__u16)ctx->sk->src_port))
 		d = egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_INBOUND_REPLY);
 	if (d.verdict == EGRESSD_VERDICT_DENIED && (workload_flags & EGRESSD_WORKLOAD_F_AUDIT)) {
 		/* Audit: let it through; the reason's `allowed` counter records it. */
@@ -83,12 +85,12 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	/* A UDP connect() sends nothing: its socket's datagrams are held to
 	 * the decision and recorded (lib/udp_connect.h). */
 	if (can_redirect && l4 == IPPROTO_UDP &&
-	    egressd_udp_connect_defer(ctx, cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), &d, scope_id, hook))
+	    egressd_udp_connect_defer(ctx, cgroup_id, &original, port, &d, scope_id, hook))
 		return EGRESSD_ALLOW;
 	egressd_count(hook, d.reason, d.verdict != EGRESSD_VERDICT_DENIED);
 	/* The original destination (not the gateway), keyed by the wire
 	 * protocol as TC sees it (ICMP ping sockets too). */
-	egressd_flow_record(cgroup_id, &original, bpf_ntohs((__u16)ctx->user_port), l4 ? l4 : (__u8)ctx->protocol,
+	egressd_flow_record(cgroup_id, &original, port, l4 ? l4 : (__u8)ctx->protocol,
 			    d.verdict, d.reason, scope_id, (__u8)hook);
 	return d.verdict == EGRESSD_VERDICT_DENIED ? EGRESSD_DENY : EGRESSD_ALLOW;
 }

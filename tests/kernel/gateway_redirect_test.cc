@@ -148,6 +148,24 @@ TEST_F(GatewayRedirectTest, AppIsRedirectedAndCannotTell) {
   EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT6, EGRESSD_REASON_GATEWAY_ROUTE).allowed, 2u);
 }
 
+// The flow of a redirected connect is the destination the app asked for,
+// port included, not the gateway's port (its packets count on the gateway's
+// own flow, at TC).
+TEST_F(GatewayRedirectTest, RedirectIsRecordedOnTheOriginalDestination) {
+  expectProbes(app_, {
+      {"v4", peer(AF_INET, kNetA, 443, true), 0},
+      {"v6", peer(AF_INET6, kNet6, 443, true), 0},
+  });
+  auto id = bpf::cgroupIdOf(app_);
+  ASSERT_TRUE(id.ok()) << id.error();
+  for (const char* addr : {kNetA, kNet6}) {
+    egressd_flow_value v{};
+    EXPECT_TRUE(lookupFlow(flowKey(*id, addr, 443, IPPROTO_TCP), &v)) << addr;
+    EXPECT_EQ(v.connects_redirected, 1u) << addr;
+    EXPECT_FALSE(lookupFlow(flowKey(*id, addr, kGwPort, IPPROTO_TCP), &v)) << addr << ": the gateway's port";
+  }
+}
+
 // n each of v4, v6 and v4-mapped redirects, getpeername checked on each.
 std::vector<ProbeCase> redirectCycles(int n) {
   std::vector<ProbeCase> cases;
