@@ -80,11 +80,11 @@ disown
 lab_exec production/web sleep 3600 &
 disown
 
-start_agent() {  # start_agent TC_MODE
+start_agent() {
   # Another agent on our admin address would answer for ours.
   if curl -sf "http://$admin/readyz" >/dev/null 2>&1; then echo "$admin is taken by another agent" >&2; return 1; fi
   "$bin/egressd" --policy-dir "$policy" --cgroup-root "$LAB_CGROUP" --bpffs "$bpffs" --admin-addr "$admin" \
-    --tc-mode "$1" >>"$LAB_DIR/agent.log" 2>&1 &
+    --tc-mode auto >>"$LAB_DIR/agent.log" 2>&1 &
   agent_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://$admin/readyz" >/dev/null 2>&1 && return 0; sleep 0.05; done
   echo "agent not ready:" >&2; tail -n 20 "$LAB_DIR/agent.log" >&2; return 1
@@ -109,7 +109,7 @@ iperf() {  # iperf ARGS...: the workload's iperf3 client, pinned
   lab_exec production/web taskset -c "$client_cpu" iperf3 -c "$server" -p "$port" "$@"
 }
 
-start_agent auto
+start_agent
 for _ in $(seq 1 100); do attached && break; sleep 0.05; done
 attached || { echo "TC not attached: $(curl -sf "http://$admin/api/v1/status" | jq -c .tc_interfaces)" >&2; exit 1; }
 [ "$(tc_pins | wc -l)" = 2 ] || { echo "expected 2 pinned tc links, have: $(tc_pins | tr '\n' ' ')" >&2; exit 1; }
