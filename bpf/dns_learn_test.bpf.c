@@ -13,6 +13,11 @@
 char LICENSE[] SEC("license") = "GPL";
 
 volatile __u64 test_cookie = 1;
+/* The receiving socket as the production hook reads it from skb->sk (the
+ * test run's dummy socket has none of this): bound to any, the answers'
+ * client port (tests/fixtures/dns_packets.h), unless a test sets them. */
+volatile __u32 test_local_addr[4];
+volatile __u16 test_local_port = 40000;
 
 SEC("cgroup_skb/egress")
 int dns_learn_egress(struct __sk_buff *skb)
@@ -27,7 +32,16 @@ int dns_learn_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int dns_learn_ingress(struct __sk_buff *skb)
 {
-	return egressd_dns_on_ingress(skb, test_cookie);
+	struct egressd_rx_sock rs = {
+		.addr = { .w = { test_local_addr[0], test_local_addr[1], test_local_addr[2], test_local_addr[3] } },
+		.port = test_local_port,
+		.protocol = IPPROTO_UDP,
+	};
+	struct egressd_l4 p;
+
+	if (egressd_parse_l4(skb, &p) < 0)
+		return 1;
+	return egressd_dns_on_ingress(skb, &p, &rs, test_cookie);
 }
 
 /* Benchmark baseline: what BPF_PROG_TEST_RUN itself costs per run. */

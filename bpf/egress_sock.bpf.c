@@ -168,8 +168,13 @@ int egressd_dns_egress(struct __sk_buff *skb)
 SEC("cgroup_skb/ingress")
 int egressd_dns_ingress(struct __sk_buff *skb)
 {
-	egressd_note_inbound_udp(skb);
-	return egressd_dns_on_ingress(skb, bpf_get_socket_cookie(skb));
+	struct egressd_rx_sock rs;
+	struct egressd_l4 p;
+
+	if (egressd_parse_l4(skb, &p) < 0 || egressd_rx_sock_of(skb, &rs) < 0)
+		return 1;
+	egressd_note_inbound_udp(skb, &p, &rs);
+	return egressd_dns_on_ingress(skb, &p, &rs, bpf_get_socket_cookie(skb));
 }
 
 /* The packet backstop and byte counters (lib/tc_backstop.h), attached by

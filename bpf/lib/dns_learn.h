@@ -2,8 +2,9 @@
  *
  * egress:  a workload socket sends a query to a trusted resolver -> remember
  *          (socket cookie, id) -> (question, resolver) in dns_pending.
- * ingress: an answer reaches that socket from that resolver, not on loopback,
- *          with the same id and question -> every A/AAAA is written to
+ * ingress: an answer reaches that socket from that resolver, a unicast from
+ *          off the namespace to the socket's address and port (not on lo,
+ *          not a looped-back broadcast/multicast copy), with the same id and question -> every A/AAAA is written to
  *          dns_learned for the receiving workload's scope, for each host of
  *          the scope that the question name matches (exact, or a "*." suffix
  *          at any depth, never the apex). cgroup_skb/ingress runs before the
@@ -299,16 +300,15 @@ egressd_dns_pending_for(const struct egressd_l4 *p, __u64 cookie, __u16 id, __u6
 	return v;
 }
 
-/* cgroup_skb/ingress: learns from answers. Always returns 1 (pass). */
-static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, __u64 cookie)
+/* cgroup_skb/ingress: learns from answers delivered to socket `rs`. Always
+ * returns 1 (pass). */
+static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const struct egressd_l4 *p,
+						  const struct egressd_rx_sock *rs, __u64 cookie)
 {
-	struct egressd_l4 p;
 	__u32 zero = 0;
 
-	if (egressd_parse_l4(skb, &p) < 0)
-		return 1;
-	if (!egressd_is_resolver(&p.src, p.sport)) {
-		if (p.sport == EGRESSD_DNS_PORT && egressd_find_workload_skb(skb))
+	if (!egressd_is_resolver(&p->src, p->sport)) {
+		if (p->sport == EGRESSD_DNS_PORT && egressd_find_workload_skb(skb))
 			egressd_dns_count(EGRESSD_DNS_REJECTED_UNTRUSTED);
 		return 1;
 	}
@@ -316,34 +316,36 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, __u64 c
 	if (!w)
 		return 1;
 	__u32 scope_id = w->scope_id;
-	/* From a resolver's address but looped back inside the node: forged. */
-	if (skb->ingress_ifindex == EGRESSD_LOOPBACK_IFINDEX) {
+	/* From a resolver's address but looped back inside the node (lo, or a
+	 * copy of the node's own broadcast/multicast), or not addressed to this
+	 * socket: a raw socket in the workload could have written it. */
+	if (!egressd_rx_is_unicast_to(skb, p, rs)) {
 		egressd_dns_count(EGRESSD_DNS_REJECTED_UNTRUSTED);
 		return 1;
 	}
-	if (p.protocol == IPPROTO_TCP) {
-		if (p.payload_len)
-			egressd_dns_punt(skb, &p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX);
+	if (p->protocol == IPPROTO_TCP) {
+		if (p->payload_len)
+			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX);
 		return 1;
 	}
 
 	struct egressd_dns_scratch *s = bpf_map_lookup_elem(&dns_scratch, &zero);
-	if (!s || p.payload_len < DNS_HDR_LEN) {
+	if (!s || p->payload_len < DNS_HDR_LEN) {
 		egressd_dns_count(EGRESSD_DNS_MALFORMED);
 		return 1;
 	}
 	int status;
 	__u16 id;
-	if (p.payload_len > DNS_MSG_MAX) {
+	if (p->payload_len > DNS_MSG_MAX) {
 		__u16 raw_id;
-		if (bpf_skb_load_bytes(skb, p.payload_off, &raw_id, sizeof(raw_id)) < 0)
+		if (bpf_skb_load_bytes(skb, p->payload_off, &raw_id, sizeof(raw_id)) < 0)
 			return 1;
 		id = bpf_ntohs(raw_id);
 		status = DNS_PARSE_TOO_COMPLEX;
 	} else {
-		if (egressd_load_payload(skb, p.payload_off, p.payload_len, &s->msg) < 0)
+		if (egressd_load_payload(skb, p->payload_off, p->payload_len, &s->msg) < 0)
 			return 1;
-		status = dns_parse(&s->msg, p.payload_len, &s->res);
+		status = dns_parse(&s->msg, p->payload_len, &s->res);
 		id = s->res.id;
 	}
 	if (status == DNS_PARSE_MALFORMED || status == DNS_PARSE_NAME_TOO_LONG || status == DNS_PARSE_NOT_RESPONSE) {
@@ -353,14 +355,14 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, __u64 c
 
 	__u64 now = bpf_ktime_get_boot_ns();
 	struct egressd_dns_pending_key pkey = {};
-	struct egressd_dns_pending_value *pending = egressd_dns_pending_for(&p, cookie, id, now, &pkey);
+	struct egressd_dns_pending_value *pending = egressd_dns_pending_for(p, cookie, id, now, &pkey);
 	if (!pending) {
 		egressd_dns_count(EGRESSD_DNS_REJECTED_NO_QUERY);
 		return 1;
 	}
 	if (status != DNS_PARSE_OK) { /* truncated or beyond the kernel's bounds */
 		bpf_map_delete_elem(&dns_pending, &pkey);
-		egressd_dns_punt(skb, &p, cookie, scope_id, status);
+		egressd_dns_punt(skb, p, cookie, scope_id, status);
 		return 1;
 	}
 	__u32 labels = s->res.label_count;

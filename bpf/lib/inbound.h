@@ -6,8 +6,9 @@
  * decision that would deny passes as an answer when the socket's own port
  * heard from that peer within EGRESSD_INBOUND_REPLY_WINDOW_NS, as a stateful
  * firewall lets answers out. Connected sockets (clients) are skipped: their
- * peer was already allowed. Looped-back datagrams never count: a workload
- * could forge them itself. */
+ * peer was already allowed. Only unicasts from off the namespace addressed
+ * to the socket count: looped-back datagrams (lo) and the node's own
+ * broadcast/multicast copies a workload could forge itself never do. */
 #ifndef EGRESSD_BPF_INBOUND_H
 #define EGRESSD_BPF_INBOUND_H
 
@@ -31,24 +32,23 @@ static __always_inline void egressd_inbound_key(struct egressd_inbound_udp_key *
 	k->local_port = local_port;
 }
 
-/* cgroup_skb/ingress: note the peer of a datagram to an unconnected socket. */
-static __always_inline void egressd_note_inbound_udp(struct __sk_buff *skb)
+/* cgroup_skb/ingress: note the peer of a datagram to an unconnected socket.
+ * Only a unicast addressed to that socket counts (egressd_rx_is_unicast_to):
+ * a looped-back broadcast or multicast copy carries whatever source a raw
+ * socket in the pod wrote, and never passed an egress hook. */
+static __always_inline void egressd_note_inbound_udp(struct __sk_buff *skb, const struct egressd_l4 *p,
+						     const struct egressd_rx_sock *rs)
 {
 	struct egressd_inbound_udp_key k;
-	struct bpf_sock *sk = skb->sk;
-	struct egressd_l4 p;
 	__u64 cgroup_id = 0, now, *seen;
 
-	if (skb->ingress_ifindex == EGRESSD_LOOPBACK_IFINDEX || !sk)
-		return;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->protocol != IPPROTO_UDP || sk->dst_port) /* not UDP, or connected */
-		return;
-	if (egressd_parse_l4(skb, &p) < 0 || p.protocol != IPPROTO_UDP)
+	if (rs->protocol != IPPROTO_UDP || rs->connected || p->protocol != IPPROTO_UDP)
+		return; /* not UDP, or connected: its peer was allowed at connect */
+	if (!egressd_rx_is_unicast_to(skb, p, rs))
 		return;
 	if (!egressd_find_workload_skb_id(skb, &cgroup_id))
 		return;
-	egressd_inbound_key(&k, cgroup_id, &p.src, p.sport, p.dport);
+	egressd_inbound_key(&k, cgroup_id, &p->src, p->sport, p->dport);
 	now = bpf_ktime_get_coarse_ns();
 	seen = bpf_map_lookup_elem(&inbound_udp, &k);
 	if (seen && now - *seen < EGRESSD_INBOUND_REFRESH_NS)

@@ -21,6 +21,13 @@
  * node, so a workload could have forged it. */
 #define EGRESSD_LOOPBACK_IFINDEX 1
 
+/* __sk_buff.pkt_type (linux/if_packet.h): only PACKET_HOST is a unicast
+ * that came in from the wire. The node's own broadcasts and multicasts are
+ * delivered to its own sockets as PACKET_LOOPBACK copies that arrive on the
+ * interface they were sent by (eth0, not lo), and they never passed a
+ * socket's egress hook when a raw socket sent them. */
+#define EGRESSD_PACKET_HOST 0
+
 struct egressd_l4 {
 	struct egressd_addr src;
 	struct egressd_addr dst;
@@ -31,6 +38,74 @@ struct egressd_l4 {
 	__u32 payload_len;
 	__u32 tcp_seq; /* host byte order, TCP only */
 };
+
+/* The socket a cgroup_skb/ingress packet is being delivered to: its local
+ * address (v4-mapped for AF_INET; all zero when bound to any) and port. */
+struct egressd_rx_sock {
+	struct egressd_addr addr;
+	__u16 port;      /* host byte order */
+	__u8 protocol;   /* the socket's: IPPROTO_UDP, IPPROTO_TCP, ... */
+	__u8 connected;  /* it has a peer (connect()ed UDP, a TCP connection) */
+};
+
+/* 0 on success; -1 when the packet has no full socket (nothing to learn for). */
+static __always_inline int egressd_rx_sock_of(struct __sk_buff *skb, struct egressd_rx_sock *rs)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return -1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return -1;
+	/* One field per load: the verifier rejects offset ctx-like loads. */
+	__u32 family = sk->family, protocol = sk->protocol, port = sk->src_port, dport = sk->dst_port;
+	__u32 a0 = sk->src_ip6[0];
+	__u32 a1 = sk->src_ip6[1];
+	__u32 a2 = sk->src_ip6[2];
+	__u32 a3 = sk->src_ip6[3];
+	__u32 ip4 = sk->src_ip4;
+
+	if (family == 2 /* AF_INET */) {
+		rs->addr = ip4 ? egressd_addr_v4(ip4) : (struct egressd_addr){};
+	} else {
+		struct egressd_addr a = { .w = { a0, a1, a2, a3 } };
+		rs->addr = a;
+	}
+	rs->port = (__u16)port;
+	rs->protocol = (__u8)protocol;
+	rs->connected = dport != 0;
+	return 0;
+}
+
+/* Broadcast (255.255.255.255) and multicast destinations (224/4, ff00::/8). */
+static __always_inline int egressd_addr_is_group(const struct egressd_addr *a)
+{
+	if (egressd_addr_is_v4mapped(a))
+		return a->w[3] == 0xffffffff || (bpf_ntohl(a->w[3]) >> 28) == 0xe;
+	return (bpf_ntohl(a->w[0]) >> 24) == 0xff;
+}
+
+/* Was this packet sent to this socket from off the namespace? A unicast
+ * (pkt_type PACKET_HOST: not a looped-back copy of the node's own broadcast
+ * or multicast, not a broadcast or multicast from the wire), not on lo, to
+ * the socket's own address and port. Anything else a workload with a raw
+ * socket can make itself, with any source address it likes. Learning from
+ * a packet (DNS answers, inbound UDP peers) requires this. Global
+ * subprogram: verified once, not in each of its callers' states. */
+__attribute__((noinline)) int egressd_rx_is_unicast_to(struct __sk_buff *skb, const struct egressd_l4 *p,
+						       const struct egressd_rx_sock *rs)
+{
+	if (!p || !rs)
+		return 0;
+	if (skb->ingress_ifindex == EGRESSD_LOOPBACK_IFINDEX || skb->pkt_type != EGRESSD_PACKET_HOST)
+		return 0;
+	if (egressd_addr_is_group(&p->dst) || p->dport != rs->port)
+		return 0;
+	if (rs->addr.w[0] | rs->addr.w[1] | rs->addr.w[2] | rs->addr.w[3])
+		return egressd_addr_equals(rs->addr.w, &p->dst);
+	return 1; /* bound to any address: the kernel delivered a unicast to one of ours */
+}
 
 /* 0 on success; -1 for anything that is not a plain UDP or TCP packet. */
 static __always_inline int egressd_parse_l4(struct __sk_buff *skb, struct egressd_l4 *p)

@@ -175,8 +175,33 @@ TEST_P(DnsLearnKernelTest, LearnsExactlyWhatTheTableSays) {
   const char* source = c.answer_source;
   std::string source6;
   if (source && family == 6) source6 = "2001:db8::99", source = source6.c_str();
+  auto frame = udpFrame(family, answer, false, source);
+  switch (c.delivery) {
+    case Delivery::kBroadcast:
+      std::fill_n(frame.begin(), 6, 0xff);
+      break;
+    case Delivery::kMulticast:  // 01:00:5e:00:00:fb, 33:33:00:00:00:fb
+      frame[0] = family == 4 ? 0x01 : 0x33, frame[1] = family == 4 ? 0x00 : 0x33, frame[2] = family == 4 ? 0x5e : 0x00;
+      frame[5] = 0xfb;
+      break;
+    case Delivery::kOtherAddress: {  // bound to 10.0.0.3 / fd00::3, the answer is to .2 / ::2
+      auto other = mapped(family == 4 ? "10.0.0.3" : "fd00::3");
+      std::memcpy(const_cast<__u32*>(skel_->bss->test_local_addr), other.data(), 16);
+      break;
+    }
+    case Delivery::kBoundAddress: {
+      auto own = mapped(family == 4 ? "10.0.0.2" : "fd00::2");
+      std::memcpy(const_cast<__u32*>(skel_->bss->test_local_addr), own.data(), 16);
+      break;
+    }
+    case Delivery::kOtherPort:
+      skel_->data->test_local_port = kClientPort + 1;
+      break;
+    default:
+      break;
+  }
   const uint64_t before = bootNs();
-  EXPECT_EQ(1, run(bpf_program__fd(skel_->progs.dns_learn_ingress), udpFrame(family, answer, false, source), c.on_loopback))
+  EXPECT_EQ(1, run(bpf_program__fd(skel_->progs.dns_learn_ingress), frame, c.delivery == Delivery::kLoopback))
       << "DNS is never dropped";
   EXPECT_EQ(counter(c.counter), 1u) << "counter " << c.counter;
 
