@@ -14,6 +14,10 @@ missing=()
 for p in "${build_pkgs[@]}" "${run_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# kubectl drives the Kubernetes tests (and python3 runs their API server): the
+# machines ship kubectl 1.32; where it is missing, Debian's kubernetes-client.
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
+command -v python3 >/dev/null || missing+=(python3)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
