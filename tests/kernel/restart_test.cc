@@ -6,6 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <time.h>
+
+#include <algorithm>
 #include <cerrno>
 
 #include "kernel/datapath_fixture.h"
@@ -49,7 +53,108 @@ class RestartTest : public DatapathTest {
     ::close(fd);
   }
 
+  // A name the kernel learned for scope 1: addr is in class 2, allowed on 443.
+  void learn(const char* addr) {
+    addPort(2, 443, IPPROTO_TCP, {1});
+    egressd_dns_learned_key key{};
+    key.scope_id = 1;
+    ASSERT_EQ(inet_pton(AF_INET, addr, &key.addr[12]), 1);
+    key.addr[10] = key.addr[11] = 0xff;
+    egressd_dns_learned_value value{};
+    value.class_ids[0] = 2;
+    timespec now{};
+    ::clock_gettime(CLOCK_BOOTTIME, &now);
+    value.expires_ns = static_cast<uint64_t>(now.tv_sec + 600) * 1000000000ull;
+    auto st = datapath_->putDnsLearned(key, value);
+    ASSERT_TRUE(st.ok()) << st.error();
+    expectProbes(pod_, {{"learned", learned_, 0}});
+  }
+
+  static bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+  bpf_map_info pinnedMapInfo(const std::string& name) {
+    bpf_map_info info{};
+    const int fd = bpf_obj_get((bpffs_dir_ + "/" + name).c_str());
+    if (fd < 0) return info;
+    __u32 len = sizeof(info);
+    bpf_obj_get_info_by_fd(fd, &info, &len);
+    ::close(fd);
+    return info;
+  }
+  uint32_t pinnedMapId(const std::string& name) { return pinnedMapInfo(name).id; }
+  uint32_t pinnedMaxEntries(const std::string& name) { return pinnedMapInfo(name).max_entries; }
+
+  uint32_t pinnedAbiVersion() {
+    const int fd = bpf_obj_get((bpffs_dir_ + "/abi_info").c_str());
+    if (fd < 0) return 0;
+    const uint32_t key = 0;
+    egressd_abi_info info{};
+    bpf_map_lookup_elem(fd, &key, &info);
+    ::close(fd);
+    return info.version;
+  }
+
+  // The pin now names a map of another definition; whoever uses the
+  // original (the running programs) keeps it.
+  void repinWithOtherCapacity(const std::string& name) {
+    const bpf_map_info old = pinnedMapInfo(name);
+    ASSERT_NE(old.id, 0u) << name;
+    const std::string path = bpffs_dir_ + "/" + name;
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = old.map_flags);
+    const int fd = bpf_map_create(static_cast<bpf_map_type>(old.type), name.c_str(), old.key_size, old.value_size,
+                                  old.max_entries - 1, &opts);
+    ASSERT_GE(fd, 0) << name;
+    ASSERT_EQ(bpf_obj_pin(fd, path.c_str()), 0);
+    ::close(fd);
+  }
+
+  // goLive()'s first step, by hand: the pinned link of `hook` onto the
+  // program loaded on the staged maps (its map ids include the staged scopes
+  // map). Names are cut to 15 characters, so the link's own check of the
+  // attach type picks connect4 among the egressd_connect* programs.
+  bool moveLinkToStaged(const std::string& hook) {
+    const int link = bpf_obj_get((bpffs_dir_ + "/links/" + hook).c_str());
+    if (link < 0) return false;
+    bool moved = false;
+    for (int fd : stagedPrograms(("egressd_" + hook).substr(0, 15))) {
+      moved = moved || bpf_link_update(link, fd, nullptr) == 0;
+      ::close(fd);
+    }
+    ::close(link);
+    return moved;
+  }
+
+  std::vector<int> stagedPrograms(const std::string& name) {
+    std::vector<int> out;
+    const int scopes = bpf_obj_get((bpf::stagingDir(bpffs_dir_) + "/scopes").c_str());
+    if (scopes < 0) return out;
+    bpf_map_info scopes_info{};
+    __u32 len = sizeof(scopes_info);
+    bpf_obj_get_info_by_fd(scopes, &scopes_info, &len);
+    ::close(scopes);
+    for (__u32 id = 0; bpf_prog_get_next_id(id, &id) == 0;) {
+      const int fd = bpf_prog_get_fd_by_id(id);
+      if (fd < 0) continue;
+      __u32 map_ids[64];
+      bpf_prog_info info{};
+      info.nr_map_ids = 64;
+      info.map_ids = reinterpret_cast<__u64>(map_ids);
+      len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && name == info.name) {
+        const bool staged = std::count(map_ids, map_ids + std::min<__u32>(info.nr_map_ids, 64), scopes_info.id) > 0;
+        if (staged) {
+          out.push_back(fd);
+          continue;
+        }
+      }
+      ::close(fd);
+    }
+    return out;
+  }
+
   std::string pod_;
+  const Probe learned_ = {AF_INET, SOCK_STREAM, kNetB, 443};
   const Probe allowed_ = {AF_INET, SOCK_STREAM, kNetA, 443};
   const Probe denied_ = {AF_INET, SOCK_STREAM, kNetC, 443};
 };
@@ -103,47 +208,176 @@ TEST_F(RestartTest, EnforcementSurvivesTheAgentAndIsAdopted) {
   EXPECT_EQ(attachedPrograms(tree_->root(), BPF_CGROUP_UDP6_SENDMSG), 1u);
 }
 
-TEST_F(RestartTest, AbiVersionMismatchStartsFresh) {
+// What an upgrade looks like without an old binary: the first agent's pins
+// are made to look like another ABI (abi_info rewritten), and for the maps
+// named in `changed`, as if their definition had changed too: their pins are
+// replaced by maps of another capacity. The first agent's programs keep
+// running on the originals, as an old agent's would.
+TEST_F(RestartTest, AbiUpgradeCarriesPolicyAndSharesLearnedNames) {
+  learn(kNetB);
+  const uint32_t learned_id = pinnedMapId("dns_learned");
+  const uint32_t scopes_id = pinnedMapId("scopes");
   datapath_.reset();
-  setPinnedAbiVersion(EGRESSD_ABI_VERSION + 1);
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+
+  openDatapath();  // goes live at once (stage_upgrade off)
+  EXPECT_FALSE(datapath_->adopted());
+  EXPECT_FALSE(datapath_->staged());
+  // The agent's maps are new, with the old entries: scope ids are kept.
+  EXPECT_NE(pinnedMapId("scopes"), scopes_id);
+  auto live = datapath_->maps().readLive();
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_EQ(live->workloads.size(), 1u);
+  EXPECT_EQ(live->scopes.size(), 1u);
+  // The kernel's maps are shared: names learned by either program stay.
+  EXPECT_EQ(pinnedMapId("dns_learned"), learned_id);
+  EXPECT_EQ(pinnedAbiVersion(), uint32_t{EGRESSD_ABI_VERSION});
+  EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
+  EXPECT_EQ(attachedPrograms(tree_->root(), BPF_CGROUP_INET4_CONNECT), 1u);
+  expectEnforced("after the upgrade");
+  expectProbes(pod_, {{"learned before the upgrade", learned_, 0}});
+}
+
+TEST_F(RestartTest, StagedUpgradeGoesLiveOnlyWhenFilled) {
+  learn(kNetB);
+  const uint32_t connect4 = linkProgramId("connect4");
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  repinWithOtherCapacity("workloads");
+  repinWithOtherCapacity("dest_ports");
+
+  auto opts = options();
+  opts.stage_upgrade = true;
+  auto opened = bpf::Datapath::open(opts);
+  ASSERT_TRUE(opened.ok()) << opened.error();
+  datapath_ = std::move(*opened);
+  ASSERT_TRUE(datapath_->staged());
+  EXPECT_TRUE(exists(bpf::stagingDir(bpffs_dir_) + "/workloads"));
+  // Staged maps whose layout changed start empty; the old programs still run.
+  auto live = datapath_->maps().readLive();
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_TRUE(live->workloads.empty());
+  EXPECT_TRUE(live->ports.empty());
+  EXPECT_EQ(live->scopes.size(), 1u);
+  EXPECT_EQ(linkProgramId("connect4"), connect4);
+  expectEnforced("staged, old programs");
+  expectProbes(pod_, {{"learned, old programs", learned_, 0}});
+
+  // The agent's first sync fills them; only then do the links move.
+  addPort(1, 443, IPPROTO_TCP, {1});
+  addPort(2, 443, IPPROTO_TCP, {1});
+  addWorkload(pod_, 1);
+  auto st = datapath_->goLive();
+  ASSERT_TRUE(st.ok()) << st.error();
+  EXPECT_FALSE(datapath_->staged());
+  EXPECT_NE(linkProgramId("connect4"), connect4);
+  EXPECT_EQ(attachedPrograms(tree_->root(), BPF_CGROUP_INET4_CONNECT), 1u);
+  EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
+  EXPECT_EQ(pinnedMaxEntries("workloads"), uint32_t{EGRESSD_MAX_WORKLOADS});
+  EXPECT_EQ(pinnedAbiVersion(), uint32_t{EGRESSD_ABI_VERSION});
+  expectEnforced("new programs");
+  expectProbes(pod_, {{"learned, new programs", learned_, 0}});
+
+  // The next start adopts what the upgrade left.
+  openDatapath();
+  EXPECT_TRUE(datapath_->adopted());
+}
+
+TEST_F(RestartTest, UpgradeThatWouldLoseLearnedNamesIsRefused) {
+  learn(kNetB);
+  const uint32_t connect4 = linkProgramId("connect4");
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  repinWithOtherCapacity("scopes");  // scope ids could not be kept
+
+  auto opened = bpf::Datapath::open(options());
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().find("upgrade refused"), std::string::npos) << opened.error();
+  EXPECT_NE(opened.error().find("1 learned DNS names"), std::string::npos) << opened.error();
+  EXPECT_EQ(linkProgramId("connect4"), connect4);
+  EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
+  expectEnforced("refused: old programs");
+  expectProbes(pod_, {{"learned, old programs", learned_, 0}});
+}
+
+// The agent dies while the staged maps are being filled: the links never
+// moved, so the next start discards them and upgrades again.
+TEST_F(RestartTest, CrashWhileStagedIsRolledBack) {
+  const uint32_t connect4 = linkProgramId("connect4");
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  repinWithOtherCapacity("workloads");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto opts = options();
+    opts.stage_upgrade = true;
+    auto opened = bpf::Datapath::open(opts);
+    if (!opened.ok() || !(*opened)->staged()) ::_exit(2);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  EXPECT_TRUE(exists(bpf::stagingDir(bpffs_dir_) + "/workloads"));
+  EXPECT_EQ(linkProgramId("connect4"), connect4);
+  expectEnforced("killed while staged: old programs");
+
+  openDatapath();
+  EXPECT_FALSE(datapath_->adopted());
+  EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
+  addWorkload(pod_, 1);
+  expectEnforced("upgraded again");
+}
+
+// The agent dies after a link moved but before the staged pins were
+// published: the next start finishes publishing and adopts them.
+TEST_F(RestartTest, CrashAfterTheFirstSwapIsRolledForward) {
+  const uint32_t connect4 = linkProgramId("connect4");
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  repinWithOtherCapacity("workloads");
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto opts = options();
+    opts.stage_upgrade = true;
+    auto opened = bpf::Datapath::open(opts);
+    if (!opened.ok() || !(*opened)->staged()) ::_exit(2);
+    auto id = bpf::cgroupIdOf(pod_);
+    if (!id.ok() || !(*opened)->maps().putWorkload(egressd_workload_key{*id}, egressd_workload_value{1, 0}).ok())
+      ::_exit(3);
+    if (!moveLinkToStaged("connect4")) ::_exit(5);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  EXPECT_NE(linkProgramId("connect4"), connect4);
+  expectEnforced("killed mid-swap: connect4 new, the rest old");
+
+  openDatapath();
+  EXPECT_TRUE(datapath_->adopted()) << "the published staged maps are this ABI's";
+  EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
+  EXPECT_EQ(pinnedMaxEntries("workloads"), uint32_t{EGRESSD_MAX_WORKLOADS});
+  auto live = datapath_->maps().readLive();
+  ASSERT_TRUE(live.ok()) << live.error();
+  EXPECT_EQ(live->workloads.size(), 1u);
+  expectEnforced("rolled forward");
+}
+
+TEST_F(RestartTest, IncompatibleMapDefinitionStartsThatMapFresh) {
+  datapath_.reset();
+  // Same ABI version, but `workloads` pinned with another capacity.
+  repinWithOtherCapacity("workloads");
   openDatapath();
   EXPECT_FALSE(datapath_->adopted());
   auto live = datapath_->maps().readLive();
   ASSERT_TRUE(live.ok()) << live.error();
   EXPECT_TRUE(live->workloads.empty());
-  EXPECT_TRUE(live->ports.empty());
-  // The new maps carry this build's version; the hook stayed attached once.
-  const int fd = bpf_obj_get((bpffs_dir_ + "/abi_info").c_str());
-  ASSERT_GE(fd, 0);
-  const uint32_t key = 0;
-  egressd_abi_info info{};
-  ASSERT_EQ(bpf_map_lookup_elem(fd, &key, &info), 0);
-  ::close(fd);
-  EXPECT_EQ(info.version, uint32_t{EGRESSD_ABI_VERSION});
-  EXPECT_EQ(attachedPrograms(tree_->root(), BPF_CGROUP_INET4_CONNECT), 1u);
-  // Empty maps: the pod is no workload until the agent writes it again.
-  expectProbes(pod_, {{"unknown pod", denied_, 0}});
-  addScope(1, EGRESSD_MODE_REGISTRY_ONLY);
-  addWorkload(pod_, 1);
-  expectProbes(pod_, {{"rewritten", denied_, EPERM}});
-}
-
-TEST_F(RestartTest, IncompatibleMapDefinitionStartsFresh) {
-  datapath_.reset();
-  // Same ABI version, but `workloads` pinned with another capacity.
-  const std::string path = bpffs_dir_ + "/workloads";
-  ASSERT_EQ(::unlink(path.c_str()), 0);
-  const int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "workloads", sizeof(egressd_workload_key),
-                                sizeof(egressd_workload_value), 7, nullptr);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(bpf_obj_pin(fd, path.c_str()), 0);
-  ::close(fd);
-  openDatapath();
-  EXPECT_FALSE(datapath_->adopted());
-  auto live = datapath_->maps().readLive();
-  ASSERT_TRUE(live.ok()) << live.error();
-  EXPECT_TRUE(live->scopes.empty());
-  addScope(1, EGRESSD_MODE_REGISTRY_ONLY);
+  EXPECT_EQ(live->scopes.size(), 1u) << "an unchanged map is copied";
   addWorkload(pod_, 1);
   expectProbes(pod_, {{"enforced on fresh maps", denied_, EPERM}});
 }

@@ -79,6 +79,8 @@ Status Agent::start() {
   datapath_options.dns_min_ttl_s = options_.dns_min_ttl_s;
   datapath_options.dns_max_ttl_s = options_.dns_max_ttl_s;
   datapath_options.flow_stats = options_.flow_stats;
+  // An upgrade goes live only after the first sync below has filled its maps.
+  datapath_options.stage_upgrade = true;
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
@@ -108,6 +110,13 @@ Status Agent::start() {
   spdlog::info("admin API on http://{}", options_.admin_addr);
 
   reload();
+  if (datapath_->staged()) {
+    auto applied = state_.current();
+    if (!applied || !applied->sync_errors.empty())
+      return fail("upgrade stopped before its programs went live: the new maps could not be filled (see the map "
+                  "sync errors above); the old programs keep enforcing");
+    if (auto st = datapath_->goLive(); !st) return fail("upgrade: " + st.error());
+  }
   ready_ = true;
   return Ok{};
 }

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 #include <linux/magic.h>
 
 #include <cerrno>
@@ -90,12 +91,17 @@ Status ensureBpffs(const std::string& dir) {
   return mkdirs(linksDir(dir));
 }
 
-Status removeMapPins(const std::string& dir) { return removePins(dir, /*detach_links=*/false); }
+Status removePinDir(const std::string& dir) {
+  if (auto st = removePins(dir, /*detach_links=*/false); !st) return st;
+  if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return fail(errnoMessage("rmdir " + dir, errno));
+  return Ok{};
+}
 
 Status unpinAll(const std::string& bpffs_dir) {
   Status result = removePins(linksDir(bpffs_dir), /*detach_links=*/true);
+  if (auto st = removePins(stagingDir(bpffs_dir), false); !st && result.ok()) result = st;
   if (auto st = removePins(bpffs_dir, false); !st && result.ok()) result = st;
-  for (const auto& dir : {linksDir(bpffs_dir), bpffs_dir}) {
+  for (const auto& dir : {linksDir(bpffs_dir), stagingDir(bpffs_dir), bpffs_dir}) {
     if (::rmdir(dir.c_str()) != 0 && errno != ENOENT && result.ok())
       result = fail(errnoMessage("rmdir " + dir, errno));
   }

@@ -1,10 +1,14 @@
 #include "bpf/datapath.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -27,7 +31,7 @@ struct SkeletonDeleter {
 };
 using SkeletonPtr = std::unique_ptr<egress_sock, SkeletonDeleter>;
 
-std::string pinPath(const std::string& dir, const char* map_name) { return dir + "/" + map_name; }
+std::string pinPath(const std::string& dir, const std::string& map_name) { return dir + "/" + map_name; }
 
 // "cgroup/connect4" -> "connect4", "cgroup_skb/ingress" -> "skb_ingress"
 std::string hookOf(const bpf_program* prog) {
@@ -39,6 +43,18 @@ std::string hookOf(const bpf_program* prog) {
 }
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+uint32_t countKeys(int fd, uint32_t key_size) {
+  std::vector<unsigned char> key(key_size), next(key_size);
+  uint32_t count = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    key.swap(next);
+    prev = key.data();
+    ++count;
+  }
+  return count;
+}
 
 // Why a pinned map cannot serve as `map` (libbpf would refuse to reuse it);
 // empty when it can.
@@ -70,17 +86,125 @@ Result<uint32_t> pinnedAbiVersion(const std::string& path) {
   return info.version;
 }
 
-// Decides whether the maps pinned in dir can be adopted. If they can't (other
-// ABI version, a definition that changed, or debris), they are removed: the
-// programs then start on fresh, empty maps and the agent refills them.
-Result<bool> reconcilePinnedMaps(bpf_object* obj, const std::string& dir) {
-  const std::string abi_path = pinPath(dir, "abi_info");
-  bool any_pinned = false;
-  bpf_map* map = nullptr;
-  bpf_object__for_each_map(map, obj) {
-    if (!bpf_map__is_internal(map)) any_pinned = any_pinned || exists(pinPath(dir, bpf_map__name(map)));
+const btf_type* skipModifiers(const btf* b, uint32_t* id) {
+  const btf_type* t = btf__type_by_id(b, *id);
+  while (t && (btf_is_typedef(t) || btf_is_mod(t))) {
+    *id = t->type;
+    t = btf__type_by_id(b, *id);
   }
-  if (!any_pinned) return false;
+  return t;
+}
+
+// True when two BTF types describe the same bytes: same kind and size and,
+// for structs, unions and arrays, the same member names, offsets and types.
+bool sameLayout(const btf* a, uint32_t id_a, const btf* b, uint32_t id_b, int depth = 0) {
+  const btf_type* ta = skipModifiers(a, &id_a);
+  const btf_type* tb = skipModifiers(b, &id_b);
+  if (!ta || !tb || depth > 8) return false;
+  if (btf_kind(ta) != btf_kind(tb)) return false;
+  if (btf_is_array(ta)) {
+    return btf_array(ta)->nelems == btf_array(tb)->nelems &&
+           sameLayout(a, btf_array(ta)->type, b, btf_array(tb)->type, depth + 1);
+  }
+  if (btf_is_ptr(ta)) return true;
+  if (ta->size != tb->size) return false;
+  if (btf_is_int(ta)) return btf_int_encoding(ta) == btf_int_encoding(tb) && btf_int_bits(ta) == btf_int_bits(tb);
+  if (!btf_is_composite(ta)) return true;
+  if (btf_vlen(ta) != btf_vlen(tb)) return false;
+  const btf_member* ma = btf_members(ta);
+  const btf_member* mb = btf_members(tb);
+  for (int i = 0; i < btf_vlen(ta); ++i) {
+    if (ma[i].offset != mb[i].offset) return false;
+    if (std::string(btf__name_by_offset(a, ma[i].name_off)) != btf__name_by_offset(b, mb[i].name_off)) return false;
+    if (!sameLayout(a, ma[i].type, b, mb[i].type, depth + 1)) return false;
+  }
+  return true;
+}
+
+// The key and value types of a BTF-defined map, read from its definition in
+// .maps (libbpf fills bpf_map__btf_*_type_id only at load). 0 when untyped.
+std::pair<uint32_t, uint32_t> declaredKeyValue(const btf* b, const char* map_name) {
+  const int sec = btf__find_by_name_kind(b, ".maps", BTF_KIND_DATASEC);
+  if (sec < 0) return {0, 0};
+  const btf_type* datasec = btf__type_by_id(b, sec);
+  const btf_var_secinfo* vars = btf_var_secinfos(datasec);
+  for (int i = 0; i < btf_vlen(datasec); ++i) {
+    const btf_type* var = btf__type_by_id(b, vars[i].type);
+    if (std::string(btf__name_by_offset(b, var->name_off)) != map_name) continue;
+    uint32_t def_id = var->type;
+    const btf_type* def = skipModifiers(b, &def_id);
+    if (!def || !btf_is_struct(def)) return {0, 0};
+    uint32_t key = 0, value = 0;
+    const btf_member* m = btf_members(def);
+    for (int j = 0; j < btf_vlen(def); ++j) {
+      const std::string name = btf__name_by_offset(b, m[j].name_off);
+      const btf_type* ptr = btf__type_by_id(b, m[j].type);
+      if (!ptr || !btf_is_ptr(ptr)) continue;
+      if (name == "key") key = ptr->type;
+      if (name == "value") value = ptr->type;
+    }
+    return {key, value};
+  }
+  return {0, 0};
+}
+
+// Whether the map pinned at path holds the same bytes as `map` will: the same
+// definition and, where both carry BTF, the same key and value layout. Only
+// then can an upgrade share it or copy it entry by entry.
+bool sameBytes(const std::string& path, const bpf_map* map, const btf* ours) {
+  if (!incompatibility(path, map).empty()) return false;
+  UniqueFd fd(bpf_obj_get(path.c_str()));
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (!fd.valid() || bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return false;
+  const auto [key, value] = declaredKeyValue(ours, bpf_map__name(map));
+  if (key == 0 && value == 0) return true;  // untyped (ring buffers): the definition is all there is
+  if (info.btf_id == 0) return false;
+  std::unique_ptr<btf, decltype(&btf__free)> theirs(btf__load_from_kernel_by_id(info.btf_id), &btf__free);
+  if (!theirs) return false;
+  return (key == 0 || sameLayout(theirs.get(), info.btf_key_type_id, ours, key)) &&
+         (value == 0 || sameLayout(theirs.get(), info.btf_value_type_id, ours, value));
+}
+
+// The maps the agent writes (map sync, TC attachments). The old programs
+// still read theirs during an upgrade, so the new agent gets its own copy.
+// Every other map is written by the kernel as it runs (learned names,
+// redirects, flows, counters): sharing it is the only way not to lose writes
+// between the first swap and the last.
+bool writtenByAgent(const std::string& name) {
+  static const std::set<std::string> kNames = {"abi_info",  "workloads",   "scopes",   "dest_prefixes", "dest_ports",
+                                               "dns_names", "dns_servers", "gateways", "tc_ifaces"};
+  return kNames.count(name) > 0;
+}
+
+enum class PinUse {
+  kShare,  // the pin in bpffs_dir: adopted, shared with old programs, or created there
+  kFresh,  // created empty in the staging dir
+  kCopy,   // created in the staging dir, then filled with the old map's entries
+};
+
+struct PinPlan {
+  bool adopted = false;  // same ABI: every pinned map reused in place
+  bool upgrade = false;  // maps of another ABI (or debris): staged, then swapped
+  std::map<std::string, PinUse> use;
+};
+
+// Decides, map by map, what the new programs run on. Same ABI and every
+// pinned map compatible: adopt them all. Otherwise an upgrade: the agent's
+// own maps are new (copied when their layout is unchanged, so scope ids stay
+// what learned names are keyed by), the kernel's maps are shared when their
+// layout is unchanged, and learned names that cannot follow refuse the upgrade.
+Result<PinPlan> planPins(bpf_object* obj, const std::string& dir) {
+  const std::string abi_path = pinPath(dir, "abi_info");
+  PinPlan plan;
+  bpf_map* map = nullptr;
+  bool any_pinned = false;
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__is_internal(map)) continue;
+    plan.use[bpf_map__name(map)] = PinUse::kShare;
+    any_pinned = any_pinned || exists(pinPath(dir, bpf_map__name(map)));
+  }
+  if (!any_pinned) return plan;
 
   std::string reason;
   if (!exists(abi_path)) {
@@ -100,10 +224,48 @@ Result<bool> reconcilePinnedMaps(bpf_object* obj, const std::string& dir) {
       }
     }
   }
-  if (reason.empty()) return true;
-  spdlog::warn("not adopting the pinned maps in {}: {}; removing them and starting with empty maps", dir, reason);
-  if (auto st = removeMapPins(dir); !st) return fail(st.error());
-  return false;
+  if (reason.empty()) {
+    plan.adopted = true;
+    return plan;
+  }
+
+  plan.upgrade = true;
+  const btf* ours = bpf_object__btf(obj);
+  std::string shared, copied, fresh;
+  auto add = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : " ") + name; };
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__is_internal(map)) continue;
+    const std::string name = bpf_map__name(map);
+    const std::string path = pinPath(dir, name);
+    const bool same = name != "abi_info" && exists(path) && sameBytes(path, map, ours);
+    PinUse use = PinUse::kFresh;
+    if (same) use = writtenByAgent(name) ? PinUse::kCopy : PinUse::kShare;
+    plan.use[name] = use;
+    add(use == PinUse::kShare ? shared : use == PinUse::kCopy ? copied : fresh, name);
+  }
+  // Learned names are keyed by scope id: they follow only with their map and
+  // with the scope ids (the copied scopes map keeps every scope's id).
+  const std::string learned_path = pinPath(dir, "dns_learned");
+  if (exists(learned_path)) {
+    UniqueFd fd(bpf_obj_get(learned_path.c_str()));
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    const uint32_t learned =
+        fd.valid() && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? countKeys(fd.get(), info.key_size) : 0;
+    std::string lost;
+    if (plan.use["dns_learned"] != PinUse::kShare) lost = "the layout of dns_learned changed";
+    else if (plan.use["scopes"] != PinUse::kCopy) lost = "the layout of scopes changed, so scope ids cannot be kept";
+    if (learned > 0 && !lost.empty())
+      return fail("upgrade refused: the pinned maps in " + dir + " hold " + std::to_string(learned) +
+                  " learned DNS names that this agent cannot carry over (" + lost + ": " + reason +
+                  "); the old programs keep enforcing. Upgrade through a version that keeps dns_learned and "
+                  "scopes, or remove the pins (egressd --uninstall) to start from scratch");
+  }
+  spdlog::warn("upgrading the pinned datapath in {}: {}. New programs are staged in {} and go live once their maps "
+               "hold the policy; shared: {}; copied: {}; new: {}",
+               dir, reason, stagingDir(dir), shared.empty() ? "none" : shared, copied.empty() ? "none" : copied,
+               fresh.empty() ? "none" : fresh);
+  return plan;
 }
 
 Status writeAbiInfo(const bpf_map* map) {
@@ -112,16 +274,95 @@ Status writeAbiInfo(const bpf_map* map) {
   return mapPut(bpf_map__fd(map), "abi_info", key, info);
 }
 
-uint32_t countKeys(int fd, uint32_t key_size) {
-  std::vector<unsigned char> key(key_size), next(key_size);
-  uint32_t count = 0;
+// An old map's entries into its staged successor (same bytes: sameBytes()).
+Status copyEntries(const std::string& from_path, const bpf_map* to) {
+  UniqueFd from(bpf_obj_get(from_path.c_str()));
+  if (!from.valid()) return fail(errnoMessage("open " + from_path, errno));
+  size_t value_size = bpf_map__value_size(to);
+  const auto type = bpf_map__type(to);
+  if (type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH || type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+    value_size = ((value_size + 7) / 8 * 8) * static_cast<size_t>(libbpf_num_possible_cpus());
+  std::vector<unsigned char> key(bpf_map__key_size(to)), next(key.size()), value(value_size);
   const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+  while (bpf_map_get_next_key(from.get(), prev, next.data()) == 0) {
     key.swap(next);
     prev = key.data();
-    ++count;
+    if (bpf_map_lookup_elem(from.get(), key.data(), value.data()) != 0) continue;  // deleted meanwhile
+    if (bpf_map_update_elem(bpf_map__fd(to), key.data(), value.data(), BPF_ANY) != 0)
+      return fail(errnoMessage(std::string("copy into staged map ") + bpf_map__name(to), errno));
   }
-  return count;
+  return Ok{};
+}
+
+// Moves the staged pins over the old ones (rename replaces a pin in one
+// step), abi_info last: while the staging dir exists the upgrade is
+// unfinished, and abi_info in bpffs_dir still names the old ABI.
+Status publishStaged(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string staging = stagingDir(dir);
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(staging, ec)) names.push_back(entry.path().filename());
+  if (ec) return fail("list " + staging + ": " + ec.message());
+  std::stable_partition(names.begin(), names.end(), [](const std::string& n) { return n != "abi_info"; });
+  for (const auto& name : names) {
+    if (::rename(pinPath(staging, name.c_str()).c_str(), pinPath(dir, name.c_str()).c_str()) != 0)
+      return fail(errnoMessage("move staged pin " + name + " into " + dir, errno));
+  }
+  return removePinDir(staging);
+}
+
+// The ids of the maps the programs behind the pinned links use.
+std::set<uint32_t> mapsOfPinnedLinks(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::set<uint32_t> ids;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(linksDir(dir), ec)) {
+    UniqueFd link(bpf_obj_get(entry.path().c_str()));
+    bpf_link_info link_info{};
+    __u32 len = sizeof(link_info);
+    if (!link.valid() || bpf_obj_get_info_by_fd(link.get(), &link_info, &len) != 0) continue;
+    UniqueFd prog(bpf_prog_get_fd_by_id(link_info.prog_id));
+    bpf_prog_info info{};
+    len = sizeof(info);
+    if (!prog.valid() || bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) continue;
+    std::vector<__u32> map_ids(info.nr_map_ids);
+    const __u32 count = info.nr_map_ids;
+    info = {};
+    info.nr_map_ids = count;
+    info.map_ids = reinterpret_cast<__u64>(map_ids.data());
+    len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) continue;
+    ids.insert(map_ids.begin(), map_ids.begin() + std::min(count, info.nr_map_ids));
+  }
+  return ids;
+}
+
+// A staging dir left by an agent that died mid-upgrade. If any link already
+// runs a program on the staged maps, the swap had begun and the staged maps
+// are complete (links move only after they are filled): finish publishing
+// them. Otherwise the old programs never stopped: discard the staged maps and
+// this start upgrades again from the old ones.
+Status recoverInterruptedUpgrade(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string staging = stagingDir(dir);
+  if (!exists(staging)) return Ok{};
+  std::set<uint32_t> staged;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(staging, ec)) {
+    UniqueFd fd(bpf_obj_get(entry.path().c_str()));
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    if (fd.valid() && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0) staged.insert(info.id);
+  }
+  bool swapping = false;
+  for (uint32_t id : mapsOfPinnedLinks(dir)) swapping = swapping || staged.count(id) > 0;
+  if (swapping) {
+    spdlog::warn("an earlier upgrade in {} stopped after its links moved: publishing its staged maps", dir);
+    return publishStaged(dir);
+  }
+  spdlog::warn("an earlier upgrade in {} stopped before its links moved: discarding its staged maps", dir);
+  return removePinDir(staging);
 }
 
 // Slots of a cookie-indexed array (`redirected_slots`, `udp_pending`) a
@@ -159,8 +400,64 @@ struct Datapath::State {
   SkeletonPtr skel;
   std::vector<std::pair<bpf_program*, CgroupLink>> links;
   std::unique_ptr<PinnedMapBackend> backend;
+  uint64_t cgroup_id = 0;
   bool adopted = false;
+  bool staged = false;
+  std::vector<std::string> map_names;  // this build's pinned maps
 };
+
+namespace {
+
+// Every cgroup program of the skeleton on its hook at the cgroup root: the
+// pinned link updated in place (one atomic swap), or a new link.
+Status attachCgroupLinks(Datapath::State& state) {
+  state.links.clear();
+  bpf_program* prog = nullptr;
+  bpf_object__for_each_program(prog, state.skel->obj) {
+    // TC programs go on workload interfaces, one by one (agent/tc_attachments).
+    if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) continue;
+    const std::string hook = hookOf(prog);
+    CgroupLinkRequest request{prog, hook, state.cgroup_root, state.cgroup_id, linksDir(state.bpffs_dir) + "/" + hook};
+    auto link = attachOrAdoptCgroupLink(request);
+    if (!link) return fail(link.error());
+    spdlog::info("cgroup/{} {} at {}", hook, link->adopted ? "updated in place" : "attached", state.cgroup_root);
+    state.links.emplace_back(prog, std::move(*link));
+  }
+  return Ok{};
+}
+
+// Every pinned tcx link (the TC backstop on workload interfaces) onto this
+// datapath's TC programs. clsact filters have no pin: the agent's TC
+// reconcile replaces them in place (BPF_TC_F_REPLACE).
+Status swapTcxLinks(const Datapath::State& state) {
+  namespace fs = std::filesystem;
+  const auto& progs = state.skel->progs;
+  std::error_code ec;
+  uint32_t swapped = 0;
+  for (const auto& entry : fs::directory_iterator(linksDir(state.bpffs_dir), ec)) {
+    auto updated = updatePinnedTcxLink(entry.path(), bpf_program__fd(progs.egressd_tc_from_pod),
+                                       bpf_program__fd(progs.egressd_tc_to_pod));
+    if (!updated) return fail(updated.error());
+    swapped += *updated ? 1 : 0;
+  }
+  if (ec) return fail("list " + linksDir(state.bpffs_dir) + ": " + ec.message());
+  if (swapped > 0) spdlog::info("{} TC links moved to the new programs", swapped);
+  return Ok{};
+}
+
+// Pins in bpffs_dir of maps this build no longer has.
+void removeStalePins(const Datapath::State& state) {
+  namespace fs = std::filesystem;
+  const std::set<std::string> ours(state.map_names.begin(), state.map_names.end());
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(state.bpffs_dir, ec)) {
+    if (entry.is_directory(ec) || ours.count(entry.path().filename())) continue;
+    spdlog::info("removing the pin of map {}, which this agent does not use", entry.path().string());
+    ::unlink(entry.path().c_str());
+  }
+}
+
+}  // namespace
 
 Datapath::Datapath(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Datapath::~Datapath() = default;
@@ -188,15 +485,24 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   state->skel->rodata->dns_max_ttl_s = options.dns_max_ttl_s;
   state->skel->rodata->flow_stats_enabled = options.flow_stats ? 1 : 0;
 
-  auto adopted = reconcilePinnedMaps(obj, state->bpffs_dir);
-  if (!adopted) return fail(adopted.error());
-  state->adopted = *adopted;
+  if (auto st = recoverInterruptedUpgrade(state->bpffs_dir); !st) return fail(st.error());
+  auto plan = planPins(obj, state->bpffs_dir);
+  if (!plan) return fail(plan.error());
+  state->adopted = plan->adopted;
+  const std::string staging = stagingDir(state->bpffs_dir);
+  if (plan->upgrade) {
+    std::error_code ec;
+    std::filesystem::create_directories(staging, ec);
+    if (ec) return fail("mkdir " + staging + ": " + ec.message());
+  }
 
   bpf_map* map = nullptr;
   bpf_object__for_each_map(map, obj) {
     // .rodata holds this build's load-time knobs: never shared with a pin.
     if (bpf_map__is_internal(map)) continue;
-    const std::string path = pinPath(state->bpffs_dir, bpf_map__name(map));
+    state->map_names.push_back(bpf_map__name(map));
+    const bool staged = plan->use[bpf_map__name(map)] != PinUse::kShare;
+    const std::string path = pinPath(staged ? staging : state->bpffs_dir, bpf_map__name(map));
     if (int err = bpf_map__set_pin_path(map, path.c_str()); err != 0)
       return fail(errnoMessage("set pin path " + path, err));
   }
@@ -207,17 +513,15 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   if (!state->adopted) {
     if (auto st = writeAbiInfo(state->skel->maps.abi_info); !st) return fail(st.error());
   }
+  bpf_object__for_each_map(map, obj) {
+    if (bpf_map__is_internal(map) || plan->use[bpf_map__name(map)] != PinUse::kCopy) continue;
+    if (auto st = copyEntries(pinPath(state->bpffs_dir, bpf_map__name(map)), map); !st) return fail(st.error());
+  }
 
-  bpf_program* prog = nullptr;
-  bpf_object__for_each_program(prog, obj) {
-    // TC programs go on workload interfaces, one by one (agent/tc_attachments).
-    if (bpf_program__type(prog) == BPF_PROG_TYPE_SCHED_CLS) continue;
-    const std::string hook = hookOf(prog);
-    CgroupLinkRequest request{prog, hook, state->cgroup_root, *cgroup_id, linksDir(state->bpffs_dir) + "/" + hook};
-    auto link = attachOrAdoptCgroupLink(request);
-    if (!link) return fail(link.error());
-    spdlog::info("cgroup/{} {} at {}", hook, link->adopted ? "updated in place" : "attached", state->cgroup_root);
-    state->links.emplace_back(prog, std::move(*link));
+  state->cgroup_id = *cgroup_id;
+  state->staged = plan->upgrade;
+  if (!state->staged) {
+    if (auto st = attachCgroupLinks(*state); !st) return fail(st.error());
   }
 
   const auto& maps = state->skel->maps;
@@ -225,8 +529,31 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
       bpf_map__fd(maps.workloads), bpf_map__fd(maps.scopes), bpf_map__fd(maps.dest_prefixes),
       bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers),
       bpf_map__fd(maps.gateways)});
-  return std::unique_ptr<Datapath>(new Datapath(std::move(state)));
+  auto datapath = std::unique_ptr<Datapath>(new Datapath(std::move(state)));
+  if (!options.stage_upgrade) {
+    if (auto st = datapath->goLive(); !st) return fail(st.error());
+  }
+  return datapath;
 }
+
+Status Datapath::goLive() {
+  State& state = *state_;
+  if (!state.staged) return Ok{};
+  // New hooks first, then every link moves in one step each: the cgroup
+  // hooks, then the TC backstop. Each new program runs on maps that already
+  // hold the policy; learned names are in the shared dns_learned whichever
+  // program learned them.
+  if (auto st = attachCgroupLinks(state); !st) return st;
+  if (auto st = swapTcxLinks(state); !st) return st;
+  // Only now do the old maps lose their pins (the old programs are gone).
+  if (auto st = publishStaged(state.bpffs_dir); !st) return st;
+  removeStalePins(state);
+  state.staged = false;
+  spdlog::info("upgrade done: the links run the new programs; the maps are pinned in {}", state.bpffs_dir);
+  return Ok{};
+}
+
+bool Datapath::staged() const { return state_->staged; }
 
 MapBackend& Datapath::maps() { return *state_->backend; }
 

@@ -29,6 +29,11 @@ struct DatapathOptions {
   // Per-flow stats and events (the `flows` map, the access log). Off only
   // for the benchmark's baseline.
   bool flow_stats = true;
+  // An upgrade (pinned maps of another ABI) loads the new programs on staged
+  // maps and leaves the old programs in the links. true: goLive() moves the
+  // links once the caller has filled the maps (the agent: after its first
+  // sync). false: open() moves them at once (tests, benchmarks).
+  bool stage_upgrade = false;
 };
 
 struct FlowEntry {
@@ -104,10 +109,18 @@ class Datapath {
   Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
+  // An upgrade is loaded and filled through maps() but not live yet: the
+  // links still run the old programs on the old maps.
+  bool staged() const;
+  // Moves every link (cgroup hooks, pinned tcx links) to this datapath's
+  // programs, one atomic bpf_link_update each, then puts the staged map pins
+  // in place of the old ones. A no-op unless staged().
+  Status goLive();
   const std::string& cgroupRoot() const;
 
+  struct State;  // defined in datapath.cc
+
  private:
-  struct State;
   explicit Datapath(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

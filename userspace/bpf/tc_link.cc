@@ -110,6 +110,23 @@ Result<TcAttachment> attachOrAdoptTc(const TcAttachRequest& request) {
   return attachClsact(request);
 }
 
+Result<bool> updatePinnedTcxLink(const std::string& pin_path, int ingress_prog_fd, int egress_prog_fd) {
+  UniqueFd fd(bpf_obj_get(pin_path.c_str()));
+  if (!fd.valid()) return fail(errnoMessage("open " + pin_path, errno));
+  bpf_link_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) return fail(errnoMessage("inspect " + pin_path, errno));
+  if (info.type != kBpfLinkTypeTcx) return false;
+  // As in adoptablePinnedLink: tcx's {ifindex, attach_type} in netns's place.
+  const bool ingress = info.netns.attach_type == static_cast<__u32>(kBpfTcxIngress);
+  if (bpf_link_update(fd.get(), ingress ? ingress_prog_fd : egress_prog_fd, nullptr) != 0) {
+    // Its interface is gone: nothing runs there any more.
+    if (errno == ENOLINK) return true;
+    return fail(errnoMessage("update tcx link " + pin_path, errno));
+  }
+  return true;
+}
+
 Status detachTc(const TcAttachRequest& request, TcMode used) {
   if (used == TcMode::kClsact) {
     bpf_tc_hook hook = clsactHook(request);

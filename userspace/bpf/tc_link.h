@@ -33,6 +33,11 @@ struct TcAttachment {
 
 Result<TcAttachment> attachOrAdoptTc(const TcAttachRequest& request);
 
+// If the link pinned at pin_path is one of our tcx links, points it at the
+// program for its direction in one step (bpf_link_update), wherever its
+// interface lives (no namespace needed). False when it is no tcx link.
+Result<bool> updatePinnedTcxLink(const std::string& pin_path, int ingress_prog_fd, int egress_prog_fd);
+
 // Removes what attachOrAdoptTc put there (a gone interface is not an error).
 Status detachTc(const TcAttachRequest& request, TcMode used);
 
