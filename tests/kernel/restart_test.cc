@@ -1,6 +1,7 @@
 // Restart safety: pins keep enforcement alive without the agent; a new agent
 // adopts maps and swaps programs in place; ABI changes rebuild explicitly.
 #include <bpf/bpf.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,7 +12,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
+#include "bpf/tc_link.h"
 #include "kernel/datapath_fixture.h"
 
 namespace egressd::ktest {
@@ -366,6 +369,46 @@ TEST_F(RestartTest, CrashAfterTheFirstSwapIsRolledForward) {
   ASSERT_TRUE(live.ok()) << live.error();
   EXPECT_EQ(live->workloads.size(), 1u);
   expectEnforced("rolled forward");
+}
+
+// The TC backstop's pinned tcx links move to the new programs too, without
+// entering the interface's namespace. Run in a child with a network
+// namespace of its own, on its loopback (ifindex 1).
+TEST_F(RestartTest, UpgradeMovesPinnedTcxLinks) {
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::unshare(CLONE_NEWNET) != 0) ::_exit(2);
+    const std::string pins[] = {bpffs_dir_ + "/links/tc-1-ingress", bpffs_dir_ + "/links/tc-1-egress"};
+    for (bpf::TcHook hook : {bpf::TcHook::kIngress, bpf::TcHook::kEgress}) {
+      bpf::TcAttachRequest request{datapath_->tcProgramFd(hook), 1, hook, bpf::TcMode::kTcx,
+                                   pins[hook == bpf::TcHook::kIngress ? 0 : 1]};
+      if (!bpf::attachOrAdoptTc(request).ok()) ::_exit(3);
+    }
+    datapath_.reset();
+    const int fd = bpf_obj_get((bpffs_dir_ + "/abi_info").c_str());
+    const uint32_t key = 0;
+    const egressd_abi_info old{EGRESSD_ABI_VERSION - 1, 0};
+    if (fd < 0 || bpf_map_update_elem(fd, &key, &old, BPF_ANY) != 0) ::_exit(4);
+    auto opts = options();
+    opts.stage_upgrade = true;
+    auto opened = bpf::Datapath::open(opts);
+    if (!opened.ok() || !(*opened)->staged()) ::_exit(5);
+    const uint32_t before = linkProgramId("tc-1-ingress");
+    if (before == 0) ::_exit(6);
+    if (!(*opened)->goLive().ok()) ::_exit(7);
+    std::map<std::string, uint32_t> ids;
+    for (const auto& prog : (*opened)->programs()) ids[prog.attach_point.substr(0, prog.attach_point.find(':'))] = prog.id;
+    if (linkProgramId("tc-1-ingress") == before) ::_exit(8);
+    if (linkProgramId("tc-1-ingress") != ids["tc/ingress"]) ::_exit(9);
+    if (linkProgramId("tc-1-egress") != ids["tc/egress"]) ::_exit(10);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2 unshare, 3 attach tcx, 4 rewrite abi_info, 5 staged open, 6 no pinned "
+                                       "tcx link, 7 goLive, 8 link not moved, 9/10 link on another program";
 }
 
 TEST_F(RestartTest, IncompatibleMapDefinitionStartsThatMapFresh) {
