@@ -8,7 +8,9 @@
 # another capacity, as if their definition had changed (the running programs
 # keep the originals, as an old agent's programs would). The same agent
 # started again takes the real upgrade path: staged maps, filled by its first
-# sync, then every link swapped, then the staged pins published.
+# sync, then every link swapped, then the staged pins published. The first
+# attempt is killed (-9) part-way; the next start recovers from what it left
+# (rolls the staged maps back or forward) and upgrades.
 source "$(dirname "${BASH_SOURCE[0]}")/../tools/mixed_load.sh"
 mixed_load_setup || { e2e_fail "lab setup"; return; }
 e2e_start_agent || return
@@ -27,6 +29,15 @@ for map in workloads dest_ports; do
     flags "$(jq .flags <<<"$info")" || e2e_fail "replace the pin of $map"
 done
 sleep 0.5   # no agent: the old programs keep enforcing on the old maps
+"$EGRESSD_BIN/egressd" --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" --bpffs "$E2E_BPFFS" \
+  --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --tc-mode off >>"$E2E_LOG" 2>&1 &
+crashing=$!
+wait_until 10000 test -d "$E2E_BPFFS/upgrade" >/dev/null || e2e_fail "the upgrade never staged its maps"
+sleep 0.2
+kill -9 "$crashing"; wait "$crashing" 2>/dev/null
+left_staged=
+if [ -d "$E2E_BPFFS/upgrade" ]; then left_staged=1; e2e_ok "killed mid-upgrade: staged maps left behind"; else e2e_ok "killed after the upgrade finished"; fi
+sleep 0.5
 upgrade_started=$(date +%s%N)
 e2e_start_agent || { mixed_load_stop; return; }
 echo "  upgrade: agent ready $(( ($(date +%s%N) - upgrade_started) / 1000000 )) ms after start"
@@ -36,6 +47,7 @@ mixed_load_check 10
 
 expect_log 'upgrading the pinned datapath .* ABI version 1'
 expect_log 'upgrade done'
+[ -z "$left_staged" ] || expect_log 'an earlier upgrade in .* stopped (before|after) its links moved'
 [ -e "$E2E_BPFFS/upgrade" ] && e2e_fail "staging dir left behind" || e2e_ok "no staging dir left"
 entries=$(bpftool -j map show pinned "$E2E_BPFFS/workloads" | jq .max_entries)
 [ "$entries" = "$old_workloads_entries" ] && e2e_ok "workloads is the new map" ||

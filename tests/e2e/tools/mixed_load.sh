@@ -102,7 +102,7 @@ spec:
 YAML
   # Bulk: a policy of a realistic size makes the first sync take a while.
   local bulk="" n
-  for n in $(seq 1 "${ML_BULK:-1000}"); do
+  for n in $(seq 1 "${ML_BULK:-500}"); do
     bulk+="---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
