@@ -761,7 +761,7 @@ def pod_qos(spec):
 # Structural schemas of CRDs: pruning and basic type checks
 
 
-def schema_apply(value, schema, path, errors):
+def schema_apply(value, schema, path, errors, pruned=None):
     """Prunes fields the schema does not know (unless preserved) and collects
     type errors; returns the pruned value."""
     if not isinstance(schema, dict) or schema.get("x-kubernetes-int-or-string") and isinstance(value, (int, str)):
@@ -791,19 +791,21 @@ def schema_apply(value, schema, path, errors):
         out = {}
         for k, v in value.items():
             if props is not None and k in props:
-                out[k] = schema_apply(v, props[k], path + [k], errors)
+                out[k] = schema_apply(v, props[k], path + [k], errors, pruned)
             elif isinstance(addl, dict):
-                out[k] = schema_apply(v, addl, path + [k], errors)
+                out[k] = schema_apply(v, addl, path + [k], errors, pruned)
             elif addl is True or preserve or (props is None and addl is None and t != "object"):
                 out[k] = v
             elif props is None and addl is None and preserve is None and t is None:
                 out[k] = v
+            elif pruned is not None:
+                pruned.append(".".join(path + [k]))
         for req in schema.get("required") or []:
             if req not in out:
                 errors.append({"field": ".".join(path + [req]), "message": "Required value"})
         return out
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [schema_apply(v, schema["items"], path + [f"[{i}]"], errors) for i, v in enumerate(value)]
+        return [schema_apply(v, schema["items"], path + [f"[{i}]"], errors, pruned) for i, v in enumerate(value)]
     return value
 
 
@@ -844,6 +846,7 @@ class Store:
         self.types = {}            # (group, version, plural) -> ResourceType
         self.by_key = {}           # (group, plural) -> ResourceType
         self.cluster_ips = 0
+        self.sorted_keys = {}      # (group, plural) -> (rv, sorted object keys)
 
     # -- types
     def register(self, rt):
@@ -902,9 +905,9 @@ class Store:
 
     def snapshot(self, rkey, rv):
         """The objects of one resource as they were at rv (None: too old)."""
-        cur = dict(self.objects.get(rkey, {}))
         if rv >= self.rv:
-            return cur
+            return self.objects.get(rkey, {})
+        cur = dict(self.objects.get(rkey, {}))
         after = self.events_after(rv)
         if after is None:
             return None
@@ -944,17 +947,15 @@ class Api:
                                                                       "targetPort": 6443}]}}, {})
 
     # -- output
-    def present(self, rt, obj, version, with_type=True):
-        out = copy.deepcopy(obj)
-        if with_type:
-            out["apiVersion"] = rt.api_version(version)
-            out["kind"] = rt.kind
-            # keep apiVersion and kind first, as the real server does
-            out = {"apiVersion": out.pop("apiVersion"), "kind": out.pop("kind"), **out}
-        else:
-            out.pop("apiVersion", None)
-            out.pop("kind", None)
-        return out
+    @staticmethod
+    def present(rt, obj, version, with_type=True):
+        """The object as served at one version (stored objects are never
+        modified in place, so a shallow copy is enough to serialize)."""
+        rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        if not with_type:
+            return rest
+        # apiVersion and kind first, as the real server writes them
+        return {"apiVersion": rt.api_version(version), "kind": rt.kind, **rest}
 
     # -- create
     def create(self, rt, ns, obj, query, dry_run=False, operation="Update"):
@@ -1157,12 +1158,19 @@ class Api:
         schema = getattr(rt, "schemas", {}).get(version)
         if not schema:
             return
-        errors = []
+        errors, unknown = [], []
         md = obj.pop("metadata")
         top = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
         pruned = schema_apply(top, {**schema, "required": [r for r in schema.get("required") or []
                                                             if r not in ("metadata", "apiVersion", "kind")]},
-                              [], errors)
+                              [], errors, unknown)
+        # fieldValidation (kubectl sends Strict unless --validate=false/warn)
+        if unknown and query.get("fieldValidation") == "Strict":
+            obj["metadata"] = md
+            raise bad_request(f'{rt.kind} in version "{version}" cannot be handled as a {rt.kind}: strict '
+                              "decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
+        if unknown and query.get("fieldValidation") == "Warn":
+            query.setdefault("_warnings", []).extend(f'unknown field "{u}"' for u in unknown)
         for k in list(obj):
             if k not in ("apiVersion", "kind"):
                 del obj[k]
@@ -1198,10 +1206,10 @@ class Api:
         if operation == "Apply":
             return
         manager = manager or query.get("fieldManager") or "unknown"
-        mf = [e for e in ((old or {}).get("metadata", {}).get("managedFields") or [])]
+        mf = copy.deepcopy((old or {}).get("metadata", {}).get("managedFields") or [])
         if old is not None and "managedFields" in md and md["managedFields"] != \
                 old["metadata"].get("managedFields"):
-            mf = md["managedFields"] or []
+            mf = copy.deepcopy(md["managedFields"] or [])
         for e in mf:
             if e.get("manager") == manager and e.get("operation") == "Update":
                 e["time"] = now_rfc3339()
@@ -1261,7 +1269,15 @@ class Api:
                                   "list - objects that were created, modified, or deleted between the time "
                                   "the first chunk was returned and now may show up in the list.")
                 raise expired(f"too old resource version: {list_rv} ({s.compacted})")
-            keys = sorted(objs)
+            if list_rv >= s.rv:
+                # the pages of one list at the current revision sort once
+                cached = s.sorted_keys.get(rt.key)
+                if cached is None or cached[0] != s.rv:
+                    cached = (s.rv, sorted(objs))
+                    s.sorted_keys[rt.key] = cached
+                keys = cached[1]
+            else:
+                keys = sorted(objs)
             prefix = (ns + "/") if (ns and rt.namespaced) else ""
             items, nxt, scanned = [], None, 0
             i = bisect.bisect_left(keys, start) if start else 0
@@ -1306,9 +1322,6 @@ class Api:
                 raise bad_request(f"the name of the object ({md.get('name')}) does not match the name on the URL "
                                   f"({name})")
             if old is None:
-                if subresource is None and query.get("_create_on_update") is not False:
-                    md["name"] = name
-                    return self.create(rt, ns, obj, query, dry_run), True
                 raise not_found(rt, name)
             want_rv = md.get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
@@ -1399,9 +1412,7 @@ class Api:
                 new.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
             if not rt.builtin:
                 new["_requestVersion"] = query.get("_version", rt.storage_version)
-            q = dict(query)
-            q["_create_on_update"] = False
-            obj, _ = self.update(rt, ns, name, new, q, subresource, dry_run)
+            obj, _ = self.update(rt, ns, name, new, query, subresource, dry_run)
             return obj, False
 
     def apply(self, rt, ns, name, patch, query, subresource, dry_run):
@@ -1472,9 +1483,7 @@ class Api:
             return self.create(rt, ns, new, query, dry_run, operation="Apply"), True
         if applied_meta.get("resourceVersion") is None:
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        q = dict(query)
-        q["_create_on_update"] = False
-        obj, _ = self.update(rt, ns, name, new, q, subresource, dry_run, operation="Apply")
+        obj, _ = self.update(rt, ns, name, new, query, subresource, dry_run, operation="Apply")
         return obj, False
 
     # -- delete
@@ -1707,6 +1716,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Audit-Id", str(uuid.uuid4()))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        for w in getattr(self, "query", {}).get("_warnings", []):
+            self.send_header("Warning", f'299 - "{w}"'.replace("\n", " "))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -1742,6 +1753,7 @@ class Handler(BaseHTTPRequestHandler):
         self.counted = False
         url = urllib.parse.urlsplit(self.path)
         query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        self.query = query
         self.url_path = url.path.rstrip("/") or "/"
         try:
             body = self.read_body() if self.command in ("POST", "PUT", "PATCH", "DELETE") else b""

@@ -79,10 +79,12 @@ check_apply_core() {
   expect_eq "env after apply" "KEPT" "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].env[*].name}')"
   expect_eq "qosClass" "Burstable" "$(kubectl get pod -n app web-1 -o jsonpath='{.status.qosClass}')"
   expect_eq "clusterIP" "10.96.0.2" "$(kubectl get svc -n app web -o jsonpath='{.spec.clusterIP}')"
-  out=$(kubectl apply -n app -f "$data/core.yaml" 2>&1 --dry-run=server)
-  expect_match "server dry run" "pod/web-1 configured \(server dry run\)" "$out"
-  expect_eq "dry run changed nothing" "nginx:1.27" \
-    "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].image}')"
+  if [ "$kubectl_minor" -ge 24 ]; then   # older ones look for dryRun in the OpenAPI paths
+    out=$(kubectl apply -n app -f "$data/core.yaml" 2>&1 --dry-run=server)
+    expect_match "server dry run" "pod/web-1 configured \(server dry run\)" "$out"
+    expect_eq "dry run changed nothing" "nginx:1.27" \
+      "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].image}')"
+  fi
   out=$(kubectl create configmap -n nowhere x 2>&1)
   expect_match "create in a missing namespace" 'namespaces "nowhere" not found' "$out"
   out=$(kubectl create -f "$data/core.yaml" 2>&1)
@@ -129,7 +131,8 @@ check_get_selectors() {
   out=$(kubectl get pods -n sel a1 -o yaml)
   expect_match "-o yaml" "nodeName: node-a" "$out"
   # status subresource: the main resource ignores status, /status writes it
-  kubectl patch pod -n sel a1 --subresource=status --type=merge -p '{"status":{"podIP":"10.1.0.7"}}' >/dev/null
+  raw PATCH /api/v1/namespaces/sel/pods/a1/status -H 'Content-Type: application/merge-patch+json' \
+    --data '{"status":{"podIP":"10.1.0.7"}}' >/dev/null
   kubectl patch pod -n sel a1 --type=merge -p '{"status":{"podIP":"10.9.9.9"}}' >/dev/null
   expect_eq "status.podIP" "a1" \
     "$(kubectl get pods -A --field-selector status.podIP=10.1.0.7 -o jsonpath='{.items[*].metadata.name}')"
@@ -155,6 +158,18 @@ check_crds() {
     expect_eq "served at $v" "networking.istio.io/$v" \
       "$(kubectl get "serviceentries.$v.networking.istio.io" -n mesh ext-api -o jsonpath='{.apiVersion}')"
   done
+  # fields the schema does not know: an error with kubectl's default
+  # fieldValidation=Strict, pruned without it
+  sed 's/^spec:$/unknownTop: x\nspec:/' "$data/istio.yaml" >"$work/unknown.yaml"
+  if [ "$kubectl_minor" -ge 25 ]; then   # kubectl asks for fieldValidation=Strict since 1.25
+    out=$(kubectl apply -f "$work/unknown.yaml" 2>&1)
+    expect_match "strict field validation" 'strict decoding error: unknown field "unknownTop"' "$out"
+  fi
+  code=$(raw POST '/apis/networking.istio.io/v1/namespaces/mesh/serviceentries?fieldValidation=Strict' \
+    -H 'Content-Type: application/json' \
+    --data '{"apiVersion":"networking.istio.io/v1","kind":"ServiceEntry","metadata":{"name":"u"},"spec":{},"x":1}')
+  expect_eq "fieldValidation=Strict" "400 BadRequest" "$code $(jqr "$work/body" 'd["reason"]')"
+  kubectl apply --validate=false -f "$work/unknown.yaml" >/dev/null 2>&1
   expect_eq "pruned unknown field" "" "$(kubectl get se -n mesh ext-api -o jsonpath='{.unknownTop}')"
   expect_eq "kept spec field" "api.example.com" "$(kubectl get se -n mesh ext-api -o jsonpath='{.spec.hosts[0]}')"
   out=$(kubectl get se -n mesh 2>&1)
@@ -299,7 +314,20 @@ check_gone() {
   for i in 1 2 3 4 5 6 7; do kubectl create configmap -n default "h$i" >/dev/null; done
   out=$(watch_events "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rv" 3)
   expect_eq "history bound" "ERROR 410 Expired" "$out"
-  kube_ctl settings history=1000 >/dev/null
+  # a watcher that falls behind the history: ERROR 410 mid-stream
+  kube_ctl settings history=3 watch_delay=1 >/dev/null
+  rv=$(current_rv)
+  watch_events "/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=$rv" 8 >"$work/slow.out" &
+  w=$!
+  kube_wait_watches 1 configmaps || fail "no watch open"
+  kubectl create configmap -n default slow0 >/dev/null
+  for i in 1 2 3 4 5 6; do
+    printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: slow%s, namespace: default}\n---\n' "$i"
+  done | kubectl create -f - >/dev/null
+  wait "$w"
+  expect_eq "slow watcher" "ADDED slow0 | ERROR 410 Expired" \
+    "$(head -n 1 "$work/slow.out" | awk '{print $1, $2}') | $(tail -n 1 "$work/slow.out")"
+  kube_ctl settings history=1000 watch_delay=0 >/dev/null
 }
 
 check_auth() {
@@ -450,6 +478,8 @@ YAML
   expect_eq "fields after re-apply" '{"a":"changed","c":"3"}' "$(kubectl get configmap -n ssa ssa -o jsonpath='{.data}')"
 }
 
+kubectl_minor=$(kubectl version --client -o json 2>/dev/null | python3 -c \
+  'import json,re,sys; print(re.sub(r"\D", "", json.load(sys.stdin)["clientVersion"]["minor"]))')
 checks=("$@")
 [ ${#checks[@]} -gt 0 ] || checks=(discovery apply_core kustomize get_selectors crds pagination watch
   bookmarks_and_timeout gone auth tls dropped_watch pause delete_and_gc request_counts server_side_apply)
