@@ -62,10 +62,29 @@ def pb_field(number, payload):
     return bytes([number << 3 | 2]) + size + payload
 
 
-# gnostic's openapi_v2.Document: swagger (1), info (2: title 1, version 2),
-# paths (8) and definitions (9), both empty.
-OPENAPI_V2_EMPTY = (pb_field(1, b"2.0") + pb_field(2, pb_field(1, b"Kubernetes") + pb_field(2, b"v1.32.0")) +
-                    pb_field(8, b"") + pb_field(9, b""))
+def openapi_v2(rts):
+    """gnostic's openapi_v2.Document, protobuf-encoded: swagger (1), info (2),
+    paths (8) and empty definitions (9). Each served kind's PATCH operation
+    names its group-version-kind and the dryRun and fieldValidation query
+    parameters: what kubectl looks for before using them. No schemas, so
+    kubectl validates nothing client-side and merges built-in kinds with its
+    own struct tags."""
+    def query_param(name):
+        sub = pb_field(2, b"query") + pb_field(4, name.encode())
+        return pb_field(8, pb_field(1, pb_field(2, pb_field(3, sub))))
+
+    paths = b""
+    for (group, version, plural), rt in sorted(rts.items()):
+        prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        ns = "/namespaces/{namespace}" if rt.namespaced else ""
+        gvk = f"group: \"{group}\"\nkind: {rt.kind}\nversion: {version}\n"
+        op = (query_param("dryRun") + query_param("fieldManager") + query_param("fieldValidation") +
+              query_param("force") +
+              pb_field(13, pb_field(1, b"x-kubernetes-group-version-kind") + pb_field(2, pb_field(2, gvk.encode()))))
+        item = pb_field(8, op)
+        paths += pb_field(2, pb_field(1, f"{prefix}{ns}/{plural}/{{name}}".encode()) + pb_field(2, item))
+    return (pb_field(1, b"2.0") + pb_field(2, pb_field(1, b"Kubernetes") + pb_field(2, b"v1.32.0")) +
+            pb_field(8, paths) + pb_field(9, b""))
 
 # ---------------------------------------------------------------------------
 # Protobuf request bodies: kubectl's typed commands (create namespace,
@@ -1717,7 +1736,8 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         for w in getattr(self, "query", {}).get("_warnings", []):
-            self.send_header("Warning", f'299 - "{w}"'.replace("\n", " "))
+            quoted = w.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+            self.send_header("Warning", f'299 - "{quoted}"')
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -1825,10 +1845,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"paths": {}})
             return
         if path == "/openapi/v2":
-            # kubectl's client-side validation needs the document to exist; it
-            # only asks for protobuf. No definitions: nothing is validated
-            # client-side (the server validates custom resources itself).
-            body = OPENAPI_V2_EMPTY
+            # kubectl's validation and dry-run need the document; it only asks
+            # for protobuf
+            with store.lock:
+                body = openapi_v2(dict(store.types))
             self.send_response(200)
             self.send_header("Content-Type", "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
             self.send_header("Content-Length", str(len(body)))
@@ -2477,6 +2497,9 @@ def main():
     ap.add_argument("--watch-timeout", type=float, default=1800, help="watch length without timeoutSeconds")
     ap.add_argument("--too-old-watch", choices=("event", "status"), default="event",
                     help="a watch from a compacted resourceVersion: ERROR event (as kube-apiserver) or HTTP 410")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the process that started this one exits (for tests that spawn it)")
+    ap.add_argument("--max-lifetime", type=float, default=0, help="exit after this many seconds (0: never)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 
@@ -2530,7 +2553,12 @@ def main():
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    parent, deadline = os.getppid(), time.monotonic() + args.max_lifetime
+    while not stop.wait(0.5):
+        if args.exit_with_parent and os.getppid() != parent:
+            break
+        if args.max_lifetime and time.monotonic() >= deadline:
+            break
     shared.listener.close()
     control.shutdown()
 

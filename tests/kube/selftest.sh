@@ -79,12 +79,11 @@ check_apply_core() {
   expect_eq "env after apply" "KEPT" "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].env[*].name}')"
   expect_eq "qosClass" "Burstable" "$(kubectl get pod -n app web-1 -o jsonpath='{.status.qosClass}')"
   expect_eq "clusterIP" "10.96.0.2" "$(kubectl get svc -n app web -o jsonpath='{.spec.clusterIP}')"
-  if [ "$kubectl_minor" -ge 24 ]; then   # older ones look for dryRun in the OpenAPI paths
-    out=$(kubectl apply -n app -f "$data/core.yaml" 2>&1 --dry-run=server)
-    expect_match "server dry run" "pod/web-1 configured \(server dry run\)" "$out"
-    expect_eq "dry run changed nothing" "nginx:1.27" \
-      "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].image}')"
-  fi
+  # (kubectl finds dryRun among the PATCH parameters of /openapi/v2)
+  out=$(kubectl apply -n app -f "$data/core.yaml" 2>&1 --dry-run=server)
+  expect_match "server dry run" "pod/web-1 configured \(server dry run\)" "$out"
+  expect_eq "dry run changed nothing" "nginx:1.27" \
+    "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].image}')"
   out=$(kubectl create configmap -n nowhere x 2>&1)
   expect_match "create in a missing namespace" 'namespaces "nowhere" not found' "$out"
   out=$(kubectl create -f "$data/core.yaml" 2>&1)
@@ -164,6 +163,8 @@ check_crds() {
   if [ "$kubectl_minor" -ge 25 ]; then   # kubectl asks for fieldValidation=Strict since 1.25
     out=$(kubectl apply -f "$work/unknown.yaml" 2>&1)
     expect_match "strict field validation" 'strict decoding error: unknown field "unknownTop"' "$out"
+    out=$(kubectl apply --validate=warn -f "$work/unknown.yaml" 2>&1)
+    expect_match "warn field validation" 'Warning: unknown field "unknownTop"' "$out"
   fi
   code=$(raw POST '/apis/networking.istio.io/v1/namespaces/mesh/serviceentries?fieldValidation=Strict' \
     -H 'Content-Type: application/json' \
