@@ -754,6 +754,24 @@ def parse_quantity(q):
     return n
 
 
+def pod_spec_mutable_view(spec):
+    """A pod's spec without what an update may change (images, deadlines,
+    tolerations, grace period): two pods whose views differ cannot be one
+    update apart."""
+    view = {k: v for k, v in spec.items() if k not in ("activeDeadlineSeconds", "tolerations",
+                                                      "terminationGracePeriodSeconds")}
+    for field in ("containers", "initContainers"):
+        if field in view:
+            view[field] = [{k: v for k, v in c.items() if k != "image"} for c in view[field]]
+    return view
+
+
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+LABEL_NAME = r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)"
+LABEL_KEY = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?" + LABEL_NAME)
+LABEL_VALUE = re.compile(LABEL_NAME + "?")
+
+
 def pod_qos(spec):
     """status.qosClass as the API server computes it (cpu and memory only)."""
     containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
@@ -1000,6 +1018,15 @@ class Api:
         if not name:
             raise invalid(rt, "", [{"field": "metadata.name", "message": "Required value: name or "
                                     "generateName is required"}])
+        if rt.key == ("", "namespaces") and not DNS1123_LABEL.fullmatch(name):
+            raise invalid(rt, name, [{"field": "metadata.name", "message": f'Invalid value: "{name}": a '
+                                      "lowercase RFC 1123 label must consist of lower case alphanumeric "
+                                      "characters or '-', and must start and end with an alphanumeric "
+                                      "character"}])
+        if rt.key == ("", "services") and not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
+            raise invalid(rt, name, [{"field": "metadata.name", "message": f'Invalid value: "{name}": a DNS-1035 '
+                                      "label must consist of lower case alphanumeric characters or '-', start "
+                                      "with an alphabetic character, and end with an alphanumeric character"}])
         if not re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", name) or len(name) > 253:
             raise invalid(rt, name, [{"field": "metadata.name", "message": f'Invalid value: "{name}": a '
                                       "lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
@@ -1050,6 +1077,12 @@ class Api:
             elif f in md and (not isinstance(md[f], dict) or
                               any(not isinstance(v, str) for v in md[f].values())):
                 raise bad_request(f"json: cannot unmarshal metadata.{f}: values must be strings")
+        bad = [f"metadata.labels: Invalid value: {json.dumps(k if not LABEL_KEY.fullmatch(k) else v)}"
+               for k, v in (md.get("labels") or {}).items()
+               if not LABEL_KEY.fullmatch(k) or not LABEL_VALUE.fullmatch(v)]
+        if bad:
+            raise invalid(rt, md.get("name", ""), [{"field": "metadata.labels", "message": b.split(": ", 1)[1]}
+                                                   for b in bad])
         if old is not None and rt.has_status:
             # the main resource does not write status; the status subresource does
             if "status" in old:
@@ -1074,11 +1107,13 @@ class Api:
                         reqs.setdefault(n, v)
             if old is None:
                 obj["status"] = {"phase": "Pending", "qosClass": pod_qos(spec)}
-            elif spec.get("containers") != (old.get("spec") or {}).get("containers") and \
-                    [c.get("name") for c in spec["containers"]] != \
-                    [c.get("name") for c in old["spec"]["containers"]]:
-                raise invalid(rt, md["name"], [{"field": "spec", "message": "Forbidden: pod updates may "
-                                                "not add or remove containers"}])
+            elif pod_spec_mutable_view(spec) != pod_spec_mutable_view(old.get("spec") or {}):
+                raise invalid(rt, md["name"], [{"field": "spec", "message": "Forbidden: pod updates may not "
+                                                "change fields other than `spec.containers[*].image`,"
+                                                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                                                "`spec.tolerations` (only additions to existing tolerations),"
+                                                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 "
+                                                "if it was previously negative)"}])
         elif key == ("", "services"):
             spec = obj.setdefault("spec", {})
             spec.setdefault("type", "ClusterIP")

@@ -69,14 +69,17 @@ check_apply_core() {
   expect_match "first apply" "service/web created" "$out"
   out=$(kubectl apply -f "$data/core.yaml" 2>&1)
   expect_match "second apply" "pod/web-1 unchanged" "$out"
-  # a three-way patch: a label and an env var removed, the image changed
+  # three-way patches: a pod's label removed and its image changed (what a
+  # pod update may change), a deployment's env var removed
   sed -e 's/image: nginx:1.25/image: nginx:1.27/' -e '/tier: front/d' -e '/name: DROPPED/,+1d' \
     "$data/core.yaml" >"$work/core2.yaml"
   out=$(kubectl apply -f "$work/core2.yaml" 2>&1)
   expect_match "changed apply" "pod/web-1 configured" "$out"
   expect_eq "image after apply" "nginx:1.27" "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].image}')"
   expect_eq "labels after apply" '{"app":"web"}' "$(kubectl get pod -n app web-1 -o jsonpath='{.metadata.labels}')"
-  expect_eq "env after apply" "KEPT" "$(kubectl get pod -n app web-1 -o jsonpath='{.spec.containers[0].env[*].name}')"
+  expect_eq "env after apply" "KEPT" \
+    "$(kubectl get deploy -n app web -o jsonpath='{.spec.template.spec.containers[0].env[*].name}')"
+  expect_eq "deployment generation" "2" "$(kubectl get deploy -n app web -o jsonpath='{.metadata.generation}')"
   expect_eq "qosClass" "Burstable" "$(kubectl get pod -n app web-1 -o jsonpath='{.status.qosClass}')"
   expect_eq "clusterIP" "10.96.0.2" "$(kubectl get svc -n app web -o jsonpath='{.spec.clusterIP}')"
   # (kubectl finds dryRun among the PATCH parameters of /openapi/v2)
@@ -88,6 +91,20 @@ check_apply_core() {
   expect_match "create in a missing namespace" 'namespaces "nowhere" not found' "$out"
   out=$(kubectl create -f "$data/core.yaml" 2>&1)
   expect_match "create twice" 'pods "web-1" already exists' "$out"
+  # what the real server refuses
+  out=$(kubectl create namespace Upper 2>&1)
+  expect_match "namespace name" 'The Namespace "Upper" is invalid' "$out"
+  out=$(kubectl patch pod -n app web-1 --type=merge -p '{"spec":{"nodeName":"node-b"}}' 2>&1)
+  expect_match "pod spec is immutable" "Forbidden: pod updates may not change fields" "$out"
+  out=$(kubectl set image -n app pod/web-1 web=nginx:1.28 2>&1)
+  expect_match "a pod's image may change" "image updated" "$out"
+  out=$(kubectl apply -f - 2>&1 <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: badlabel, namespace: app, labels: {a: "has space"}}
+YAML
+)
+  expect_match "label value" 'ConfigMap "badlabel" is invalid: metadata.labels' "$out"
 }
 
 check_kustomize() {
