@@ -1,6 +1,7 @@
 // Restart safety: pins keep enforcement alive without the agent; a new agent
 // adopts maps and swaps programs in place; ABI changes rebuild explicitly.
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -110,6 +111,46 @@ class RestartTest : public DatapathTest {
     ASSERT_GE(fd, 0) << name;
     ASSERT_EQ(bpf_obj_pin(fd, path.c_str()), 0);
     ::close(fd);
+  }
+
+  // Re-pins dns_learned as a map of the same definition with its own BTF
+  // (key as in abi.h; value {class_ids, first, second}) and one entry.
+  // Returns the map's id, 0 on failure.
+  uint32_t repinLearnedWithBtf(const char* first, const char* second) {
+    static_assert(sizeof(egressd_dns_learned_key) == 20 && sizeof(egressd_dns_learned_value) == 32);
+    const bpf_map_info old = pinnedMapInfo("dns_learned");
+    std::unique_ptr<btf, decltype(&btf__free)> b(btf__new_empty(), &btf__free);
+    const int u8 = btf__add_int(b.get(), "unsigned char", 1, 0);
+    const int u32 = btf__add_int(b.get(), "unsigned int", 4, 0);
+    const int u64 = btf__add_int(b.get(), "long long unsigned int", 8, 0);
+    const int addr = btf__add_array(b.get(), u32, u8, 16);
+    const int classes = btf__add_array(b.get(), u32, u32, EGRESSD_DNS_CLASSES_PER_IP);
+    const int key = btf__add_struct(b.get(), "egressd_dns_learned_key", 20);
+    btf__add_field(b.get(), "scope_id", u32, 0, 0);
+    btf__add_field(b.get(), "addr", addr, 32, 0);
+    const int value = btf__add_struct(b.get(), "egressd_dns_learned_value", 32);
+    btf__add_field(b.get(), "class_ids", classes, 0, 0);
+    btf__add_field(b.get(), first, u64, 128, 0);
+    btf__add_field(b.get(), second, u64, 192, 0);
+    if (btf__load_into_kernel(b.get()) != 0) return 0;
+    const std::string path = bpffs_dir_ + "/dns_learned";
+    ::unlink(path.c_str());
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .btf_fd = static_cast<__u32>(btf__fd(b.get())),
+                .btf_key_type_id = static_cast<__u32>(key), .btf_value_type_id = static_cast<__u32>(value),
+                .map_flags = old.map_flags);
+    const int fd = bpf_map_create(static_cast<bpf_map_type>(old.type), "dns_learned", old.key_size, old.value_size,
+                                  old.max_entries, &opts);
+    if (fd < 0) return 0;
+    egressd_dns_learned_key k{};
+    k.scope_id = 1;
+    egressd_dns_learned_value v{};
+    v.class_ids[0] = 2;
+    const bool ok = bpf_map_update_elem(fd, &k, &v, BPF_ANY) == 0 && bpf_obj_pin(fd, path.c_str()) == 0;
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    bpf_obj_get_info_by_fd(fd, &info, &len);
+    ::close(fd);
+    return ok ? info.id : 0;
   }
 
   // goLive()'s first step, by hand: the pinned link of `hook` onto the
@@ -301,6 +342,29 @@ TEST_F(RestartTest, UpgradeThatWouldLoseLearnedNamesIsRefused) {
   EXPECT_FALSE(exists(bpf::stagingDir(bpffs_dir_)));
   expectEnforced("refused: old programs");
   expectProbes(pod_, {{"learned, old programs", learned_, 0}});
+}
+
+// An unchanged size is not an unchanged layout: maps are compared by their
+// BTF members. The pin of dns_learned is replaced by a map of the same
+// definition holding one entry, whose value type names its two u64 fields
+// as given; with the same names it is shared, with them swapped the upgrade
+// would read expiry as hits, so it is refused.
+TEST_F(RestartTest, UpgradeComparesMapLayoutsByTheirBtfMembers) {
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  const uint32_t same = repinLearnedWithBtf("expires_ns", "hits");
+  ASSERT_NE(same, 0u);
+  openDatapath();
+  EXPECT_EQ(pinnedMapId("dns_learned"), same) << "same members: shared";
+
+  datapath_.reset();
+  setPinnedAbiVersion(EGRESSD_ABI_VERSION - 1);
+  const uint32_t swapped = repinLearnedWithBtf("hits", "expires_ns");
+  ASSERT_NE(swapped, 0u);
+  auto opened = bpf::Datapath::open(options());
+  ASSERT_FALSE(opened.ok()) << "fields swapped: learned names must not be read as they are";
+  EXPECT_NE(opened.error().find("the layout of dns_learned changed"), std::string::npos) << opened.error();
+  EXPECT_EQ(pinnedMapId("dns_learned"), swapped);
 }
 
 // The agent dies while the staged maps are being filled: the links never
