@@ -706,6 +706,17 @@ def decode_fields(tree, prefix=()):
     return out
 
 
+SERVER_SET_METADATA = {"resourceVersion", "managedFields", "uid", "creationTimestamp", "generation",
+                       "deletionTimestamp", "deletionGracePeriodSeconds", "name", "namespace", "selfLink"}
+
+
+def owned_paths(obj):
+    """The leaf fields a manager can own in an object (not its type, status
+    or what the server sets)."""
+    return {p for p in leaf_paths({k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "status")})
+            if not (p[0] == "metadata" and len(p) > 1 and p[1] in SERVER_SET_METADATA)}
+
+
 def get_path(obj, path):
     cur = obj
     for part in path:
@@ -1254,8 +1265,9 @@ class Api:
                 s.objects.pop(crt.key, None)
 
     def manage_fields(self, rt, obj, old, query, operation, manager=None):
-        """metadata.managedFields for updates: one entry per manager (the fields
-        are not tracked for plain updates, only for server-side apply)."""
+        """metadata.managedFields of a create or update: the fields it set or
+        changed now belong to its manager (operation Update) and to no other;
+        server-side apply writes its own entries (see apply())."""
         md = obj["metadata"]
         if operation == "Apply":
             return
@@ -1264,14 +1276,24 @@ class Api:
         if old is not None and "managedFields" in md and md["managedFields"] != \
                 old["metadata"].get("managedFields"):
             mf = copy.deepcopy(md["managedFields"] or [])
+        if old is None:
+            changed = owned_paths(obj)
+        else:
+            changed = {p for p in owned_paths(obj) | owned_paths(old) if get_path(obj, p) != get_path(old, p)}
+        present = {p for p in changed if get_path(obj, p) is not None}
+        entry = None
         for e in mf:
             if e.get("manager") == manager and e.get("operation") == "Update":
-                e["time"] = now_rfc3339()
-                break
-        else:
-            mf.append({"manager": manager, "operation": "Update", "apiVersion": obj["apiVersion"],
-                       "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": {}})
-        md["managedFields"] = mf
+                entry = e
+            else:
+                e["fieldsV1"] = encode_fields(decode_fields(e.get("fieldsV1")) - changed)
+        if entry is None:
+            entry = {"manager": manager, "operation": "Update", "apiVersion": obj["apiVersion"],
+                     "fieldsType": "FieldsV1", "fieldsV1": {}}
+            mf.append(entry)
+        entry["time"] = now_rfc3339()
+        entry["fieldsV1"] = encode_fields((decode_fields(entry.get("fieldsV1")) - changed) | present)
+        md["managedFields"] = [e for e in mf if e.get("fieldsV1")]
 
     # -- get / list
     def get(self, rt, ns, name):
@@ -1491,25 +1513,25 @@ class Api:
                 raise
             old = None
         entries = copy.deepcopy((old or {}).get("metadata", {}).get("managedFields") or [])
-        others = {}
+        others = {}   # field -> (manager, apiVersion) of the other managers owning it
         previously = set()
         for e in entries:
             fields = decode_fields(e.get("fieldsV1"))
             if e.get("manager") == manager and e.get("operation") == "Apply":
                 previously = fields
-            elif e.get("operation") == "Apply":
+            elif e.get("manager") != manager:
                 for f in fields:
-                    others[f] = e["manager"]
+                    others[f] = (e["manager"], e.get("apiVersion", "v1").rpartition("/")[2])
         if old is not None:
             conflicts = [(f, m) for f, m in others.items() if f in mine and
                          get_path(old, f) != get_path(applied, f)]
             if conflicts and not force:
                 msg = f"Apply failed with {len(conflicts)} conflict" + ("s" if len(conflicts) > 1 else "") + \
-                      ": " + "; ".join(f'conflict with "{m}": .{".".join(f)}' for f, m in conflicts)
+                      ": " + "; ".join(f'conflict with "{m}" using {v}: .{".".join(f)}' for f, (m, v) in conflicts)
                 raise ApiError(409, "Conflict", msg, {"causes": [{"reason": "FieldManagerConflict",
-                                                                   "message": f'conflict with "{m}"',
+                                                                   "message": f'conflict with "{m}" using {v}',
                                                                    "field": "." + ".".join(f)}
-                                                                  for f, m in conflicts]})
+                                                                  for f, (m, v) in conflicts]})
             if force:
                 for f, _ in conflicts:
                     others.pop(f, None)
@@ -1523,10 +1545,12 @@ class Api:
         new.setdefault("metadata", {})
         new["metadata"]["name"] = name
         entries = [e for e in entries if not (e.get("manager") == manager and e.get("operation") == "Apply")]
-        if force:
+        if force and old is not None:
+            # a forced apply takes the conflicting fields; equal values stay shared
+            taken = {f for f in mine if f in others and get_path(old, f) != get_path(applied, f)}
             for e in entries:
-                if e.get("operation") == "Apply":
-                    e["fieldsV1"] = encode_fields(decode_fields(e.get("fieldsV1")) - mine)
+                e["fieldsV1"] = encode_fields(decode_fields(e.get("fieldsV1")) - taken)
+            entries = [e for e in entries if e.get("fieldsV1")]
         entries.append({"manager": manager, "operation": "Apply",
                         "apiVersion": rt.api_version(query.get("_version", rt.versions[0])),
                         "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": encode_fields(mine)})

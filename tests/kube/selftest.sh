@@ -465,7 +465,7 @@ check_request_counts() {
 }
 
 check_server_side_apply() {
-  local out
+  local out code
   kubectl create namespace ssa >/dev/null
   out=$(kubectl apply --server-side -f "$data/ssa.yaml" 2>&1)
   expect_match "server-side apply create" "configmap/ssa serverside-applied" "$out"
@@ -494,6 +494,24 @@ metadata: {name: ssa, namespace: ssa}
 data: {c: "3"}
 YAML
   expect_eq "fields after re-apply" '{"a":"changed","c":"3"}' "$(kubectl get configmap -n ssa ssa -o jsonpath='{.data}')"
+  # an update's fields belong to its manager: a server-side apply of another
+  # value conflicts with it, an equal value is shared
+  kubectl apply -f - >/dev/null 2>&1 <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: csa, namespace: ssa}
+data: {a: "1", b: "2"}
+YAML
+  kubectl label configmap -n ssa csa owner=label >/dev/null
+  raw GET /api/v1/namespaces/ssa/configmaps/csa >/dev/null
+  expect_eq "managers" "['kubectl-client-side-apply:Update', 'kubectl-label:Update']" \
+    "$(jqr "$work/body" '[e["manager"] + ":" + e["operation"] for e in d["metadata"]["managedFields"]]')"
+  out=$(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: csa, namespace: ssa}\ndata: {a: "9"}\n' |
+    kubectl apply --server-side -f - 2>&1)
+  expect_match "conflict with an update" 'conflict with "kubectl-client-side-apply" using v1: .data.a' "$out"
+  out=$(printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: csa, namespace: ssa}\ndata: {a: "1"}\n' |
+    kubectl apply --server-side -f - 2>&1)
+  expect_match "an equal value is shared" "serverside-applied" "$out"
 }
 
 kubectl_minor=$(kubectl version --client -o json 2>/dev/null | python3 -c \
