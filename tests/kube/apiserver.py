@@ -1253,6 +1253,9 @@ class Api:
             crt = self.crd_type(new)
             existing = s.by_key.get(crt.key)
             if existing is not None:
+                if old is not None and old.get("spec") == new.get("spec"):
+                    return
+                # a changed definition is served anew: its open watches end
                 s.unregister(existing)
             s.register(crt)
         else:
@@ -2182,7 +2185,7 @@ class Handler(BaseHTTPRequestHandler):
                 with store.lock:
                     while True:
                         now = time.monotonic()
-                        if w.stop or now >= deadline:
+                        if w.stop or now >= deadline or store.by_key.get(rt.key) is not rt:
                             break
                         evs = store.events_after(last)
                         if evs is None or evs:
@@ -2229,6 +2232,8 @@ class Handler(BaseHTTPRequestHandler):
                         time.sleep(sh.watch_delay)
                 last = cur
                 w.rv = last
+                if store.by_key.get(rt.key) is not rt:
+                    break   # the CRD was deleted or changed: kube-apiserver ends these watches
                 if bookmarks and time.monotonic() >= next_bm:
                     write(encode("BOOKMARK", {"resourceVersion": str(cur)}))
                     next_bm = time.monotonic() + sh.bookmark_interval
