@@ -108,6 +108,8 @@ Status Agent::start() {
     tc_ = std::make_unique<TcAttachments>(*datapath_, options_.bpffs, tcModeFromOption(options_.tc_mode));
   if (Status s = admin_.start(options_.admin_addr); !s) return s;
   spdlog::info("admin API on http://{}", options_.admin_addr);
+  if (Status s = startKubeSource(); !s) return s;
+  waitForKubeSync();  // the first apply should hold the API's state, not wait for the loop
 
   reload();
   if (datapath_->staged()) {
@@ -117,18 +119,28 @@ Status Agent::start() {
                   "sync errors above); the old programs keep enforcing");
     if (auto st = datapath_->goLive(); !st) return fail("upgrade: " + st.error());
   }
-  ready_ = true;
+  // From the API: ready once every resource was listed and that state applied.
+  ready_ = !kube_source_ || api_state_applied_;
   return Ok{};
 }
 
 void Agent::run(const std::atomic<bool>& stop) {
-  auto watcher = sources::DirWatcher::open(options_.policy_dir);
-  if (!watcher) spdlog::error("policy dir {}: {}; changes will be noticed by polling", options_.policy_dir, watcher.error());
+  auto watcher = options_.policy_dir.empty() ? Result<sources::DirWatcher>(fail("no policy dir"))
+                                             : sources::DirWatcher::open(options_.policy_dir);
+  if (!watcher && !options_.policy_dir.empty())
+    spdlog::error("policy dir {}: {}; changes will be noticed by polling", options_.policy_dir, watcher.error());
   auto last_retry = Clock::now();
   auto last_tc = Clock::now();
   while (!stop) {
     bool changed = false;
-    if (watcher) {
+    if (kube_source_) {
+      changed = kube_source_->waitForChange(std::chrono::milliseconds(200));
+      if (watcher) {
+        auto waited = watcher->waitForChange(std::chrono::milliseconds(0));
+        changed = changed || (waited && *waited);
+      }
+      refreshKubeMetrics();
+    } else if (watcher) {
       auto waited = watcher->waitForChange(std::chrono::milliseconds(200));
       if (!waited) spdlog::warn("{}", waited.error());
       changed = waited && *waited;
@@ -153,7 +165,12 @@ void Agent::reload() {
   const auto started = Clock::now();
   auto applied = std::make_shared<AppliedPolicy>();
 
-  policy::ParsedDocuments parsed = policy_reader_.read();
+  // Until every resource was listed once, the API's view is partial: keep
+  // what the maps hold (adopted from a previous run) rather than apply it.
+  const bool from_api = kube_source_ != nullptr;
+  if (from_api && !kube_source_->synced()) return;
+  policy::ParsedDocuments parsed = options_.policy_dir.empty() ? policy::ParsedDocuments{} : policy_reader_.read();
+  if (from_api) policy::mergeDocuments(parsed, kube_source_->read());
   const auto parsed_at = Clock::now();
   policy::PolicyStore::ApplyReport report = store_.apply(parsed);
   for (const auto& rejection : report.rejected) spdlog::error("rejected {}", policy::describe(rejection));
@@ -204,6 +221,11 @@ void Agent::reload() {
   for (const auto& [name, cgroup_id] : applied->workload_cgroups)
     tc_workloads_.push_back({name, cgroup_id, cgroups.paths[name]});
   state_.publish(std::move(applied));
+  if (from_api) api_state_applied_ = true;
+  if (from_api && !ready_ && !datapath_->staged()) {
+    spdlog::info("Kubernetes API state applied: ready");
+    ready_ = true;
+  }
   reconcileTc();
 }
 

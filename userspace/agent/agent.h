@@ -18,6 +18,7 @@
 #include "bpf/unique_fd.h"
 #include "common/result.h"
 #include "compiler/compiler.h"
+#include "kube/policy_source.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
 #include "sync/mirrored_map_backend.h"
@@ -48,6 +49,9 @@ class Agent {
   nlohmann::json suggestJson();
   void recordApply(const AppliedPolicy& applied);
   void reconcileTc();
+  Status startKubeSource();  // Kubernetes mode only (agent_kube.cc)
+  void waitForKubeSync();
+  void refreshKubeMetrics();
 
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
@@ -76,6 +80,10 @@ class Agent {
   std::atomic<bool> ready_{false};
   uint64_t generation_ = 0;
   bool has_unresolved_workloads_ = false;
+  // Kubernetes mode: the API source (null with only --policy-dir). Last, so
+  // its threads stop before the metrics they report to go away.
+  std::unique_ptr<kube::KubePolicySource> kube_source_;
+  bool api_state_applied_ = false;
 };
 
 }  // namespace egressd::agent

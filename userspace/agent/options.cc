@@ -8,13 +8,17 @@ namespace egressd::agent {
 Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   AgentOptions options;
   if (const char* node = std::getenv("NODE_NAME")) options.node_name = node;
-  options.in_cluster = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
+  const bool in_a_pod = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
 
   CLI::App app{"egressd: enforces Istio's egress policy in the kernel, per workload, at connect()"};
   app.add_option("--policy-dir", options.policy_dir,
                  "Read Istio YAML and local Workloads from DIR, re-apply on change");
   app.add_option("--kubeconfig", options.kubeconfig, "Watch the Kubernetes API with this kubeconfig");
-  app.add_flag("--in-cluster", options.in_cluster, "Watch the Kubernetes API from inside a pod");
+  app.add_flag("--in-cluster", options.in_cluster,
+               "Watch the Kubernetes API from inside a pod (the default in a pod without --policy-dir)");
+  app.add_option("--istio-namespace", options.istio_namespace, "Where the mesh ConfigMap istio (istio-REV) lives")
+      ->capture_default_str();
+  app.add_option("--istio-revision", options.istio_revision, "Read the mesh config from ConfigMap istio-REV");
   app.add_option("--node-name", options.node_name, "This node's name (default $NODE_NAME)");
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroup v2 directory the hooks attach to (default: the cgroup2 mount root)");
@@ -56,12 +60,15 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
     exit_code = 2;
     return fail("--dns-min-ttl must not be above --dns-max-ttl");
   }
-  if (!options.uninstall && options.policy_dir.empty()) {
+  if (!options.kubeconfig.empty() && options.in_cluster) {
     exit_code = 2;
-    if (!options.kubeconfig.empty() || options.in_cluster) {
-      return fail("the Kubernetes API source is not available in this version: use --policy-dir DIR");
-    }
-    return fail("a policy source is required: --policy-dir DIR");
+    return fail("--kubeconfig and --in-cluster are two ways to reach the API: use one");
+  }
+  // In a pod the API is the default source, unless a policy directory is given.
+  if (in_a_pod && options.kubeconfig.empty() && options.policy_dir.empty()) options.in_cluster = true;
+  if (!options.uninstall && options.policy_dir.empty() && options.kubeconfig.empty() && !options.in_cluster) {
+    exit_code = 2;
+    return fail("a policy source is required: --policy-dir DIR, --kubeconfig FILE or --in-cluster");
   }
   return options;
 }

@@ -10,8 +10,12 @@ namespace egressd::agent {
 
 struct AgentOptions {
   std::string policy_dir;
+  // The Kubernetes API as the policy source (with --policy-dir too, its
+  // objects, e.g. local Workloads, are added to the API's).
   std::string kubeconfig;
   bool in_cluster = false;
+  std::string istio_namespace = "istio-system";  // where the mesh ConfigMap lives
+  std::string istio_revision;                     // the mesh ConfigMap is istio-REV
   std::string node_name;
   std::string cgroup_root;  // empty: the cgroup2 mount root
   std::string bpffs = "/sys/fs/bpf/egressd";

@@ -78,6 +78,11 @@ ObjectMap Reflector::objects() const {
   return cache_;
 }
 
+size_t Reflector::size() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
 std::string Reflector::resourceVersion() const {
   std::lock_guard lock(mutex_);
   return resource_version_;

@@ -74,6 +74,7 @@ class Reflector {
   bool stopped() const { return stop_; }
 
   ObjectMap objects() const;
+  size_t size() const;
   bool synced() const { return synced_; }  // listed once (an unserved collection counts, as empty)
   std::string resourceVersion() const;
   const ResourceSpec& spec() const { return spec_; }

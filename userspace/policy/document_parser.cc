@@ -20,6 +20,7 @@ constexpr std::array<std::string_view, 3> kIstioVersions = {"v1", "v1beta1", "v1
 struct DocumentContext {
   const std::string& file;
   ParsedDocuments& out;
+  const std::string& mesh_config_map;  // the ConfigMap holding the mesh config
 };
 
 std::string issueText(const FieldIssue& issue) {
@@ -228,7 +229,7 @@ void route(const YAML::Node& doc, DocumentContext& ctx) {
   } else if (group == "install.istio.io" && kind == "IstioOperator") {
     parseIstioOperator(doc, ctx);
   } else if (group.empty() && kind == "ConfigMap") {
-    if (metaOf(doc).name == "istio") parseMeshConfigMap(doc, ctx);
+    if (metaOf(doc).name == ctx.mesh_config_map) parseMeshConfigMap(doc, ctx);
   } else if (group == "egressd.io" && kind == "Workload") {
     if (version != "v1alpha1") {
       rejectDocument(ctx, kind, metaOf(doc), reader.lineOf("apiVersion"),
@@ -271,6 +272,10 @@ void parseDocument(const YAML::Node& doc, DocumentContext& ctx) {
 }  // namespace
 
 ParsedDocuments parseYaml(std::string_view text, const std::string& file_name) {
+  return parseYaml(text, file_name, "istio");
+}
+
+ParsedDocuments parseYaml(std::string_view text, const std::string& file_name, const std::string& mesh_config_map) {
   ParsedDocuments out;
   std::vector<YAML::Node> documents;
   try {
@@ -282,7 +287,7 @@ ParsedDocuments parseYaml(std::string_view text, const std::string& file_name) {
                             "YAML syntax error: " + e.msg + "; objects from this file keep their previous versions"});
     return out;
   }
-  DocumentContext ctx{file_name, out};
+  DocumentContext ctx{file_name, out, mesh_config_map};
   for (const YAML::Node& doc : documents) parseDocument(doc, ctx);
   return out;
 }

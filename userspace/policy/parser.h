@@ -37,6 +37,9 @@ struct ParsedDocuments {
 // Accepted objects carry the line where their document starts; a rejection
 // carries the line of the first offending field.
 ParsedDocuments parseYaml(std::string_view text, const std::string& file_name);
+// The same, with the mesh config read from the ConfigMap named
+// `mesh_config_map` ("istio-REV" for a revision) instead of "istio".
+ParsedDocuments parseYaml(std::string_view text, const std::string& file_name, const std::string& mesh_config_map);
 
 // Every *.yaml / *.yml under `dir` (recursively, in path order; dotfiles and
 // editor temporaries skipped), merged. A missing directory is unreadable.

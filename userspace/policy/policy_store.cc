@@ -51,8 +51,9 @@ struct Merge {
       if (defined.count(key) != 0) continue;
       auto rejection = rejected.find(key);
       if (rejection != rejected.end()) {
+        const std::string from = describe(object.source);  // empty for an API object
         report.rejected[rejection->second].reason +=
-            " (the previous valid version from " + describe(object.source) + " stays in force)";
+            " (the previous valid version" + (from.empty() ? "" : " from " + from) + " stays in force)";
         next.push_back(object);
       } else if (fromUnreadable(object.source, fresh.unreadable_files)) {
         next.push_back(object);
@@ -86,9 +87,11 @@ std::vector<Sidecar> dropConflictingSidecars(std::vector<Sidecar> sidecars, Poli
   return kept;
 }
 
+// The parser only ever rejects the mesh ConfigMap ("istio", or "istio-REV"
+// for a revision): other ConfigMaps are not read.
 bool meshRejected(const std::vector<Rejection>& rejected) {
   return std::any_of(rejected.begin(), rejected.end(), [](const Rejection& r) {
-    return r.kind == "IstioOperator" || r.kind == "MeshConfig" || (r.kind == "ConfigMap" && r.name == "istio");
+    return r.kind == "IstioOperator" || r.kind == "MeshConfig" || r.kind == "ConfigMap";
   });
 }
 
@@ -118,11 +121,11 @@ PolicyStore::ApplyReport PolicyStore::apply(const ParsedDocuments& fresh) {
   if (fresh.mesh) {
     next.mesh = *fresh.mesh;
     mesh_source_ = fresh.mesh_source;
-  } else if (!mesh_source_.file.empty() &&
-             (meshRejected(fresh.rejected) || fromUnreadable(mesh_source_, fresh.unreadable_files))) {
+  } else if (mesh_source_ &&
+             (meshRejected(fresh.rejected) || fromUnreadable(*mesh_source_, fresh.unreadable_files))) {
     next.mesh = snapshot_.mesh;  // keep the previous valid mesh config
   } else {
-    mesh_source_ = {};
+    mesh_source_.reset();
   }
 
   snapshot_ = std::move(next);

@@ -4,6 +4,7 @@
 // rejected now keeps its previous valid version, and objects from a file that
 // could not be read at all keep theirs.
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "policy/model.h"
@@ -24,7 +25,9 @@ class PolicyStore {
 
  private:
   PolicySnapshot snapshot_;
-  SourceRef mesh_source_;  // empty file: the built-in default
+  // Where the mesh config in force came from (an API object has no file);
+  // none: the built-in default.
+  std::optional<SourceRef> mesh_source_;
 };
 
 }  // namespace egressd::policy
