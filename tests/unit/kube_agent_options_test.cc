@@ -1,0 +1,70 @@
+// The agent's Kubernetes flags: which source a command line selects.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "agent/options.h"
+
+namespace egressd::agent {
+namespace {
+
+struct Parsed {
+  Result<AgentOptions> options;
+  int exit_code;
+};
+
+Parsed parse(std::vector<std::string> args, bool in_a_pod = false) {
+  if (in_a_pod) {
+    ::setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+  } else {
+    ::unsetenv("KUBERNETES_SERVICE_HOST");
+  }
+  args.insert(args.begin(), "egressd");
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  int exit_code = 0;
+  auto options = parseAgentOptions(static_cast<int>(argv.size()), argv.data(), exit_code);
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  return {std::move(options), exit_code};
+}
+
+TEST(KubeAgentOptionsTest, KubeconfigSelectsTheApiWithIstioDefaults) {
+  auto parsed = parse({"--kubeconfig", "/etc/kube/config"});
+  ASSERT_TRUE(parsed.options) << parsed.options.error();
+  EXPECT_EQ(parsed.options->kubeconfig, "/etc/kube/config");
+  EXPECT_FALSE(parsed.options->in_cluster);
+  EXPECT_EQ(parsed.options->istio_namespace, "istio-system");
+  EXPECT_EQ(parsed.options->istio_revision, "");
+  auto revision = parse({"--in-cluster", "--istio-namespace", "mesh", "--istio-revision", "canary"});
+  ASSERT_TRUE(revision.options) << revision.options.error();
+  EXPECT_TRUE(revision.options->in_cluster);
+  EXPECT_EQ(revision.options->istio_namespace, "mesh");
+  EXPECT_EQ(revision.options->istio_revision, "canary");
+}
+
+TEST(KubeAgentOptionsTest, InAPodTheApiIsTheDefaultUnlessAPolicyDirIsGiven) {
+  auto pod = parse({}, true);
+  ASSERT_TRUE(pod.options) << pod.options.error();
+  EXPECT_TRUE(pod.options->in_cluster);
+  auto dir = parse({"--policy-dir", "/policy"}, true);
+  ASSERT_TRUE(dir.options);
+  EXPECT_FALSE(dir.options->in_cluster);
+  auto both = parse({"--policy-dir", "/policy", "--in-cluster"}, true);
+  ASSERT_TRUE(both.options);
+  EXPECT_TRUE(both.options->in_cluster);  // asked for: the directory adds to the API
+}
+
+TEST(KubeAgentOptionsTest, NoSourceOrTwoWaysToTheApiAreErrors) {
+  auto none = parse({});
+  ASSERT_FALSE(none.options);
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.options.error().find("--kubeconfig FILE or --in-cluster"), std::string::npos);
+  auto twice = parse({"--kubeconfig", "k", "--in-cluster"});
+  ASSERT_FALSE(twice.options);
+  EXPECT_NE(twice.options.error().find("use one"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace egressd::agent
