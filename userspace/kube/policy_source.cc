@@ -106,13 +106,16 @@ void KubePolicySource::applyDiscovery(const ServedVersions& served) {
   for (const IstioKind& kind : kIstioKinds) {
     auto found = served.find(kind.kind);
     const std::string version = found == served.end() ? "" : found->second;
+    bool first = false;  // the first answer about this kind: say what it is, even "not installed"
     std::string current;
     {
       std::lock_guard lock(mutex_);
-      current = istio_versions_[kind.kind];
+      auto known = istio_versions_.find(kind.kind);
+      first = known == istio_versions_.end();
+      if (!first) current = known->second;
     }
-    if (version == current) continue;
-    changed = true;
+    if (!first && version == current) continue;
+    changed = changed || version != current;
     stopReflector(kind.resource);
     if (version.empty()) {
       spdlog::info("kube {}: {}.{} is not served (CRD not installed): no {} objects", kind.resource, kind.kind,
