@@ -1763,6 +1763,7 @@ class Shared:
         self.bookmark_interval = args.bookmark_interval
         self.too_old_as_status = args.too_old_watch == "status"
         self.watch_delay = 0.0
+        self.aggregated_discovery = not args.no_aggregated_discovery
 
     def count(self, key, entry):
         with self.lock:
@@ -1788,10 +1789,10 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("apiserver: " + (fmt % args) + "\n")
 
     # -- plumbing
-    def send_json(self, code, obj, headers=None):
+    def send_json(self, code, obj, headers=None, content_type="application/json"):
         body = json.dumps(obj, separators=(",", ":")).encode()
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Audit-Id", str(uuid.uuid4()))
@@ -1920,6 +1921,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if segs[:1] == ["openapi"]:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if path in ("/api", "/apis") and self.shared.aggregated_discovery and self.aggregated_discovery(path):
+            return
         if path == "/api":
             host = self.headers.get("Host", "")
             self.send_json(200, {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs":
@@ -2030,6 +2033,53 @@ class Handler(BaseHTTPRequestHandler):
                 except ApiError:
                     pass
             self.send_list(rt, [], {"resourceVersion": str(store.rv)}, version)
+
+    def aggregated_discovery(self, path):
+        """Aggregated discovery (apidiscovery.k8s.io/v2, what kubectl 1.30+
+        asks for first): every group, version and resource in one answer."""
+        wanted = None
+        for part in (self.headers.get("Accept") or "").split(","):
+            params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
+            if params.get("g") == "apidiscovery.k8s.io" and params.get("as") == "APIGroupDiscoveryList" \
+                    and params.get("v") in ("v2", "v2beta1"):
+                wanted = params["v"]
+                break
+            if part.strip().split(";")[0] in ("application/json", "*/*"):
+                break
+        if wanted is None:
+            return False
+        store = self.shared.store
+        with store.lock:
+            groups = store.groups()
+            types = dict(store.types)
+        items = []
+        for g, versions in sorted(groups.items()):
+            if (g == "") != (path == "/api"):
+                continue
+            vlist = []
+            for v in versions:
+                resources = []
+                for (tg, tv, _), rt in sorted(types.items()):
+                    if tg != g or tv != v:
+                        continue
+                    kind = {"group": g, "version": v, "kind": rt.kind}
+                    r = {"resource": rt.plural, "responseKind": kind,
+                         "scope": "Namespaced" if rt.namespaced else "Cluster",
+                         "singularResource": rt.singular, "verbs": rt.verbs}
+                    if rt.short_names:
+                        r["shortNames"] = rt.short_names
+                    if rt.categories:
+                        r["categories"] = rt.categories
+                    if rt.has_status:
+                        r["subresources"] = [{"subresource": "status", "responseKind": kind,
+                                              "verbs": ["get", "patch", "update"]}]
+                    resources.append(r)
+                vlist.append({"version": v, "resources": resources, "freshness": "Current"})
+            items.append({"metadata": {"name": g, "creationTimestamp": None}, "versions": vlist})
+        self.send_json(200, {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{wanted}",
+                             "metadata": {}, "items": items},
+                       content_type=f"application/json;g=apidiscovery.k8s.io;v={wanted};as=APIGroupDiscoveryList")
+        return True
 
     def group_info(self, g, versions):
         vs = [{"groupVersion": f"{g}/{v}", "version": v} for v in versions]
@@ -2461,9 +2511,11 @@ class ControlHandler(BaseHTTPRequestHandler):
                 store.history_size = int(q["history"])
             if "watch_delay" in q:
                 sh.watch_delay = float(q["watch_delay"])
+            if "aggregated_discovery" in q:
+                sh.aggregated_discovery = q["aggregated_discovery"] in ("1", "true")
             self.reply({"bookmark_interval": sh.bookmark_interval, "history": store.history_size,
                         "too_old_watch": "status" if sh.too_old_as_status else "event",
-                        "watch_delay": sh.watch_delay})
+                        "watch_delay": sh.watch_delay, "aggregated_discovery": sh.aggregated_discovery})
         elif p == "/seed":
             # bulk creation for benchmarks: a JSON list (or List) of objects
             try:
@@ -2564,6 +2616,8 @@ def main():
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="exit when the process that started this one exits (for tests that spawn it)")
     ap.add_argument("--max-lifetime", type=float, default=0, help="exit after this many seconds (0: never)")
+    ap.add_argument("--no-aggregated-discovery", action="store_true",
+                    help="answer /api and /apis only with the legacy documents")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
 

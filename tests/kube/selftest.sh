@@ -59,6 +59,18 @@ check_discovery() {
   expect_match "api-resources" "customresourcedefinitions +crd,crds +apiextensions.k8s.io/v1 +false" "$out"
   out=$(kubectl version -o json 2>&1)
   expect_match "server version" '"minor": "32"' "$out"
+  raw GET /apis -H 'Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' >/dev/null
+  expect_eq "aggregated discovery" "APIGroupDiscoveryList deployments" \
+    "$(jqr "$work/body" 'd["kind"] + " " + [r["resource"] for i in d["items"] if i["metadata"]["name"] == "apps" for r in i["versions"][0]["resources"] if r["resource"] == "deployments"][0]')"
+  raw GET /apis >/dev/null
+  expect_eq "legacy discovery" "APIGroupList" "$(jqr "$work/body" 'd["kind"]')"
+  # kubectl without aggregated discovery: one document per group version
+  kube_ctl settings aggregated_discovery=0 >/dev/null
+  kube_ctl requests reset=1 >/dev/null
+  out=$(kubectl api-resources --cache-dir "$work/nocache" 2>&1)
+  expect_match "api-resources, legacy discovery" "deployments +deploy +apps/v1" "$out"
+  expect_eq "per-group discovery" "1" "$(kube_count discovery /apis/apps/v1)"
+  kube_ctl settings aggregated_discovery=1 >/dev/null
 }
 
 check_apply_core() {
