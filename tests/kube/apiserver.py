@@ -980,6 +980,7 @@ class Api:
     def __init__(self, store, args):
         self.store = store
         self.args = args
+        self.keep_client_uid = args.keep_client_uid
         for rt in builtin_types():
             store.register(rt)
         with store.lock:
@@ -1057,10 +1058,18 @@ class Api:
             if k in objs:
                 raise ApiError(409, "AlreadyExists", f'{rt.resource_ref()} "{name}" already exists',
                                {"name": name, "group": rt.group, "kind": rt.plural})
+            client_uid = md.get("uid")
             for f in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "selfLink",
                       "deletionGracePeriodSeconds"):
                 md.pop(f, None)
             md["uid"] = str(uuid.uuid4())
+            if self.keep_client_uid and client_uid:
+                # test-only: a test that must know a pod's uid before the Pod
+                # exists (its cgroup first) names it; kube-apiserver ignores it
+                try:
+                    md["uid"] = str(uuid.UUID(client_uid))
+                except ValueError:
+                    raise invalid(rt, name, [{"field": "metadata.uid", "message": f'Invalid value: "{client_uid}"'}])
             md["creationTimestamp"] = now_rfc3339()
             if rt.plural not in ("configmaps", "secrets", "namespaces", "serviceaccounts", "endpoints") \
                     and rt.group != "rbac.authorization.k8s.io":
@@ -2511,11 +2520,14 @@ class ControlHandler(BaseHTTPRequestHandler):
                 store.history_size = int(q["history"])
             if "watch_delay" in q:
                 sh.watch_delay = float(q["watch_delay"])
+            if "keep_client_uid" in q:
+                sh.api.keep_client_uid = q["keep_client_uid"] in ("1", "true")
             if "aggregated_discovery" in q:
                 sh.aggregated_discovery = q["aggregated_discovery"] in ("1", "true")
             self.reply({"bookmark_interval": sh.bookmark_interval, "history": store.history_size,
                         "too_old_watch": "status" if sh.too_old_as_status else "event",
-                        "watch_delay": sh.watch_delay, "aggregated_discovery": sh.aggregated_discovery})
+                        "watch_delay": sh.watch_delay, "aggregated_discovery": sh.aggregated_discovery,
+                        "keep_client_uid": sh.api.keep_client_uid})
         elif p == "/seed":
             # bulk creation for benchmarks: a JSON list (or List) of objects
             try:
@@ -2616,6 +2628,8 @@ def main():
     ap.add_argument("--exit-with-parent", action="store_true",
                     help="exit when the process that started this one exits (for tests that spawn it)")
     ap.add_argument("--max-lifetime", type=float, default=0, help="exit after this many seconds (0: never)")
+    ap.add_argument("--keep-client-uid", action="store_true",
+                    help="a create keeps the metadata.uid it names (test-only: kube-apiserver assigns its own)")
     ap.add_argument("--no-aggregated-discovery", action="store_true",
                     help="answer /api and /apis only with the legacy documents")
     ap.add_argument("--verbose", action="store_true")

@@ -116,6 +116,16 @@ kind: ConfigMap
 metadata: {name: badlabel, namespace: app, labels: {a: "has space"}}
 YAML
 )
+  # a client's uid is ignored, unless the test asks the server to keep it
+  local uid=6f1c2a1e-0b9d-4c53-9a52-2f0d3c4b5a61
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: uid1, namespace: app, uid: %s}\n' "$uid" |
+    kubectl create -f - >/dev/null
+  [ "$(kubectl get configmap -n app uid1 -o jsonpath='{.metadata.uid}')" != "$uid" ] || fail "client uid kept"
+  kube_ctl settings keep_client_uid=1 >/dev/null
+  printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: uid2, namespace: app, uid: %s}\n' "$uid" |
+    kubectl create -f - >/dev/null
+  expect_eq "keep_client_uid" "$uid" "$(kubectl get configmap -n app uid2 -o jsonpath='{.metadata.uid}')"
+  kube_ctl settings keep_client_uid=0 >/dev/null
   expect_match "label value" 'ConfigMap "badlabel" is invalid: metadata.labels' "$out"
 }
 
