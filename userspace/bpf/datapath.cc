@@ -253,8 +253,11 @@ Result<PinPlan> planPins(bpf_object* obj, const std::string& dir) {
     const uint32_t learned =
         fd.valid() && bpf_obj_get_info_by_fd(fd.get(), &info, &len) == 0 ? countKeys(fd.get(), info.key_size) : 0;
     std::string lost;
-    if (plan.use["dns_learned"] != PinUse::kShare) lost = "the layout of dns_learned changed";
-    else if (plan.use["scopes"] != PinUse::kCopy) lost = "the layout of scopes changed, so scope ids cannot be kept";
+    if (plan.use["dns_learned"] != PinUse::kShare) {
+      lost = "the layout of dns_learned changed";
+    } else if (plan.use["scopes"] != PinUse::kCopy) {
+      lost = "the layout of scopes changed, so scope ids cannot be kept";
+    }
     if (learned > 0 && !lost.empty())
       return fail("upgrade refused: the pinned maps in " + dir + " hold " + std::to_string(learned) +
                   " learned DNS names that this agent cannot carry over (" + lost + ": " + reason +
