@@ -113,8 +113,14 @@ Status Agent::start() {
 
   reload();
   if (datapath_->staged()) {
+    // Going live on maps that lack part of the policy would be the window
+    // this staging exists to close: the old programs keep enforcing instead,
+    // and the next start tries again.
     auto applied = state_.current();
-    if (!applied || !applied->sync_errors.empty())
+    if (!applied)
+      return fail("upgrade stopped before its programs went live: no policy reached the new maps (the Kubernetes "
+                  "API not listed yet, or the live maps unreadable); the old programs keep enforcing");
+    if (!applied->sync_errors.empty())
       return fail("upgrade stopped before its programs went live: the new maps could not be filled (see the map "
                   "sync errors above); the old programs keep enforcing");
     if (auto st = datapath_->goLive(); !st) return fail("upgrade: " + st.error());
