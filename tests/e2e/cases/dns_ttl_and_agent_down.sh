@@ -22,12 +22,14 @@ lab_exec production/web python3 -c '
 import socket, time
 addr = socket.getaddrinfo("short.example.org", 80, socket.AF_INET)[0][4]
 s = socket.create_connection(addr, timeout=3)
+print("connected", flush=True)
 time.sleep(3)
 s.sendall(b"GET / HTTP/1.0\r\nHost: short.example.org\r\n\r\n")
 print("established:", s.recv(200).decode().split("\r\n")[0])
 ' > "$LAB_DIR/established.out" 2>&1 &
 held=$!
-sleep 0.3
+# The probe must come after the resolve (a loaded machine starts python slowly).
+for _ in $(seq 1 100); do grep -q '^connected' "$LAB_DIR/established.out" 2>/dev/null && break; sleep 0.05; done
 expect_probe production/web connect 192.0.2.31 80 ok
 sleep 3
 expect_probe production/web connect 192.0.2.31 80 EPERM                  # expired after 2 s
