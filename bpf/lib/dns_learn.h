@@ -201,9 +201,11 @@ static __always_inline int egressd_load_payload(struct __sk_buff *skb, __u32 off
 	return bpf_skb_load_bytes(skb, off, msg->data, n);
 }
 
-/* Hands the payload to the agent. Counted either way: never silently lost. */
+/* Hands the payload to the agent. Counted either way: never silently lost.
+ * `egress`: the workload's TCP segment to the resolver (its SYN, its
+ * queries), else what came from the resolver. */
 static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct egressd_l4 *p, __u64 cookie,
-					     __u32 scope_id, __u32 status)
+					     __u32 scope_id, __u32 status, int egress)
 {
 	struct egressd_dns_punt *ev = bpf_ringbuf_reserve(&dns_punt, sizeof(*ev), 0);
 	__u64 n = p->payload_len;
@@ -214,9 +216,17 @@ static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct
 	}
 	ev->cookie = cookie;
 	ev->scope_id = scope_id;
-	ev->flags = p->protocol == IPPROTO_TCP ? EGRESSD_DNS_PUNT_F_TCP : 0;
-	__builtin_memcpy(ev->resolver, p->src.w, sizeof(ev->resolver));
-	ev->resolver_port = p->sport;
+	ev->flags = 0;
+	if (p->protocol == IPPROTO_TCP)
+		ev->flags = EGRESSD_DNS_PUNT_F_TCP | (p->tcp_syn ? EGRESSD_DNS_PUNT_F_SYN : 0);
+	if (egress) {
+		ev->flags |= EGRESSD_DNS_PUNT_F_EGRESS;
+		__builtin_memcpy(ev->resolver, p->dst.w, sizeof(ev->resolver));
+		ev->resolver_port = p->dport;
+	} else {
+		__builtin_memcpy(ev->resolver, p->src.w, sizeof(ev->resolver));
+		ev->resolver_port = p->sport;
+	}
 	ev->tcp_seq = p->tcp_seq;
 	ev->wire_len = n;
 	ev->status = status;
@@ -226,7 +236,7 @@ static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct
 	}
 	ev->payload_len = (__u16)n;
 	asm volatile("" : "+r"(n));
-	if (n < 1 || n > EGRESSD_DNS_PUNT_MAX || bpf_skb_load_bytes(skb, p->payload_off, ev->payload, n) < 0) {
+	if (n > EGRESSD_DNS_PUNT_MAX || (n && bpf_skb_load_bytes(skb, p->payload_off, ev->payload, n) < 0)) {
 		bpf_ringbuf_discard(ev, 0);
 		egressd_dns_count(EGRESSD_DNS_PUNT_DROPPED);
 		return;
@@ -259,10 +269,17 @@ static __always_inline int egressd_dns_on_egress(struct __sk_buff *skb, const st
 	}
 	if (!egressd_is_resolver(&p->dst, p->dport))
 		return 1;
-	if (p->protocol != IPPROTO_UDP) /* TCP answers are punted whole */
+	struct egressd_workload_value *w = egressd_find_workload_skb(skb);
+	if (!w)
 		return 1;
-	if (!egressd_find_workload_skb(skb))
+	if (p->protocol == IPPROTO_TCP) {
+		/* DNS over TCP is the agent's: it learns only answers to the
+		 * queries this connection sent (userspace/dns/punt_learner.cc),
+		 * so it gets the connection's SYN and every query segment. */
+		if (p->payload_len || p->tcp_syn)
+			egressd_dns_punt(skb, p, cookie, w->scope_id, DNS_PARSE_OK, 1);
 		return 1;
+	}
 	struct egressd_dns_scratch *s = bpf_map_lookup_elem(&dns_scratch, &zero);
 	if (!s || p->payload_len < DNS_HDR_LEN || p->payload_len > DNS_MSG_MAX)
 		return 1;
@@ -324,8 +341,9 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 		return 1;
 	}
 	if (p->protocol == IPPROTO_TCP) {
-		if (p->payload_len)
-			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX);
+		/* Answers, and the SYN-ACK that starts their sequence. */
+		if (p->payload_len || p->tcp_syn)
+			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX, 0);
 		return 1;
 	}
 
@@ -362,7 +380,7 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 	}
 	if (status != DNS_PARSE_OK) { /* truncated or beyond the kernel's bounds */
 		bpf_map_delete_elem(&dns_pending, &pkey);
-		egressd_dns_punt(skb, p, cookie, scope_id, status);
+		egressd_dns_punt(skb, p, cookie, scope_id, status, 0);
 		return 1;
 	}
 	__u32 labels = s->res.label_count;

@@ -37,6 +37,7 @@ struct egressd_l4 {
 	__u32 payload_off;
 	__u32 payload_len;
 	__u32 tcp_seq; /* host byte order, TCP only */
+	__u8 tcp_syn;  /* TCP only: the SYN flag */
 };
 
 /* The socket a cgroup_skb/ingress packet is being delivered to: its local
@@ -151,6 +152,7 @@ static __always_inline int egressd_parse_l4(struct __sk_buff *skb, struct egress
 		p->payload_off = l4 + sizeof(udp);
 		p->payload_len = ulen - sizeof(udp);
 		p->tcp_seq = 0;
+		p->tcp_syn = 0;
 		return 0;
 	}
 	if (p->protocol == IPPROTO_TCP) {
@@ -165,6 +167,7 @@ static __always_inline int egressd_parse_l4(struct __sk_buff *skb, struct egress
 		p->payload_off = l4 + doff;
 		p->payload_len = ip_end - (l4 + doff);
 		p->tcp_seq = bpf_ntohl(tcp.seq);
+		p->tcp_syn = tcp.syn;
 		return 0;
 	}
 	return -1;

@@ -304,6 +304,8 @@ enum egressd_dns_counter {
 /* Ring buffer `dns_punt`: what the kernel parser does not handle. */
 #define EGRESSD_DNS_PUNT_F_TCP (1u << 0)        /* a TCP segment (seq valid) */
 #define EGRESSD_DNS_PUNT_F_INCOMPLETE (1u << 1) /* payload longer than PUNT_MAX: cut */
+#define EGRESSD_DNS_PUNT_F_EGRESS (1u << 2)     /* TCP: the workload's segment to the resolver (queries) */
+#define EGRESSD_DNS_PUNT_F_SYN (1u << 3)        /* TCP: SYN (egress) or SYN-ACK (ingress); seq is the ISN */
 
 struct egressd_dns_punt {
 	__u64 cookie;

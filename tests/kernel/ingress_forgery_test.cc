@@ -29,7 +29,10 @@
 #include <vector>
 
 #include "bpf/cgroup.h"
+#include <bpf/libbpf.h>
+
 #include "compiler/host_classes.h"
+#include "dns/punt_learner.h"
 #include "kernel/datapath_fixture.h"
 
 namespace egressd::ktest {
@@ -212,10 +215,12 @@ bool received(int fd) {
 // Runs `body` in a forked child: a fresh network namespace whose eg0
 // (192.0.2.1/24, 2001:db8::1/64) is a veth to a peer namespace holding the
 // resolver (192.0.2.53, 2001:db8::53) and an outside client (203.0.113.9),
-// joined to cgroup_dir. `peer(fn)` runs fn in the peer namespace. The child's
-// exit status is body's result (0 = all its steps went as planned).
+// joined to cgroup_dir. `peer(fn)` runs fn in the peer namespace, outside
+// every workload, and returns its result; with wait_for_peer false it returns
+// at once, and peerWait() takes the result. The child's exit status is body's
+// result (0 = all its steps went as planned).
 using Peer = std::function<int(const std::function<int()>&)>;
-int inPod(const std::string& cgroup_dir, const std::function<int(const Peer&)>& body) {
+int inPod(const std::string& cgroup_dir, const std::function<int(const Peer&)>& body, bool wait_for_peer = true) {
   const std::string peer_ns = "egdk-peer-" + std::to_string(::getpid());
   std::string home_cgroup;  // the peer's processes are no workload's
   {
@@ -250,6 +255,7 @@ int inPod(const std::string& cgroup_dir, const std::function<int(const Peer&)>& 
           if (!home) ::_exit(105);
           ::_exit(fn());
         }
+        if (!wait_for_peer) return static_cast<int>(-p);  // running: the caller waits (peerWait)
         int st = 0;
         ::waitpid(p, &st, 0);
         return WIFEXITED(st) ? WEXITSTATUS(st) : 103;
@@ -264,6 +270,13 @@ int inPod(const std::string& cgroup_dir, const std::function<int(const Peer&)>& 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
 }
 
+// A peer started with wait_for_peer = false: its exit status.
+int peerWait(int started) {
+  int st = 0;
+  ::waitpid(static_cast<pid_t>(-started), &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 103;
+}
+
 class IngressForgeryTest : public DatapathTest {
  protected:
   void SetUp() override {
@@ -276,6 +289,7 @@ class IngressForgeryTest : public DatapathTest {
     addPrefix("192.0.2.53/32", 10);
     addPrefix("2001:db8::53/128", 10);
     addPort(10, 53, IPPROTO_UDP, {kScope});
+    addPort(10, 53, IPPROTO_TCP, {kScope});
     for (const char* r : {kResolver4, kResolver6}) {
       egressd_dns_server_key key{};
       std::memcpy(key.addr, prefixKey(r).addr, sizeof(key.addr));
@@ -287,11 +301,10 @@ class IngressForgeryTest : public DatapathTest {
     compiler::ScopeSet scopes{};
     scopes[kScope / 64] |= 1ull << (kScope % 64);
     table.grant(*compiler::normalizeHost("*.example.org"), 80, IPPROTO_TCP, scopes, 0);
-    DesiredState desired;
     std::vector<std::string> errors;
-    table.emit(desired, errors);
+    table.emit(desired_, errors);
     ASSERT_TRUE(errors.empty());
-    for (const auto& [key, value] : desired.dns_names) mapPut("dns_names", &key, &value);
+    for (const auto& [key, value] : desired_.dns_names) mapPut("dns_names", &key, &value);
   }
 
   void mapPut(const std::string& map, const void* key, const void* value) {
@@ -319,6 +332,7 @@ class IngressForgeryTest : public DatapathTest {
   }
 
   std::string pod_;
+  DesiredState desired_;
 };
 
 // Item 4. The query goes out for real; the forged answer is a raw IPv4
@@ -396,6 +410,161 @@ TEST_F(IngressForgeryTest, LoopedBackBroadcastIsNoInboundPeer) {
   });
   EXPECT_EQ(rc, 0) << (rc == 5 || rc == 6 ? "a server answered a peer forged by a looped-back broadcast/multicast"
                                           : "a step in the pod failed (see the returns in the test)");
+}
+
+// A raw TCP segment from src:sport to dst:dport (checksummed), as a blind
+// forger with the resolver's address sends it into a connection.
+int rawTcp4(const char* src, uint16_t sport, const char* dst, uint16_t dport, uint32_t seq,
+            const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> tcp;
+  put16(tcp, sport);
+  put16(tcp, dport);
+  tcp.insert(tcp.end(), {static_cast<uint8_t>(seq >> 24), static_cast<uint8_t>(seq >> 16),
+                         static_cast<uint8_t>(seq >> 8), static_cast<uint8_t>(seq)});
+  tcp.insert(tcp.end(), {0, 0, 0, 1, 0x50, 0x18});  // ack 1, 20-byte header, PSH|ACK
+  put16(tcp, 65535);
+  put16(tcp, 0);  // checksum
+  put16(tcp, 0);
+  tcp.insert(tcp.end(), payload.begin(), payload.end());
+  in_addr s{}, d{};
+  inet_pton(AF_INET, src, &s);
+  inet_pton(AF_INET, dst, &d);
+  std::vector<uint8_t> pseudo(reinterpret_cast<uint8_t*>(&s), reinterpret_cast<uint8_t*>(&s) + 4);
+  pseudo.insert(pseudo.end(), reinterpret_cast<uint8_t*>(&d), reinterpret_cast<uint8_t*>(&d) + 4);
+  pseudo.insert(pseudo.end(), {0, IPPROTO_TCP});
+  put16(pseudo, static_cast<uint16_t>(tcp.size()));
+  pseudo.insert(pseudo.end(), tcp.begin(), tcp.end());
+  const uint16_t c = checksum(pseudo);
+  tcp[16] = static_cast<uint8_t>(c >> 8);
+  tcp[17] = static_cast<uint8_t>(c);
+  const int fd = ::socket(AF_INET, SOCK_RAW, IPPROTO_TCP);  // the kernel writes the IP header
+  if (fd < 0) return errno;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr = d;
+  const int rc = static_cast<int>(::sendto(fd, tcp.data(), tcp.size(), 0, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)));
+  ::close(fd);
+  return rc < 0 ? errno : 0;
+}
+
+class MemoryLearned : public dns::LearnedStore {
+ public:
+  Result<std::optional<egressd_dns_learned_value>> lookup(const egressd_dns_learned_key& key) override {
+    for (const auto& [k, v] : entries)
+      if (std::memcmp(&k, &key, sizeof(key)) == 0) return std::optional<egressd_dns_learned_value>{v};
+    return std::optional<egressd_dns_learned_value>{};
+  }
+  Status put(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) override {
+    entries.emplace_back(key, value);
+    return Ok{};
+  }
+  std::set<std::string> ips() const {
+    std::set<std::string> out;
+    for (const auto& [k, v] : entries) {
+      char buf[INET_ADDRSTRLEN] = {};
+      inet_ntop(AF_INET, k.addr + 12, buf, sizeof(buf));
+      out.insert(buf);
+    }
+    return out;
+  }
+  std::vector<std::pair<egressd_dns_learned_key, egressd_dns_learned_value>> entries;
+};
+
+// Item 6. The workload asks a real resolver over TCP. Before the answer, a
+// forger with the resolver's address (here the resolver's own namespace:
+// what a hairpinned AF_PACKET frame looks like to the pod) injects a segment
+// into that connection, at a sequence number it can't know, answering the
+// same question with its own address. The kernel hands the connection's SYN,
+// query, SYN-ACK and both answer segments to the agent (dns_punt); the
+// agent's learner, fed exactly what the kernel punted, learns the real answer
+// and not the forged one.
+TEST_F(IngressForgeryTest, ForgedTcpSegmentIsNotLearned) {
+  const std::string forged = "198.51.100.66", real = "198.51.100.77";
+  const int rc = inPod(
+      pod_,
+      [&](const Peer& peer) {
+        const int server = peer([&] {
+          ::alarm(5);  // never outlives a failed client
+          const int l = ::socket(AF_INET, SOCK_STREAM, 0);
+          const int on = 1;
+          ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+          sockaddr_in sa{};
+          sa.sin_family = AF_INET;
+          sa.sin_port = htons(53);
+          inet_pton(AF_INET, kResolver4, &sa.sin_addr);
+          if (::bind(l, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 || ::listen(l, 1) != 0) return 10;
+          sockaddr_in client{};
+          socklen_t client_len = sizeof(client);
+          const int c = ::accept(l, reinterpret_cast<sockaddr*>(&client), &client_len);
+          uint8_t buf[512];
+          if (c < 0 || ::recv(c, buf, sizeof(buf), 0) <= 2) return 11;
+          const uint16_t id = static_cast<uint16_t>(buf[2] << 8 | buf[3]);
+          auto frame = [](const std::vector<uint8_t>& m) {
+            std::vector<uint8_t> out;
+            put16(out, static_cast<uint16_t>(m.size()));
+            out.insert(out.end(), m.begin(), m.end());
+            return out;
+          };
+          if (rawTcp4(kResolver4, 53, kPod4, ntohs(client.sin_port), 0x12345678,
+                      frame(dnsMessage(id, "tcp.example.org", false, forged))))
+            return 12;
+          ::usleep(100 * 1000);
+          const auto answer = frame(dnsMessage(id, "tcp.example.org", false, real));
+          if (::send(c, answer.data(), answer.size(), 0) != static_cast<ssize_t>(answer.size())) return 13;
+          ::recv(c, buf, sizeof(buf), 0);  // until the client closes
+          return 0;
+        });
+        ::usleep(200 * 1000);  // the resolver listens
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(53);
+        inet_pton(AF_INET, kResolver4, &sa.sin_addr);
+        if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) return 1;
+        std::vector<uint8_t> q;
+        const auto query = dnsMessage(0x3333, "tcp.example.org", false);
+        put16(q, static_cast<uint16_t>(query.size()));
+        q.insert(q.end(), query.begin(), query.end());
+        if (::send(fd, q.data(), q.size(), 0) != static_cast<ssize_t>(q.size())) return 2;
+        uint8_t buf[512];
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 2000) != 1 || ::recv(fd, buf, sizeof(buf), 0) <= 0) return 3;
+        ::close(fd);
+        const int served = peerWait(server);
+        return served ? 20 + served : 0;
+      },
+      false);
+  ASSERT_EQ(rc, 0) << "a step in the pod failed (see the returns in the test)";
+
+  MemoryLearned store;
+  dns::PuntStats stats;
+  dns::PuntLearner learner{store, dns::TtlBounds{5, 3600}, stats};
+  struct Ctx {
+    dns::PuntLearner* learner;
+    const DesiredState* desired;
+    std::vector<uint32_t> flags;
+  } ctx{&learner, &desired_, {}};
+  auto* rb = ring_buffer__new(
+      datapath_->dnsPuntFd(),
+      [](void* c, void* data, size_t size) {
+        auto* x = static_cast<Ctx*>(c);
+        egressd_dns_punt punt;
+        std::memcpy(&punt, data, std::min(size, sizeof(punt)));
+        x->flags.push_back(punt.flags);
+        x->learner->onPunt(punt, *x->desired, 1);
+        return 0;
+      },
+      &ctx, nullptr);
+  ASSERT_NE(rb, nullptr);
+  ring_buffer__consume(rb);
+  ring_buffer__free(rb);
+  constexpr uint32_t kTcp = EGRESSD_DNS_PUNT_F_TCP, kOut = EGRESSD_DNS_PUNT_F_EGRESS, kSyn = EGRESSD_DNS_PUNT_F_SYN;
+  const std::vector<uint32_t> want_first = {kTcp | kOut | kSyn, kTcp | kSyn};  // SYN, SYN-ACK
+  ASSERT_GE(ctx.flags.size(), 5u) << "SYN, SYN-ACK, query, forged and real answer segments";
+  EXPECT_EQ(std::vector<uint32_t>(ctx.flags.begin(), ctx.flags.begin() + 2), want_first);
+  EXPECT_EQ(std::count(ctx.flags.begin(), ctx.flags.end(), kTcp | kOut), 1) << "one query segment";
+  EXPECT_EQ(std::count(ctx.flags.begin(), ctx.flags.end(), kTcp), 2) << "the forged and the real answer";
+  EXPECT_EQ(store.ips(), std::set<std::string>{real}) << "only the real answer is learned";
 }
 
 }  // namespace

@@ -98,18 +98,60 @@ TEST_F(DnsPuntLearnerTest, OtherScopesLearnNothing) {
   EXPECT_TRUE(store_.entries.empty());
 }
 
+// The query the client sent for an answer: its header (QR clear, no
+// records) and question.
+std::vector<uint8_t> queryFor(const std::vector<uint8_t>& answer) {
+  auto parsed = parseTwin(answer);
+  std::vector<uint8_t> q(answer.begin(), answer.begin() + parsed.st.qend + 4);
+  q[2] = 0x01, q[3] = 0;
+  q[6] = q[7] = q[8] = q[9] = q[10] = q[11] = 0;
+  return q;
+}
+
+// DNS over TCP framing: 2-byte length, message.
+std::vector<uint8_t> framed(const std::vector<uint8_t>& message) {
+  std::vector<uint8_t> out{static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
+  out.insert(out.end(), message.begin(), message.end());
+  return out;
+}
+
+// Segments of one DNS-over-TCP connection (cookie 7) to the resolver
+// 192.0.2.53:53: client ISN 100, resolver ISN 5000.
+struct TcpConn {
+  uint64_t cookie = 7;
+  const char* resolver = "192.0.2.53";
+  egressd_dns_punt segment(bool egress, bool syn, uint32_t seq, const std::vector<uint8_t>& bytes) const {
+    auto p = udpPunt(bytes);
+    p.cookie = cookie;
+    p.flags = EGRESSD_DNS_PUNT_F_TCP | (egress ? EGRESSD_DNS_PUNT_F_EGRESS : 0) | (syn ? EGRESSD_DNS_PUNT_F_SYN : 0);
+    p.tcp_seq = seq;
+    auto a = mappedAddr(resolver);
+    std::memcpy(p.resolver, a.data(), 16);
+    p.resolver_port = 53;
+    return p;
+  }
+  egressd_dns_punt syn() const { return segment(true, true, 100, {}); }
+  egressd_dns_punt synAck() const { return segment(false, true, 5000, {}); }
+  egressd_dns_punt query(const std::vector<uint8_t>& q, uint32_t offset = 0) const {
+    return segment(true, false, 101 + offset, framed(q));
+  }
+  egressd_dns_punt answer(const std::vector<uint8_t>& bytes, uint32_t offset = 0) const {
+    return segment(false, false, 5001 + offset, bytes);
+  }
+};
+
 TEST_F(DnsPuntLearnerTest, TcpStreamIsReassembledInOrder) {
   auto desired = policyFor({"www.example.org"});
   auto message = fixtureBytes("four A records (the benchmark packet)");
-  std::vector<uint8_t> stream{static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
-  stream.insert(stream.end(), message.begin(), message.end());
+  const auto stream = framed(message);
+  const TcpConn conn;
+  learner_.onPunt(conn.syn(), desired, kNow);
+  learner_.onPunt(conn.synAck(), desired, kNow);
+  learner_.onPunt(conn.query(queryFor(message)), desired, kNow);
   // Three segments, the middle one retransmitted.
   const size_t cut1 = 1, cut2 = 40;
   auto segment = [&](size_t from, size_t to) {
-    auto p = udpPunt(std::vector<uint8_t>(stream.begin() + from, stream.begin() + to));
-    p.flags = EGRESSD_DNS_PUNT_F_TCP;
-    p.tcp_seq = 1000 + static_cast<uint32_t>(from);
-    return p;
+    return conn.answer(std::vector<uint8_t>(stream.begin() + from, stream.begin() + to), static_cast<uint32_t>(from));
   };
   learner_.onPunt(segment(0, cut1), desired, kNow);
   learner_.onPunt(segment(cut1, cut2), desired, kNow);
@@ -117,17 +159,80 @@ TEST_F(DnsPuntLearnerTest, TcpStreamIsReassembledInOrder) {
   EXPECT_TRUE(store_.entries.empty());
   learner_.onPunt(segment(cut2, stream.size()), desired, kNow);
   EXPECT_EQ(store_.entries.size(), 4u);
+  EXPECT_EQ(stats_.snapshot()["agent_tcp_retransmit"], 1u);
 }
 
-TEST_F(DnsPuntLearnerTest, TcpGapDropsTheStreamCounted) {
+// Issue 12 item 6: a segment with the resolver's address is learned only on
+// a connection the workload opened to it, in the answer sequence, answering
+// a question asked on that connection, once.
+TEST_F(DnsPuntLearnerTest, TcpAnswerMustBeBoundToConnectionSequenceAndQuery) {
   auto desired = policyFor({"www.example.org"});
-  auto p = udpPunt({0, 97, 0xbe});
-  p.flags = EGRESSD_DNS_PUNT_F_TCP;
-  p.tcp_seq = 1;
-  learner_.onPunt(p, desired, kNow);
-  p.tcp_seq = 50;
-  learner_.onPunt(p, desired, kNow);
-  EXPECT_EQ(stats_.snapshot()["agent_tcp_gap"], 1u);
+  const auto message = fixtureBytes("four A records (the benchmark packet)");
+  const auto stream = framed(message);
+  struct Case {
+    const char* name;
+    std::vector<egressd_dns_punt> segments;
+    const char* counted;
+  };
+  TcpConn conn;
+  TcpConn other = conn;
+  other.cookie = 8;
+  TcpConn other_resolver = conn;
+  other_resolver.resolver = "192.0.2.54";
+  auto query = queryFor(message);
+  auto other_id = query;
+  other_id[1] ^= 1;
+  auto other_type = query;
+  other_type[other_type.size() - 3] = 28;  // AAAA
+  const std::vector<Case> cases = {
+      {"no connection: a segment alone", {conn.answer(stream)}, "agent_tcp_no_connection"},
+      {"no connection: a SYN-ACK and a segment", {conn.synAck(), conn.answer(stream)}, "agent_tcp_no_connection"},
+      {"another socket's connection", {other.syn(), other.synAck(), other.query(query), conn.answer(stream)},
+       "agent_tcp_no_connection"},
+      {"a connection to another resolver",
+       {other_resolver.syn(), other_resolver.synAck(), other_resolver.query(query), conn.answer(stream)},
+       "agent_tcp_no_connection"},
+      {"no SYN-ACK yet", {conn.syn(), conn.query(query), conn.answer(stream)}, "agent_tcp_no_connection"},
+      {"nothing asked", {conn.syn(), conn.synAck(), conn.answer(stream)}, "agent_tcp_unasked"},
+      {"another id asked", {conn.syn(), conn.synAck(), conn.query(other_id), conn.answer(stream)}, "agent_tcp_unasked"},
+      {"another type asked", {conn.syn(), conn.synAck(), conn.query(other_type), conn.answer(stream)},
+       "agent_tcp_unasked"},
+      {"ahead of the sequence", {conn.syn(), conn.synAck(), conn.query(query), conn.answer(stream, 1000)},
+       "agent_tcp_out_of_sequence"},
+      {"behind the sequence", {conn.syn(), conn.synAck(), conn.query(query), conn.answer(stream, uint32_t(-1000))},
+       "agent_tcp_retransmit"},
+      {"the query out of sequence", {conn.syn(), conn.synAck(), conn.query(query, 7), conn.answer(stream)},
+       "agent_tcp_unasked"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    FakeLearned store;
+    dns::PuntStats stats;
+    dns::PuntLearner learner{store, dns::TtlBounds{5, 3600}, stats};
+    for (const auto& seg : c.segments) learner.onPunt(seg, desired, kNow);
+    EXPECT_TRUE(store.entries.empty());
+    EXPECT_GE(stats.snapshot()[c.counted], 1u) << c.counted;
+  }
+}
+
+TEST_F(DnsPuntLearnerTest, TcpQueryIsAnsweredOnceAndForgeriesDontEndTheStream) {
+  auto desired = policyFor({"www.example.org"});
+  const auto message = fixtureBytes("four A records (the benchmark packet)");
+  const auto stream = framed(message);
+  const TcpConn conn;
+  learner_.onPunt(conn.syn(), desired, kNow);
+  learner_.onPunt(conn.synAck(), desired, kNow);
+  learner_.onPunt(conn.query(queryFor(message)), desired, kNow);
+  auto forged = stream;
+  forged[forged.size() - 1] ^= 0x55;  // another address
+  learner_.onPunt(conn.answer(forged, 12345), desired, kNow);  // a blind forgery: wrong sequence
+  EXPECT_TRUE(store_.entries.empty());
+  learner_.onPunt(conn.answer(stream), desired, kNow);  // the real answer still learns
+  EXPECT_EQ(store_.entries.size(), 4u);
+  // The same answer again, in sequence, answers no question: consumed.
+  learner_.onPunt(conn.answer(stream, static_cast<uint32_t>(stream.size())), desired, kNow);
+  EXPECT_EQ(stats_.snapshot()["agent_tcp_unasked"], 1u);
+  EXPECT_EQ(stats_.snapshot()["agent_answers_learned"], 1u);
 }
 
 TEST_F(DnsPuntLearnerTest, NewNameKeepsTheHostsAlreadyLearnedForTheIp) {

@@ -66,32 +66,84 @@ void PuntLearner::onPunt(const egressd_dns_punt& punt, const DesiredState& desir
                now_ns);
 }
 
-// DNS over TCP: 2-byte length, message, repeated. Segments are taken in
-// order; a gap (loss, reordering) drops the stream: the resolver's answer
-// then stays unlearned, counted, and the client's retry starts a new one.
-void PuntLearner::onTcpSegment(const egressd_dns_punt& punt, const DesiredState& desired, uint64_t now_ns) {
-  std::erase_if(tcp_, [&](const auto& kv) { return now_ns - kv.second.last_ns > kTcpIdleNs; });
+bool PuntLearner::appendInOrder(TcpStream& stream, const egressd_dns_punt& punt) {
   const size_t len = std::min<size_t>(punt.payload_len, sizeof(punt.payload));
-  auto [it, fresh] = tcp_.try_emplace(punt.cookie);
-  TcpStream& stream = it->second;
-  if (!fresh && punt.tcp_seq != stream.next_seq) {
-    if (static_cast<int32_t>(punt.tcp_seq - stream.next_seq) < 0) return;  // retransmission
-    stats_.add("agent_tcp_gap");
-    tcp_.erase(it);
-    return;
+  if (punt.tcp_seq != stream.next_seq) {
+    stats_.add(static_cast<int32_t>(punt.tcp_seq - stream.next_seq) < 0 ? "agent_tcp_retransmit"
+                                                                         : "agent_tcp_out_of_sequence");
+    return false;
   }
   if (punt.flags & EGRESSD_DNS_PUNT_F_INCOMPLETE) {
     stats_.add("agent_incomplete");
-    tcp_.erase(it);
-    return;
+    return false;
   }
   stream.next_seq = punt.tcp_seq + static_cast<uint32_t>(len);
-  stream.last_ns = now_ns;
   stream.buffer.insert(stream.buffer.end(), punt.payload, punt.payload + len);
+  return true;
+}
+
+// DNS over TCP. The workload's SYN to a resolver opens a connection (by
+// socket cookie); its query segments, in sequence, say what it asked; the
+// resolver's SYN-ACK starts the answer sequence, and an answer is learned
+// only in that sequence, on that connection, from that resolver, and only if
+// it answers a question asked there (consumed). Anything else is counted and
+// ignored: a segment forged with the resolver's address starts nothing and
+// can't end the real stream. Segments are taken in order only: after a loss
+// the stream stays stuck (counted), and the client's retry starts a new one.
+void PuntLearner::onTcpSegment(const egressd_dns_punt& punt, const DesiredState& desired, uint64_t now_ns) {
+  std::erase_if(tcp_, [&](const auto& kv) { return now_ns - kv.second.last_ns > kTcpIdleNs; });
+  const bool egress = punt.flags & EGRESSD_DNS_PUNT_F_EGRESS;
+  const bool syn = punt.flags & EGRESSD_DNS_PUNT_F_SYN;
+  if (egress && syn) {  // the workload opens a connection to the resolver
+    TcpConnection& c = tcp_[punt.cookie] = TcpConnection{};
+    std::memcpy(c.resolver, punt.resolver, sizeof(c.resolver));
+    c.resolver_port = punt.resolver_port;
+    c.queries.open = true;
+    c.queries.next_seq = punt.tcp_seq + 1;
+    c.last_ns = now_ns;
+    return;
+  }
+  auto it = tcp_.find(punt.cookie);
+  if (it == tcp_.end() || std::memcmp(it->second.resolver, punt.resolver, sizeof(punt.resolver)) != 0 ||
+      it->second.resolver_port != punt.resolver_port) {
+    stats_.add("agent_tcp_no_connection");
+    return;
+  }
+  TcpConnection& c = it->second;
+  if (syn) {  // the resolver's SYN-ACK: once, before any answer
+    if (c.answers.open) {
+      stats_.add("agent_tcp_retransmit");
+      return;
+    }
+    c.answers.open = true;
+    c.answers.next_seq = punt.tcp_seq + 1;
+    c.last_ns = now_ns;
+    return;
+  }
+  TcpStream& stream = egress ? c.queries : c.answers;
+  if (!stream.open) {
+    stats_.add("agent_tcp_no_connection");
+    return;
+  }
+  if (!appendInOrder(stream, punt)) return;
+  c.last_ns = now_ns;
   while (stream.buffer.size() >= 2) {
     const size_t msg_len = (size_t{stream.buffer[0]} << 8) | stream.buffer[1];
     if (stream.buffer.size() < 2 + msg_len) break;
-    learnMessage(stream.buffer.data() + 2, msg_len, punt.scope_id, desired, now_ns);
+    const uint8_t* msg = stream.buffer.data() + 2;
+    if (egress) {
+      WideParse q = parseWideQuery(msg, msg_len);
+      if (q.status == kStatusOk && q.label_count > 0) c.asked.push_back(Question{q.id, q.qtype, q.rname});
+    } else {
+      WideParse a = parseWide(msg, msg_len);
+      auto asked = std::find(c.asked.begin(), c.asked.end(), Question{a.id, a.qtype, a.rname});
+      if (a.label_count == 0 || asked == c.asked.end()) {
+        stats_.add("agent_tcp_unasked");
+      } else {
+        c.asked.erase(asked);
+        learnMessage(msg, msg_len, punt.scope_id, desired, now_ns);
+      }
+    }
     stream.buffer.erase(stream.buffer.begin(), stream.buffer.begin() + 2 + static_cast<long>(msg_len));
   }
 }

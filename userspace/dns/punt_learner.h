@@ -5,9 +5,12 @@
 // suffix, every A/AAAA, TTL clamped. NOT race-free: the answer has already
 // reached the socket when the agent reads it, so a client that connects at
 // once may be denied the first time (docs/DNS_LEARNING.md).
-// The kernel already checked the source (trusted resolver, not loopback) and,
-// for UDP, the pending query; TCP is trusted on its connection, whose
-// sequence numbers an off-path forger can't guess.
+// The kernel already checked the source (trusted resolver, a unicast to the
+// receiving socket) and, for UDP, the pending query. For TCP the learner
+// binds answers itself: only on a connection the workload opened to that
+// resolver (its SYN, by socket cookie), only in the answer stream's sequence
+// from the resolver's SYN-ACK on, and only answers to a query the workload
+// sent on that connection (id, type and question name), each once.
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -63,16 +66,36 @@ class PuntLearner {
                     uint64_t now_ns);
   void onTcpSegment(const egressd_dns_punt& punt, const DesiredState& desired, uint64_t now_ns);
 
+  // One direction of a connection: 2-byte length, message, repeated.
   struct TcpStream {
+    bool open = false;       // its SYN was seen: next_seq is known
     uint32_t next_seq = 0;
     std::vector<uint8_t> buffer;  // bytes not yet consumed as messages
+  };
+  struct Question {
+    uint16_t id;
+    uint16_t qtype;
+    std::vector<uint8_t> rname;
+    bool operator==(const Question&) const = default;
+  };
+  // A connection the workload opened to a resolver.
+  struct TcpConnection {
+    uint8_t resolver[16] = {};
+    uint16_t resolver_port = 0;
+    TcpStream queries;  // workload -> resolver
+    TcpStream answers;  // resolver -> workload
+    std::vector<Question> asked;  // sent, not yet answered
     uint64_t last_ns = 0;
   };
+  // Appends an in-order segment to `stream`; false (counted) when it isn't
+  // the next one: a retransmission, or a gap the real stream never has
+  // here (the kernel's TCP drops out-of-window segments after this hook).
+  bool appendInOrder(TcpStream& stream, const egressd_dns_punt& punt);
 
   LearnedStore& store_;
   TtlBounds ttl_;
   PuntStats& stats_;
-  std::map<uint64_t, TcpStream> tcp_;  // by socket cookie
+  std::map<uint64_t, TcpConnection> tcp_;  // by socket cookie
 };
 
 }  // namespace egressd::dns

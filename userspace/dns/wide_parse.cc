@@ -20,7 +20,9 @@ namespace egressd::dns {
 
 using namespace wide;
 
-WideParse parseWide(const uint8_t* message, size_t len) {
+namespace {
+
+WideParse parseWith(const uint8_t* message, size_t len, bool query) {
   WideParse out;
   if (len > DNS_MSG_MAX) {
     out.status = DNS_PARSE_TOO_COMPLEX;
@@ -31,7 +33,8 @@ WideParse parseWide(const uint8_t* message, size_t len) {
   std::memset(msg.get(), 0, sizeof(*msg));
   std::memset(res.get(), 0, sizeof(*res));
   std::memcpy(msg->data, message, len);
-  out.status = dns_parse(msg.get(), static_cast<__u32>(len), res.get());
+  out.status = query ? dns_parse_query(msg.get(), static_cast<__u32>(len), res.get())
+                     : dns_parse(msg.get(), static_cast<__u32>(len), res.get());
   out.id = res->id;
   out.qtype = res->qtype;
   out.label_count = res->label_count;
@@ -46,5 +49,11 @@ WideParse parseWide(const uint8_t* message, size_t len) {
   }
   return out;
 }
+
+}  // namespace
+
+WideParse parseWide(const uint8_t* message, size_t len) { return parseWith(message, len, false); }
+
+WideParse parseWideQuery(const uint8_t* message, size_t len) { return parseWith(message, len, true); }
 
 }  // namespace egressd::dns

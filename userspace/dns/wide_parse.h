@@ -26,5 +26,8 @@ struct WideParse {
 };
 
 WideParse parseWide(const uint8_t* message, size_t len);
+// A query: header and question only (dns_parse_query, as the kernel's
+// egress hook reads the queries it sees); no addresses.
+WideParse parseWideQuery(const uint8_t* message, size_t len);
 
 }  // namespace egressd::dns
