@@ -18,16 +18,8 @@ check() {
   if [ "$got" = "$3" ]; then ok "$1"; else bad "$1: expected $3, got $got"; fi
 }
 
-rendered=$(kubectl kustomize "$root/deploy") || { echo "FAIL: kubectl kustomize deploy/" >&2; exit 1; }
-# to_json: YAML documents on stdin, one JSON object per line, through kubectl
-# itself (no yq): a local (offline) annotate with -o json, the annotation
-# removed again.
-to_json() {
-  kubectl annotate --local -f - -o json egressd.io/rendered=1 |
-    jq -c 'if .kind == "List" then .items[] else . end | del(.metadata.annotations["egressd.io/rendered"]) |
-      if .metadata.annotations == {} then del(.metadata.annotations) else . end'
-}
-objects=$(to_json <<<"$rendered") && [ -n "$objects" ] || { echo "FAIL: render to JSON" >&2; exit 1; }
+. "$root/tests/deploy/lib.sh"
+objects=$(deploy_render "$root/deploy") && [ -n "$objects" ] || { echo "FAIL: kubectl kustomize deploy/" >&2; exit 1; }
 
 check "kinds" '[.[] | .kind] | sort' \
   '["ClusterRole","ClusterRoleBinding","ConfigMap","DaemonSet","Namespace","ServiceAccount"]'
@@ -85,7 +77,7 @@ check "binding" '[.[] | select(.kind == "ClusterRoleBinding") | .roleRef.name, (
 
 # The optional CRD component renders on its own.
 if [ -f "$root/deploy/crds/kustomization.yaml" ]; then
-  crds=$(kubectl kustomize "$root/deploy/crds" | to_json)
+  crds=$(deploy_render "$root/deploy/crds")
   got=$(jq -sc '[.[] | select(.kind == "CustomResourceDefinition") | .metadata.name] | sort' <<<"$crds")
   want='["destinationrules.networking.istio.io","gateways.networking.istio.io","serviceentries.networking.istio.io","sidecars.networking.istio.io","virtualservices.networking.istio.io"]'
   [ "$got" = "$want" ] && ok "crds/ renders the five CRDs" || bad "crds/: expected $want, got $got"
