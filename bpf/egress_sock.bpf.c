@@ -17,6 +17,7 @@
 #include "lib/inbound.h"
 #include "lib/maps.h"
 #include "lib/policy.h"
+#include "lib/sock_create.h"
 #include "lib/tc_backstop.h"
 #include "lib/udp_connect.h"
 
@@ -54,7 +55,8 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 					  struct egressd_addr dst, int can_redirect)
 {
 	__u64 cgroup_id = 0;
-	struct egressd_workload_value *w = egressd_find_workload_id(&cgroup_id);
+	const struct egressd_workload_value *w = egressd_find_workload_id(&cgroup_id);
+	const struct egressd_workload_value unknown = EGRESSD_UNKNOWN_WORKLOAD_VALUE;
 	/* As connect() got them: a redirect rewrites ctx to the gateway's. */
 	struct egressd_addr original = dst;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
@@ -63,6 +65,9 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	__u32 scope_id;
 	__u8 l4;
 
+	/* No workload, but below a pods parent: the init policy. */
+	if (!w && egressd_in_unknown_workload(&cgroup_id))
+		w = &unknown;
 	if (!w) {
 		egressd_count(hook, EGRESSD_REASON_NOT_WORKLOAD, 1);
 		return EGRESSD_ALLOW;
@@ -191,6 +196,17 @@ int egressd_tc_to_pod(struct __sk_buff *skb)
 {
 	return egressd_tc_to_workload(skb);
 }
+
+/* Raw and packet sockets of a workload whose TC backstop is not attached
+ * yet are refused (lib/sock_create.h). Returning 0 fails socket() with EPERM. */
+SEC("cgroup/sock_create")
+int egressd_sock_create(struct bpf_sock *sk)
+{
+	__u32 family = sk->family, type = sk->type;
+
+	return egressd_raw_socket_allowed(family, type, bpf_get_netns_cookie(sk));
+}
+
 
 /* Sockets going away: a redirected one's state is deleted (always, flow
  * stats or not); a workload's counts in `closes` of its flow, for

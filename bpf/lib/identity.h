@@ -35,6 +35,40 @@ static __always_inline struct egressd_workload_value *egressd_find_workload_id(_
 	return NULL;
 }
 
+/* For a task in no workload: is it below a pods parent (map `pods_parents`),
+ * in a cgroup the agent has not tied to a workload yet (a pod that started
+ * before its Pod object arrived, a service whose cgroup was just created
+ * again)? Then *cgroup_id is the parent's child on the task's path (the
+ * pod-level cgroup) and the result 1; the agent writes no
+ * parents with --unknown-pods allow. A task in the (deepest) parent itself,
+ * or below no parent, gets 0: untouched. Callers ask only after
+ * egressd_find_workload_id() found nothing: a workload's own tasks pay
+ * nothing for this. */
+static __always_inline int egressd_in_unknown_workload(__u64 *cgroup_id)
+{
+	struct egressd_workload_key key = {};
+	__u64 below = 0; /* the ancestor one level deeper than `level` */
+
+	for (int level = EGRESSD_MAX_CGROUP_DEPTH; level >= 0; level--) {
+		key.cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!key.cgroup_id)
+			continue;
+		/* The deepest parent on the path decides. */
+		if (bpf_map_lookup_elem(&pods_parents, &key)) {
+			if (!below)
+				return 0;
+			*cgroup_id = below;
+			return 1;
+		}
+		below = key.cgroup_id;
+	}
+	return 0;
+}
+
+/* How an unknown workload is described to the decision: no scope, and the
+ * flag that makes egressd_decide() refuse all but loopback and ALWAYS. */
+#define EGRESSD_UNKNOWN_WORKLOAD_VALUE { .scope_id = EGRESSD_SCOPE_NONE, .flags = EGRESSD_WORKLOAD_F_UNKNOWN }
+
 static __always_inline struct egressd_workload_value *egressd_find_workload(void)
 {
 	__u64 cgroup_id;

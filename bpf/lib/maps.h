@@ -26,6 +26,22 @@ struct {
 	__type(value, struct egressd_workload_value);
 } workloads SEC(".maps");
 
+/* Pods parents (lib/identity.h) and attached backstops (lib/sock_create.h),
+ * written by the agent as cgroups and interfaces come and go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_WORKLOADS);
+	__type(key, struct egressd_workload_key);
+	__type(value, struct egressd_pods_parent_value);
+} pods_parents SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EGRESSD_MAX_WORKLOADS);
+	__type(key, struct egressd_workload_key);
+	__type(value, struct egressd_backstop_value);
+} backstops SEC(".maps");
+
 /* Scope id -> settings; a slot without EGRESSD_SCOPE_F_ACTIVE is unused. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -132,7 +132,9 @@ egressd_learned_allows(__u32 scope_id, const struct egressd_addr *dst, __u16 por
  *  1. loopback / unspecified: always allowed (the pod talks to itself);
  *  2. an ALWAYS entry (cluster CIDR, trusted DNS): allowed for every
  *     workload, even before its scope is written, it depends on no scope;
- *  3. scope slot not active: denied (UNKNOWN_SCOPE). The agent writes scopes
+ *  3. an unknown workload (lib/identity.h, --unknown-pods deny): denied
+ *     (UNKNOWN_WORKLOAD), it has no scope yet;
+ *     scope slot not active: denied (UNKNOWN_SCOPE). The agent writes scopes
  *     before workloads, so this only catches a corrupt or racing state, and
  *     failing closed is the safe reading for a workload we know about;
  *  4. the scope's redirect bit on the entry (not for a gateway workload):
@@ -156,6 +158,9 @@ egressd_decide(__u32 scope_id, __u32 workload_flags, const struct egressd_addr *
 	pv = egressd_lookup_dest(dst, port, protocol);
 	if (pv && (pv->flags & EGRESSD_PORT_F_ALWAYS))
 		return egressd_decision(EGRESSD_VERDICT_ALLOWED, EGRESSD_REASON_ALWAYS_ALLOWED);
+
+	if (workload_flags & EGRESSD_WORKLOAD_F_UNKNOWN)
+		return egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_UNKNOWN_WORKLOAD);
 
 	scope = bpf_map_lookup_elem(&scopes, &scope_id);
 	if (!scope || !(scope->flags & EGRESSD_SCOPE_F_ACTIVE))

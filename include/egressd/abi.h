@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 6
+#define EGRESSD_ABI_VERSION 7
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -60,7 +60,12 @@ enum egressd_reason {
 	EGRESSD_REASON_INBOUND_REPLY = 10, /* UDP to a peer that sent to this socket's
 					    * port within the window: an answer
 					    * (map `inbound_udp`) */
-	EGRESSD_REASON_COUNT = 11,
+	EGRESSD_REASON_UNKNOWN_WORKLOAD = 11, /* a cgroup below a pods parent that no
+					       * workload names yet (--unknown-pods deny):
+					       * only loopback and ALWAYS entries pass */
+	EGRESSD_REASON_BACKSTOP_PENDING = 12, /* a raw or packet socket refused: the
+					       * workload's TC backstop is not attached yet */
+	EGRESSD_REASON_COUNT = 13,
 };
 
 enum egressd_outbound_mode {
@@ -74,7 +79,8 @@ enum egressd_hook {
 	EGRESSD_HOOK_CONNECT6 = 1,
 	EGRESSD_HOOK_SENDMSG4 = 2,
 	EGRESSD_HOOK_SENDMSG6 = 3,
-	EGRESSD_HOOK_COUNT = 4,
+	EGRESSD_HOOK_SOCK_CREATE = 4, /* raw and packet sockets (lib/sock_create.h) */
+	EGRESSD_HOOK_COUNT = 5,
 };
 
 /* Map `abi_info` (array, 1 entry): written once at creation. */
@@ -90,10 +96,35 @@ struct egressd_workload_key {
 
 #define EGRESSD_WORKLOAD_F_GATEWAY (1u << 0) /* egress gateway: never redirected */
 #define EGRESSD_WORKLOAD_F_AUDIT (1u << 1)   /* would-be denials are allowed, recorded */
+/* Never in the map: how lib/identity.h describes a cgroup below a pods parent
+ * that no workload names (EGRESSD_REASON_UNKNOWN_WORKLOAD). */
+#define EGRESSD_WORKLOAD_F_UNKNOWN (1u << 2)
+/* The scope id of such a cgroup: no scope has it. */
+#define EGRESSD_SCOPE_NONE EGRESSD_MAX_SCOPES
 
 struct egressd_workload_value {
 	__u32 scope_id;
 	__u32 flags;
+};
+
+/* Map `pods_parents` (hash): cgroup id -> a directory whose child cgroups
+ * are expected to be workloads (the parent directories of the registered
+ * ones; in Kubernetes the QoS directories). A task below one, in no
+ * workload, is an unknown workload. Written by the agent, not map sync. */
+struct egressd_pods_parent_value {
+	__u32 flags; /* reserved */
+	__u32 pad;
+};
+
+/* Map `backstops` (hash): workload cgroup id -> its TC backstop is attached
+ * (or it can have none: a shared network namespace). Without an entry, a
+ * workload's raw and packet sockets are refused (lib/sock_create.h). */
+#define EGRESSD_BACKSTOP_ATTACHED 1
+#define EGRESSD_BACKSTOP_NONE 2 /* no backstop possible: sockets untouched */
+
+struct egressd_backstop_value {
+	__u32 state; /* EGRESSD_BACKSTOP_* */
+	__u32 pad;
 };
 
 /* Map `scopes` (array, EGRESSD_MAX_SCOPES): per-scope settings. */

@@ -111,6 +111,10 @@ int udpAfterConnect(int fd, const Probe& probe) {
 int runOne(const Probe& probe) {
   const int fd = ::socket(probe.family, probe.type | SOCK_CLOEXEC, probe.protocol);
   if (fd < 0) return errno;
+  if (probe.op == Op::kSocket) {
+    ::close(fd);
+    return 0;
+  }
   sockaddr_storage ss{};
   socklen_t len = 0;
   if (!toSockaddr(probe.family, probe.addr, probe.port, ss, len)) {
@@ -189,6 +193,9 @@ bool readAll(int fd, void* data, size_t size) {
 }  // namespace
 
 std::string describe(const Probe& probe) {
+  if (probe.op == Op::kSocket)
+    return "socket(" + std::to_string(probe.family) + ", " + std::to_string(probe.type) + ", " +
+           std::to_string(probe.protocol) + ")";
   std::string s = probe.op == Op::kSendto     ? "sendto "
                   : probe.op == Op::kPeername ? "peername "
                                               : "connect ";

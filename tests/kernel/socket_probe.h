@@ -29,7 +29,8 @@ inline constexpr const char* kNet6Other = "2001:db8:1::1";
 //   kUdpConnectOnly    connect() and close, no send (getaddrinfo's sorting)
 //   kUdpReconnect      connect(), connect() to then_addr:then_port, send()
 //   kUdpConnectSendto  connect(), sendto(then_addr:then_port)
-enum class Op { kConnect, kSendto, kPeername, kUdpConnectOnly, kUdpReconnect, kUdpConnectSendto };
+// kSocket: socket() alone (family may be AF_PACKET), then close.
+enum class Op { kConnect, kSendto, kPeername, kUdpConnectOnly, kUdpReconnect, kUdpConnectSendto, kSocket };
 
 struct Probe {
   int family;  // AF_INET or AF_INET6 (the socket's family)

@@ -139,3 +139,16 @@ TEST(AbiLayout, ObservabilitySizesAndOffsets) {
 }
 
 }  // namespace
+
+namespace {
+
+// The cgroup maps the agent writes beside the policy (identity, sock_create).
+TEST(AbiLayout, CgroupMapValues) {
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_pods_parent_value>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_backstop_value>);
+  EXPECT_EQ(sizeof(egressd_pods_parent_value), 8u);
+  EXPECT_EQ(sizeof(egressd_backstop_value), 8u);
+  EXPECT_EQ(offsetof(egressd_backstop_value, state), 0u);
+}
+
+}  // namespace

@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <bpf/bpf.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
@@ -27,6 +28,11 @@ constexpr auto kUnresolvedRetry = std::chrono::milliseconds(1000);
 // Workload processes, network namespaces and interfaces come and go without
 // a policy change: the TC attachments are checked this often.
 constexpr auto kTcRecheck = std::chrono::milliseconds(1000);
+// After a workload's first process appears, its network namespace may still
+// change (a runtime moves it into the cgroup, then into the pod's
+// namespace): look again this often for a while.
+constexpr auto kTcRecheckFast = std::chrono::milliseconds(50);
+constexpr auto kTcFastFor = std::chrono::milliseconds(3000);
 
 bpf::TcMode tcModeFromOption(const std::string& mode) {
   if (mode == "tcx") return bpf::TcMode::kTcx;
@@ -81,6 +87,7 @@ Status Agent::start() {
   datapath_options.flow_stats = options_.flow_stats;
   // An upgrade goes live only after the first sync below has filled its maps.
   datapath_options.stage_upgrade = true;
+  datapath_options.raw_socket_gate = options_.tc_mode != "off";
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
@@ -106,6 +113,10 @@ Status Agent::start() {
   endpoint_resolver_ = std::make_unique<EndpointResolver>();
   if (options_.tc_mode != "off")
     tc_ = std::make_unique<TcAttachments>(*datapath_, options_.bpffs, tcModeFromOption(options_.tc_mode));
+  if (auto watcher = sources::CgroupWatcher::open(); watcher)
+    cgroup_watcher_ = std::make_unique<sources::CgroupWatcher>(std::move(*watcher));
+  else
+    spdlog::warn("cgroup watcher: {}; workload cgroups are looked at once a second", watcher.error());
   if (Status s = admin_.start(options_.admin_addr); !s) return s;
   spdlog::info("admin API on http://{}", options_.admin_addr);
   if (Status s = startKubeSource(); !s) return s;
@@ -137,22 +148,30 @@ void Agent::run(const std::atomic<bool>& stop) {
     spdlog::error("policy dir {}: {}; changes will be noticed by polling", options_.policy_dir, watcher.error());
   auto last_retry = Clock::now();
   auto last_tc = Clock::now();
+  auto tc_fast_until = Clock::now();
   while (!stop) {
     bool changed = false;
+    const bool tc_fast = Clock::now() < tc_fast_until;
+    const int wait_ms = tc_fast ? static_cast<int>(kTcRecheckFast.count()) : 200;
+    // Policy files, the API and workload cgroups, whichever speaks first. The
+    // API source has no fd: it is waited on, in short steps, before a poll
+    // that then only collects.
     if (kube_source_) {
-      changed = kube_source_->waitForChange(std::chrono::milliseconds(200));
-      if (watcher) {
-        auto waited = watcher->waitForChange(std::chrono::milliseconds(0));
-        changed = changed || (waited && *waited);
-      }
+      changed = kube_source_->waitForChange(std::chrono::milliseconds(cgroup_watcher_ ? 20 : wait_ms));
       refreshKubeMetrics();
-    } else if (watcher) {
-      auto waited = watcher->waitForChange(std::chrono::milliseconds(200));
-      if (!waited) spdlog::warn("{}", waited.error());
-      changed = waited && *waited;
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    pollfd fds[2] = {{watcher ? watcher->fd() : -1, POLLIN, 0},
+                     {cgroup_watcher_ ? cgroup_watcher_->fd() : -1, POLLIN, 0}};
+    if (::poll(fds, 2, kube_source_ ? 0 : wait_ms) < 0 && errno != EINTR) spdlog::warn("poll: {}", std::strerror(errno));
+    if (watcher && (fds[0].revents & POLLIN)) {
+      auto waited = watcher->waitForChange(std::chrono::milliseconds(0));
+      if (!waited) spdlog::warn("{}", waited.error());
+      changed = changed || (waited && *waited);
+    }
+    sources::CgroupWatcher::Changes cgroup_changes;
+    if (cgroup_watcher_ && (fds[1].revents & POLLIN)) cgroup_changes = cgroup_watcher_->drain();
+    // A workload's cgroup created, removed or created again: a new id to write.
+    if (cgroup_changes.directories && !changed) onCgroupDirectories();
     // Workloads whose cgroup was missing are retried: pods' cgroups appear late.
     bool retry = has_unresolved_workloads_ && Clock::now() - last_retry >= kUnresolvedRetry;
     // Hostname endpoints resolved to new addresses: recompile with them.
@@ -160,7 +179,9 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (changed || retry) {
       if (retry) last_retry = Clock::now();
       reload();
-    } else if (Clock::now() - last_tc >= kTcRecheck) {
+    } else if (cgroup_changes.files || Clock::now() - last_tc >= (tc_fast ? kTcRecheckFast : kTcRecheck)) {
+      // A workload's first process (cgroup.events: populated): its backstop now.
+      if (cgroup_changes.files) tc_fast_until = Clock::now() + kTcFastFor;
       last_tc = Clock::now();
       reconcileTc();
     }
@@ -227,6 +248,7 @@ void Agent::reload() {
   for (const auto& [name, cgroup_id] : applied->workload_cgroups)
     tc_workloads_.push_back({name, cgroup_id, cgroups.paths[name]});
   state_.publish(std::move(applied));
+  followCgroups(cgroups);
   if (from_api) api_state_applied_ = true;
   if (from_api && !ready_ && !datapath_->staged()) {
     spdlog::info("Kubernetes API state applied: ready");
@@ -236,7 +258,82 @@ void Agent::reload() {
 }
 
 void Agent::reconcileTc() {
-  if (tc_) tc_->reconcile(tc_workloads_);
+  if (!tc_) return;
+  tc_->reconcile(tc_workloads_);
+  syncBackstops();
+}
+
+// The registered paths' directories changed. Only a workload whose cgroup
+// id changed (created, removed, created again) needs a recompile; a parent
+// that appeared needs a watch and a pods-parent entry.
+void Agent::onCgroupDirectories() {
+  auto applied = state_.current();
+  if (!applied) return;
+  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root);
+  if (!cgroups.sameIds(cgroups_)) {
+    spdlog::info("workload cgroups changed: applying");
+    reload();
+    return;
+  }
+  followCgroups(cgroups);
+}
+
+// After the workloads map has the current ids: the watcher follows the
+// current paths, and the kernel knows the pods parents (--unknown-pods deny),
+// so a cgroup created below one before the agent ties it to a workload is
+// denied (bpf/lib/identity.h), not free. Parents are added before stale ones
+// go; none is the root (podsParents()).
+void Agent::followCgroups(const WorkloadCgroups& cgroups) {
+  cgroups_ = cgroups;
+  if (cgroup_watcher_) {
+    CgroupWatchSet set = cgroupWatchSet(cgroups);
+    cgroup_watcher_->watch(set.dirs, set.event_files);
+  }
+  std::map<uint64_t, uint32_t> desired;
+  if (options_.unknown_pods == "deny")
+    for (const auto& [path, id] : podsParents(cgroups)) desired[id] = 1;
+  auto live = datapath_->readCgroupMap(bpf::Datapath::CgroupMap::kPodsParents);
+  if (!live) {
+    spdlog::error("{}", live.error());
+    return;
+  }
+  CgroupMapDiff diff = diffCgroupMap(desired, *live);
+  for (const auto& [id, value] : diff.put)
+    if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id, value); !st)
+      spdlog::error("{}", st.error());
+  for (uint64_t id : diff.remove)
+    if (auto st = datapath_->deleteCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id); !st)
+      spdlog::error("{}", st.error());
+}
+
+// Which workloads' raw and packet sockets may be created
+// (bpf/lib/sock_create.h): those whose backstop is attached, for the cgroup
+// it judges, and those that can have none. Written after the attach, so a
+// socket is never let out before its backstop is there.
+void Agent::syncBackstops() {
+  std::map<std::string, uint64_t> ids;
+  for (const auto& workload : tc_workloads_) ids[workload.name] = workload.cgroup_id;
+  std::map<uint64_t, uint32_t> desired;
+  for (const auto& status : tc_->status()) {
+    auto id = ids.find(status.workload);
+    if (id == ids.end()) continue;
+    if (status.pending.empty() && status.cgroup_id == id->second)
+      desired[id->second] = EGRESSD_BACKSTOP_ATTACHED;
+    else if (status.none)
+      desired[id->second] = EGRESSD_BACKSTOP_NONE;
+  }
+  auto live = datapath_->readCgroupMap(bpf::Datapath::CgroupMap::kBackstops);
+  if (!live) {
+    spdlog::error("{}", live.error());
+    return;
+  }
+  CgroupMapDiff diff = diffCgroupMap(desired, *live);
+  for (const auto& [id, value] : diff.put)
+    if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kBackstops, id, value); !st)
+      spdlog::error("{}", st.error());
+  for (uint64_t id : diff.remove)
+    if (auto st = datapath_->deleteCgroupMap(bpf::Datapath::CgroupMap::kBackstops, id); !st)
+      spdlog::error("{}", st.error());
 }
 
 }  // namespace egressd::agent

@@ -14,6 +14,7 @@
 #include "agent/endpoint_resolver.h"
 #include "agent/options.h"
 #include "agent/tc_attachments.h"
+#include "agent/workload_cgroups.h"
 #include "bpf/datapath.h"
 #include "bpf/unique_fd.h"
 #include "common/result.h"
@@ -21,6 +22,7 @@
 #include "kube/policy_source.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
+#include "sources/cgroup_watcher.h"
 #include "sync/mirrored_map_backend.h"
 
 namespace egressd::agent {
@@ -52,6 +54,11 @@ class Agent {
   Status startKubeSource();  // Kubernetes mode only (agent_kube.cc)
   void waitForKubeSync();
   void refreshKubeMetrics();
+  // Cgroups (agent.cc): the watcher's set and the kernel's pods parents and
+  // backstops follow the workloads' cgroups.
+  void onCgroupDirectories();
+  void followCgroups(const WorkloadCgroups& cgroups);
+  void syncBackstops();
 
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
@@ -69,6 +76,8 @@ class Agent {
   std::unique_ptr<FlowEventReader> flow_reader_;
   std::unique_ptr<TcAttachments> tc_;  // null with --tc-mode off
   std::vector<TcWorkload> tc_workloads_;
+  std::unique_ptr<sources::CgroupWatcher> cgroup_watcher_;  // null if inotify failed: polling only
+  WorkloadCgroups cgroups_;  // as last applied
   bpf::UniqueFd bpf_stats_fd_;  // keeps kernel BPF run-time stats on while held
   // Monotonic connection counters over an LRU map whose entries come and go:
   // the last value seen per flow, and the running totals per label set.

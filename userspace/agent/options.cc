@@ -47,6 +47,11 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
                  "TC backstop and byte counters on workload interfaces: auto (tcx, else clsact), tcx, clsact, off")
       ->check(CLI::IsMember({"auto", "tcx", "clsact", "off"}))
       ->capture_default_str();
+  app.add_option("--unknown-pods", options.unknown_pods,
+                 "A cgroup below a registered workload's parent directory that no workload names: deny (only "
+                 "trusted DNS and cluster CIDRs; reason unknown_workload) or allow (untouched)")
+      ->check(CLI::IsMember({"deny", "allow"}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach the programs and remove every pin under --bpffs, then exit");

@@ -35,6 +35,10 @@ struct AgentOptions {
   // The TC backstop on workload interfaces: "auto" (tcx, else clsact),
   // "tcx", "clsact" or "off".
   std::string tc_mode = "auto";
+  // A cgroup below a pods parent (the parent directory of registered
+  // workloads) that no workload names: "deny" (EGRESSD_REASON_UNKNOWN_WORKLOAD)
+  // or "allow" (untouched).
+  std::string unknown_pods = "deny";
   std::string log_level = "info";
   bool uninstall = false;
 };

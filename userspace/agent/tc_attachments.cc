@@ -70,6 +70,12 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
       spdlog::warn("{}", removed.error());
     return st;
   }
+  // Its raw sockets may be created from now on (bpf/lib/sock_create.h);
+  // before anyone can read it as attached.
+  if (auto st = datapath_.putCgroupMap(bpf::Datapath::CgroupMap::kBackstops, workload.cgroup_id,
+                                       EGRESSD_BACKSTOP_ATTACHED);
+      !st)
+    spdlog::warn("{}", st.error());
   spdlog::info("workload {}: TC backstop {} on {} (ifindex {}, {}{})", workload.name, adopted ? "adopted" : "attached",
                host->name, host->ifindex, bpf::tcModeName(used),
                host->in_agent_netns ? "" : ", in another network namespace");
@@ -133,16 +139,24 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
     }
   }
   std::set<std::string> wanted;
+  const auto agent_netns = netns::netnsInode("/proc/self/ns/net");
   for (const auto& workload : workloads) {
     wanted.insert(workload.name);
     const Seen& s = seen[workload.name];
     std::string why;
+    bool none = false;  // no backstop possible: its raw sockets stay untouched
     if (!s.pid) {
       why = "no process in its cgroup yet";
+    } else if (agent_netns && s.netns_inode == *agent_netns) {
+      // Not `none`: a runtime may move the process into the cgroup before
+      // into the pod's namespace. The kernel exempts host-network sockets
+      // itself (bpf/lib/sock_create.h).
+      why = "host network: no interface of its own";
     } else if (const auto& sharing = by_netns[s.netns_inode]; sharing.size() > 1) {
       // One interface, several policies: the backstop could not tell whose
       // packet it sees. A pod's namespace is its own; this is not one.
       why = "shares its network namespace with workload " + (sharing[0] == workload.name ? sharing[1] : sharing[0]);
+      none = true;
       std::lock_guard lock(mutex_);
       if (auto it = attached_.find(workload.name); it != attached_.end()) {
         detach(workload.name, it->second);
@@ -167,6 +181,7 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
         }
         attached_[workload.name] = std::move(fresh);
         pending_.erase(workload.name);
+        none_.erase(workload.name);
         continue;
       } else {
         why = st.error();
@@ -174,6 +189,10 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
     }
     std::lock_guard lock(mutex_);
     if (attached_.count(workload.name)) continue;  // keep the last good attachment
+    if (none)
+      none_.insert(workload.name);
+    else
+      none_.erase(workload.name);
     auto& last = pending_[workload.name];
     if (last != why) spdlog::info("workload {}: no TC backstop yet: {}", workload.name, why);
     last = why;
@@ -188,6 +207,7 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
     it = attached_.erase(it);
   }
   for (auto it = pending_.begin(); it != pending_.end();) it = wanted.count(it->first) ? std::next(it) : pending_.erase(it);
+  for (auto it = none_.begin(); it != none_.end();) it = wanted.count(*it) ? std::next(it) : none_.erase(it);
   if (first_reconcile_) {
     first_reconcile_ = false;
     removeLeftovers();
@@ -222,8 +242,9 @@ void TcAttachments::removeLeftovers() {
 std::vector<TcInterfaceStatus> TcAttachments::status() const {
   std::lock_guard lock(mutex_);
   std::vector<TcInterfaceStatus> out;
-  for (const auto& [name, a] : attached_) out.push_back({name, a.interface, a.ifindex, bpf::tcModeName(a.mode), ""});
-  for (const auto& [name, why] : pending_) out.push_back({name, "", 0, "", why});
+  for (const auto& [name, a] : attached_)
+    out.push_back({name, a.interface, a.ifindex, bpf::tcModeName(a.mode), "", false, a.cgroup_id});
+  for (const auto& [name, why] : pending_) out.push_back({name, "", 0, "", why, none_.count(name) > 0});
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct TcInterfaceStatus {
   uint32_t ifindex = 0;
   std::string mode;       // "tcx" or "clsact"; empty while pending
   std::string pending;    // why it is not attached (yet)
+  bool none = false;      // it can have none (host network, shared namespace)
+  uint64_t cgroup_id = 0; // attached: the cgroup the backstop judges for
 };
 
 class TcAttachments {
@@ -63,6 +66,7 @@ class TcAttachments {
   mutable std::mutex mutex_;  // guards attached_ and pending_ for status()
   std::map<std::string, Attached> attached_;
   std::map<std::string, std::string> pending_;
+  std::set<std::string> none_;  // pending ones that can have no backstop
 };
 
 }  // namespace egressd::agent

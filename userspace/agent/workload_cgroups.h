@@ -1,7 +1,10 @@
 #pragma once
-// Finds the cgroup id of each local Workload (its cgroup directory's inode).
+// Finds the cgroup id of each local Workload (its cgroup directory's inode),
+// and what else the kernel and the cgroup watcher need to know about those
+// directories: the pods parents (bpf/lib/identity.h) and what to watch.
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,10 +16,40 @@ struct WorkloadCgroups {
   std::map<std::string, uint64_t> resolved;       // "ns/name" -> cgroup id
   std::map<std::string, std::string> paths;       // "ns/name" -> cgroup directory (resolved ones)
   std::map<std::string, std::string> unresolved;  // "ns/name" -> why not
+  // "ns/name" -> the directory it names, resolved or not, when that is below
+  // the root (a missing one may appear later: the watcher looks for it).
+  std::map<std::string, std::string> wanted;
+  std::string root;  // the canonical cgroup root they were resolved against
+
+  // Same workloads on the same cgroups: nothing for the kernel to change.
+  bool sameIds(const WorkloadCgroups& other) const { return resolved == other.resolved; }
 };
 
 // `cgroup_root` empty means the cgroup2 mount root. A workload must live at
 // or below it: the hooks attached there see nothing else.
 WorkloadCgroups resolveWorkloadCgroups(const std::vector<policy::Workload>& workloads, const std::string& cgroup_root);
+
+// The pods parents: the parent directory of each wanted workload cgroup that
+// exists, as directory -> cgroup id. Never the root itself: that would make
+// every cgroup of the machine outside the workloads an unknown workload.
+std::map<std::string, uint64_t> podsParents(const WorkloadCgroups& cgroups);
+
+// What the cgroup watcher follows: directories whose children come and go
+// (each wanted cgroup's parent, or its nearest existing ancestor while the
+// parent is missing) and each resolved workload's cgroup.events (populated).
+struct CgroupWatchSet {
+  std::set<std::string> dirs;
+  std::set<std::string> event_files;
+  bool operator==(const CgroupWatchSet&) const = default;
+};
+CgroupWatchSet cgroupWatchSet(const WorkloadCgroups& cgroups);
+
+// A kernel map of cgroup id -> value brought to `desired`: what to put and
+// what to delete (the ids no longer desired).
+struct CgroupMapDiff {
+  std::map<uint64_t, uint32_t> put;
+  std::vector<uint64_t> remove;
+};
+CgroupMapDiff diffCgroupMap(const std::map<uint64_t, uint32_t>& desired, const std::map<uint64_t, uint32_t>& live);
 
 }  // namespace egressd::agent

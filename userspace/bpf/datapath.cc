@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -54,6 +55,16 @@ uint32_t countKeys(int fd, uint32_t key_size) {
     ++count;
   }
   return count;
+}
+
+// The cookie of the agent's network namespace (0 if the kernel can't say):
+// a workload socket there is host network, with no backstop to wait for.
+uint64_t ownNetnsCookie() {
+  UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (!fd.valid() || ::getsockopt(fd.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) return 0;
+  return cookie;
 }
 
 // Why a pinned map cannot serve as `map` (libbpf would refuse to reuse it);
@@ -173,7 +184,8 @@ bool sameBytes(const std::string& path, const bpf_map* map, const btf* ours) {
 // between the first swap and the last.
 bool writtenByAgent(const std::string& name) {
   static const std::set<std::string> kNames = {"abi_info",  "workloads",   "scopes",   "dest_prefixes", "dest_ports",
-                                               "dns_names", "dns_servers", "gateways", "tc_ifaces"};
+                                               "dns_names", "dns_servers", "gateways", "tc_ifaces",
+                                               "pods_parents", "backstops"};
   return kNames.count(name) > 0;
 }
 
@@ -487,6 +499,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   state->skel->rodata->dns_min_ttl_s = options.dns_min_ttl_s;
   state->skel->rodata->dns_max_ttl_s = options.dns_max_ttl_s;
   state->skel->rodata->flow_stats_enabled = options.flow_stats ? 1 : 0;
+  state->skel->rodata->raw_socket_gate = options.raw_socket_gate ? 1 : 0;
+  state->skel->rodata->host_netns_cookie = ownNetnsCookie();
 
   if (auto st = recoverInterruptedUpgrade(state->bpffs_dir); !st) return fail(st.error());
   auto plan = planPins(obj, state->bpffs_dir);
@@ -742,6 +756,42 @@ Result<std::map<uint32_t, uint64_t>> Datapath::readTcIfaces() {
   });
   if (!st) return fail(st.error());
   return out;
+}
+
+namespace {
+int cgroupMapFd(const egress_sock& skel, Datapath::CgroupMap map) {
+  return bpf_map__fd(map == Datapath::CgroupMap::kPodsParents ? skel.maps.pods_parents : skel.maps.backstops);
+}
+const char* cgroupMapName(Datapath::CgroupMap map) {
+  return map == Datapath::CgroupMap::kPodsParents ? "pods_parents" : "backstops";
+}
+}  // namespace
+
+Result<std::map<uint64_t, uint32_t>> Datapath::readCgroupMap(CgroupMap map) {
+  const int fd = cgroupMapFd(*state_->skel, map);
+  std::map<uint64_t, uint32_t> out;
+  // Both values are {__u32, __u32 pad}: the first word is what counts.
+  auto st = mapForEachKey<egressd_workload_key>(fd, cgroupMapName(map), [&](const egressd_workload_key& key) -> Status {
+    egressd_backstop_value value{};
+    if (bpf_map_lookup_elem(fd, &key, &value) == 0) out[key.cgroup_id] = value.state;
+    return Ok{};
+  });
+  if (!st) return fail(st.error());
+  return out;
+}
+
+Status Datapath::putCgroupMap(CgroupMap map, uint64_t cgroup_id, uint32_t value) {
+  static_assert(sizeof(egressd_backstop_value) == sizeof(egressd_pods_parent_value));
+  const egressd_workload_key key{cgroup_id};
+  const egressd_backstop_value entry{value, 0};
+  return mapPut(cgroupMapFd(*state_->skel, map), cgroupMapName(map), key, entry);
+}
+
+Status Datapath::deleteCgroupMap(CgroupMap map, uint64_t cgroup_id) {
+  const egressd_workload_key key{cgroup_id};
+  if (bpf_map_delete_elem(cgroupMapFd(*state_->skel, map), &key) != 0 && errno != ENOENT)
+    return fail(errnoMessage(std::string("delete from map ") + cgroupMapName(map), errno));
+  return Ok{};
 }
 
 int Datapath::flowEventsFd() const { return bpf_map__fd(state_->skel->maps.flow_events); }

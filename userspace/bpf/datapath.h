@@ -34,6 +34,9 @@ struct DatapathOptions {
   // links once the caller has filled the maps (the agent: after its first
   // sync). false: open() moves them at once (tests, benchmarks).
   bool stage_upgrade = false;
+  // The agent attaches TC backstops: refuse a workload's raw and packet
+  // sockets until its backstop is there (bpf/lib/sock_create.h).
+  bool raw_socket_gate = false;
 };
 
 struct FlowEntry {
@@ -107,6 +110,12 @@ class Datapath {
   // Only while it still names cgroup_id: a reused index may be another's.
   Status deleteTcIface(uint32_t ifindex, uint64_t cgroup_id);
   Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id
+  // Cgroups the agent describes to the kernel beside the policy maps:
+  // `pods_parents` (value ignored) and `backstops` (EGRESSD_BACKSTOP_*).
+  enum class CgroupMap { kPodsParents, kBackstops };
+  Result<std::map<uint64_t, uint32_t>> readCgroupMap(CgroupMap map);
+  Status putCgroupMap(CgroupMap map, uint64_t cgroup_id, uint32_t value);
+  Status deleteCgroupMap(CgroupMap map, uint64_t cgroup_id);
   // True if the maps of a previous agent (same ABI) were reused.
   bool adopted() const;
   // An upgrade is loaded and filled through maps() but not live yet: the

@@ -28,6 +28,8 @@ std::string_view reasonName(egressd_reason reason) {
     case EGRESSD_REASON_GATEWAY_ROUTE: return "gateway_route";
     case EGRESSD_REASON_GATEWAY_WORKLOAD: return "gateway_workload";
     case EGRESSD_REASON_INBOUND_REPLY: return "inbound_reply";
+    case EGRESSD_REASON_UNKNOWN_WORKLOAD: return "unknown_workload";
+    case EGRESSD_REASON_BACKSTOP_PENDING: return "backstop_pending";
     case EGRESSD_REASON_COUNT: break;
   }
   return "unknown";
@@ -58,6 +60,7 @@ std::string_view hookName(egressd_hook hook) {
     case EGRESSD_HOOK_CONNECT6: return "connect6";
     case EGRESSD_HOOK_SENDMSG4: return "sendmsg4";
     case EGRESSD_HOOK_SENDMSG6: return "sendmsg6";
+    case EGRESSD_HOOK_SOCK_CREATE: return "sock_create";
     case EGRESSD_HOOK_COUNT: break;
   }
   return "unknown";

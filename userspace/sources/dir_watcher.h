@@ -21,6 +21,7 @@ class DirWatcher {
   // changed: events are drained, then it waits `settle` for the rest of a burst.
   Result<bool> waitForChange(std::chrono::milliseconds timeout,
                              std::chrono::milliseconds settle = std::chrono::milliseconds(10));
+  int fd() const { return inotify_fd_; }  // readable when a change is queued
 
  private:
   DirWatcher(int inotify_fd, std::string dir) : inotify_fd_(inotify_fd), dir_(std::move(dir)) {}
