@@ -176,12 +176,12 @@ void Agent::run(const std::atomic<bool>& stop) {
     bool retry = has_unresolved_workloads_ && Clock::now() - last_retry >= kUnresolvedRetry;
     // Hostname endpoints resolved to new addresses: recompile with them.
     if (endpoint_resolver_ && endpoint_resolver_->takeChanged()) changed = true;
+    // A workload's first process (cgroup.events: populated): its backstop now.
+    if (cgroup_changes.files) tc_fast_until = Clock::now() + kTcFastFor;
     if (changed || retry) {
       if (retry) last_retry = Clock::now();
       reload();
     } else if (cgroup_changes.files || Clock::now() - last_tc >= (tc_fast ? kTcRecheckFast : kTcRecheck)) {
-      // A workload's first process (cgroup.events: populated): its backstop now.
-      if (cgroup_changes.files) tc_fast_until = Clock::now() + kTcFastFor;
       last_tc = Clock::now();
       reconcileTc();
     }
