@@ -56,7 +56,6 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 {
 	__u64 cgroup_id = 0;
 	const struct egressd_workload_value *w = egressd_find_workload_id(&cgroup_id);
-	const struct egressd_workload_value unknown = EGRESSD_UNKNOWN_WORKLOAD_VALUE;
 	/* As connect() got them: a redirect rewrites ctx to the gateway's. */
 	struct egressd_addr original = dst;
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
@@ -65,15 +64,17 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	__u32 scope_id;
 	__u8 l4;
 
-	/* No workload, but below a pods parent: the init policy. */
-	if (!w && egressd_in_unknown_workload(&cgroup_id))
-		w = &unknown;
-	if (!w) {
+	if (w) {
+		workload_flags = w->flags;
+		scope_id = w->scope_id;
+	} else if (egressd_in_unknown_workload(&cgroup_id)) {
+		/* No workload, but below a pods parent: the init policy. */
+		workload_flags = EGRESSD_WORKLOAD_F_UNKNOWN;
+		scope_id = EGRESSD_SCOPE_NONE;
+	} else {
 		egressd_count(hook, EGRESSD_REASON_NOT_WORKLOAD, 1);
 		return EGRESSD_ALLOW;
 	}
-	workload_flags = w->flags;
-	scope_id = w->scope_id;
 	l4 = egressd_l4_protocol(ctx);
 	d = egressd_decide(scope_id, workload_flags, &dst, port, l4);
 	if (d.verdict == EGRESSD_VERDICT_REDIRECTED &&

@@ -44,7 +44,10 @@ static __always_inline struct egressd_workload_value *egressd_find_workload_id(_
  * or below no parent, gets 0: untouched. Callers ask only after
  * egressd_find_workload_id() found nothing: a workload's own tasks pay
  * nothing for this. */
-static __always_inline int egressd_in_unknown_workload(__u64 *cgroup_id)
+/* A global function: the verifier checks the walk once per program, not
+ * again on every path of the hook that calls it (connect4 stays within its
+ * instruction budget). 0: not below a parent. */
+__attribute__((noinline)) __u64 egressd_unknown_workload_id(void)
 {
 	struct egressd_workload_key key = {};
 	__u64 below = 0; /* the ancestor one level deeper than `level` */
@@ -54,15 +57,21 @@ static __always_inline int egressd_in_unknown_workload(__u64 *cgroup_id)
 		if (!key.cgroup_id)
 			continue;
 		/* The deepest parent on the path decides. */
-		if (bpf_map_lookup_elem(&pods_parents, &key)) {
-			if (!below)
-				return 0;
-			*cgroup_id = below;
-			return 1;
-		}
+		if (bpf_map_lookup_elem(&pods_parents, &key))
+			return below;
 		below = key.cgroup_id;
 	}
 	return 0;
+}
+
+static __always_inline int egressd_in_unknown_workload(__u64 *cgroup_id)
+{
+	__u64 id = egressd_unknown_workload_id();
+
+	if (!id)
+		return 0;
+	*cgroup_id = id;
+	return 1;
 }
 
 /* How an unknown workload is described to the decision: no scope, and the

@@ -55,9 +55,9 @@ TEST_F(DatapathTest, MapFillCountsEntriesAgainstCapacity) {
 
 TEST_F(DatapathTest, ProgramsReportIdsAttachPointsAndVerifierBudget) {
   const auto programs = datapath_->programs();
-  // connect4/6, sendmsg4/6, getpeername4/6, DNS egress/ingress, sock_release,
+  // connect4/6, sendmsg4/6, getpeername4/6, DNS egress/ingress, sock_create, sock_release,
   // then the TC pair (attached per workload interface, not at the root)
-  ASSERT_EQ(programs.size(), 11u);
+  ASSERT_EQ(programs.size(), 12u);
   for (const auto& p : programs) {
     EXPECT_GT(p.id, 0u) << p.name;
     EXPECT_GT(p.verified_insns, 0u) << p.name;
