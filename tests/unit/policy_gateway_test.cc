@@ -34,7 +34,7 @@ const Case kCases[] = {
     {"Gateway", "port number out of range", "{selector: {istio: egressgateway}, servers: [{port: {number: 70000, name: http, protocol: HTTP}, hosts: [a.example.com]}]}", false, "servers[0].port.number must be between 1 and 65535"},
     {"Gateway", "port name required", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, protocol: HTTP}, hosts: [a.example.com]}]}", false, "servers[0].port.name is required"},
     {"Gateway", "protocol required", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http}, hosts: [a.example.com]}]}", false, "servers[0].port.protocol is required"},
-    {"Gateway", "unknown protocol", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http, protocol: FTP}, hosts: [a.example.com]}]}", false, "\"FTP\" is not a valid gateway protocol"},
+    {"Gateway", "unknown protocol", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http, protocol: FTP}, hosts: [a.example.com]}]}", false, "\"FTP\" is not a valid protocol"},
     {"Gateway", "duplicate port names", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: web, protocol: HTTP}, hosts: [a.example.com]}, {port: {number: 8080, name: web, protocol: HTTP}, hosts: [b.example.com]}]}", false, "servers[1].port.name \"web\" is already used by servers[0]"},
     {"Gateway", "short host name", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['shop/api']}]}", false, "short names (non FQDN) are not allowed"},
     {"Gateway", "bad host namespace", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['Bad_NS/a.example.com']}]}", false, "must be \"*\", \".\" or a namespace name"},
@@ -53,7 +53,11 @@ const Case kCases[] = {
     {"Gateway", "unknown field warns", "{selector: {istio: egressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [a.example.com], hostz: [x]}]}", true, "servers[0].hostz is not a known field"},
     // VirtualService (Istio's ValidateVirtualService)
     {"VirtualService", "seed TLS route", "{hosts: [api.example.com], gateways: [mesh, istio-system/egress], tls: [{match: [{gateways: [mesh], port: 443, sniHosts: [api.example.com]}], route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 443}}}]}]}", true, ""},
-    {"VirtualService", "hosts required", "{tls: [{match: [{sniHosts: [a.example.com]}], route: [{destination: {host: gw}}]}]}", false, "hosts must list at least one host"},
+    // No hosts: a delegate VirtualService, which Istio allows only with http routes.
+    {"VirtualService", "delegate with tls routes", "{tls: [{match: [{sniHosts: [a.example.com]}], route: [{destination: {host: gw}}]}]}", false, "tls must be empty in a delegate VirtualService"},
+    {"VirtualService", "delegate with http routes", "{http: [{route: [{destination: {host: gw}}]}]}", true, "egressd does not follow delegation"},
+    {"VirtualService", ":authority in headers and rewrite", "{hosts: [a.example.com], http: [{headers: {request: {set: {':authority': x}}}, rewrite: {authority: y}, route: [{destination: {host: gw}}]}]}", false, "cannot set :authority in both"},
+    {"VirtualService", "JWT claim match on the mesh", "{hosts: [a.example.com], http: [{match: [{headers: {'@request.auth.claims.sub': {exact: x}}}], route: [{destination: {host: gw}}]}]}", false, "only supported on gateways"},
     {"VirtualService", "routes required", "{hosts: [a.example.com]}", false, "must have http, tls or tcp routes"},
     {"VirtualService", "* bound to mesh", "{hosts: ['*'], tcp: [{route: [{destination: {host: gw}}]}]}", false, "\"*\" is not allowed for VirtualServices bound to the mesh gateway"},
     {"VirtualService", "* bound to a gateway only", "{hosts: ['*'], gateways: [istio-system/egress], tcp: [{route: [{destination: {host: gw}}]}]}", true, ""},
@@ -93,10 +97,11 @@ const Case kCases[] = {
     {"DestinationRule", "duplicate subsets", "{host: gw, subsets: [{name: a}, {name: a}]}", false, "subsets[1].name \"a\" is already used by subsets[0]"},
     {"DestinationRule", "port level ISTIO_MUTUAL", "{host: gw, trafficPolicy: {portLevelSettings: [{port: {number: 80}, tls: {mode: ISTIO_MUTUAL, sni: edition.cnn.com}}]}}", true, ""},
     {"DestinationRule", "unknown tls mode", "{host: gw, trafficPolicy: {tls: {mode: STRICT}}}", false, "trafficPolicy.tls.mode \"STRICT\" is not a valid mode"},
-    {"DestinationRule", "ISTIO_MUTUAL with a certificate", "{host: gw, trafficPolicy: {tls: {mode: ISTIO_MUTUAL, clientCertificate: /c.pem}}}", false, "ISTIO_MUTUAL cannot have a client certificate"},
+    // Istio's ValidateTLS has no rule against files with ISTIO_MUTUAL (they are ignored).
+    {"DestinationRule", "ISTIO_MUTUAL with a certificate", "{host: gw, trafficPolicy: {tls: {mode: ISTIO_MUTUAL, clientCertificate: /c.pem}}}", true, ""},
     {"DestinationRule", "MUTUAL needs a client certificate", "{host: gw, trafficPolicy: {tls: {mode: MUTUAL}}}", false, "trafficPolicy.tls.clientCertificate is required"},
-    {"DestinationRule", "port level without port", "{host: gw, trafficPolicy: {portLevelSettings: [{tls: {mode: SIMPLE}}]}}", false, "portLevelSettings[0].port.number must be between 1 and 65535"},
-    {"DestinationRule", "port level twice", "{host: gw, trafficPolicy: {portLevelSettings: [{port: {number: 80}}, {port: {number: 80}}]}}", false, "portLevelSettings[1].port.number 80 is already used"},
+    {"DestinationRule", "port level without port", "{host: gw, trafficPolicy: {portLevelSettings: [{tls: {mode: SIMPLE}}]}}", false, "portLevelSettings[0].port is required"},
+    {"DestinationRule", "port level twice", "{host: gw, trafficPolicy: {portLevelSettings: [{port: {number: 80}, tls: {mode: SIMPLE}}, {port: {number: 80}, tls: {mode: SIMPLE}}]}}", false, "portLevelSettings[1].port.number 80 is already used"},
     {"DestinationRule", "subset traffic policy checked", "{host: gw, subsets: [{name: a, trafficPolicy: {tls: {mode: BOGUS}}}]}", false, "subsets[0].trafficPolicy.tls.mode"},
     {"DestinationRule", "exportTo * with others", "{host: gw, exportTo: ['*', a]}", false, "\"*\" (everyone) cannot be combined"},
     // core v1 Service (Kubernetes API server rules)

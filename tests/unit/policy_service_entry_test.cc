@@ -29,7 +29,9 @@ const Case kCases[] = {
     {"bare * host", "hosts: ['*'], ports: [{number: 443, name: tls, protocol: TLS}]", false, "hosts[0] \"*\" is not allowed"},
     {"wildcard first label", "hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}]", true, ""},
     {"partial wildcard suffix", "hosts: ['foo*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}]", false, "partial wildcard"},
-    {"partial wildcard prefix", "hosts: ['*foo.example.com'], ports: [{number: 443, name: tls, protocol: TLS}]", false, "partial wildcard"},
+    // Istio warns (not rejects) on a partial wildcard prefix.
+    {"partial wildcard prefix", "hosts: ['*foo.example.com'], ports: [{number: 443, name: tls, protocol: TLS}]", true, ""},
+    {"IP address as host", "hosts: ['192.0.2.1'], ports: [{number: 443, name: tls, protocol: TLS}]", false, "is not a host name"},
     {"wildcard in middle label", "hosts: ['a.*.com'], ports: [{number: 443, name: tls, protocol: TLS}]", false, "wildcard outside the first label"},
     {"label of 64 chars", "hosts: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com], ports: [{number: 443, name: tls, protocol: TLS}]", false, "longer than 63"},
     {"label of 63 chars", "hosts: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com], ports: [{number: 443, name: tls, protocol: TLS}]", true, ""},
@@ -46,7 +48,9 @@ const Case kCases[] = {
     {"CIDR with DNS_ROUND_ROBIN", "hosts: [db.example.com], addresses: [192.0.2.0/24], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS_ROUND_ROBIN", false, "CIDR addresses are allowed only"},
     {"plain IP address with DNS", "hosts: [db.example.com], addresses: [192.0.2.10], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS", true, ""},
     {"endpoints with NONE", "hosts: [api.example.com], endpoints: [{address: 192.0.2.1}], ports: [{number: 443, name: tls, protocol: TLS}], resolution: NONE", false, "endpoints must be empty when resolution is NONE"},
-    {"STATIC without endpoints", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", false, "endpoints are required with resolution STATIC"},
+    {"STATIC with addresses, no endpoints", "hosts: [api.example.com], addresses: [192.0.2.1], ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", true, ""},
+    {"DYNAMIC_DNS with a TCP port", "hosts: ['*.example.com'], ports: [{number: 5432, name: pg, protocol: TCP}], resolution: DYNAMIC_DNS", false, "must be HTTP, TLS, GRPC or HTTP2"},
+    {"DYNAMIC_DNS with an exact host", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DYNAMIC_DNS", false, "must be a wildcard with resolution DYNAMIC_DNS"},
     {"STATIC with workloadSelector", "hosts: [api.internal], workloadSelector: {labels: {app: vm}}, ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", true, ""},
     {"STATIC with hostname endpoint", "hosts: [api.example.com], endpoints: [{address: api.example.com}], ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", false, "endpoints[0].address \"api.example.com\" is not an IP address"},
     {"STATIC with IP endpoints", "hosts: [api.example.com], endpoints: [{address: 192.0.2.1}, {address: '2001:db8::1'}], ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", true, ""},
@@ -141,6 +145,7 @@ const WarningCase kWarningCases[] = {
     {"selector without labels", "hosts: [api.internal], workloadSelector: {}, ports: [{number: 443, name: tls, protocol: TLS}], resolution: STATIC", "workloadSelector has no labels"},
     {"misspelt field", "hosts: [api.example.com], resolutin: DNS, ports: [{number: 443, name: tls, protocol: TLS}]", "resolutin is not a known field (ignored)"},
     {"misspelt port field", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocl: TLS}], resolution: DNS", "ports[0].protocl is not a known field"},
+    {"partial wildcard host", "hosts: ['*foo.example.com'], ports: [{number: 443, name: tls, protocol: TLS}]", "is a partial wildcard: egressd matches whole DNS labels only"},
     {"targetPort with NONE", "hosts: [api.example.com], ports: [{number: 443, name: tls, protocol: TLS, targetPort: 8443}]", "targetPort has no effect"},
 };
 

@@ -22,7 +22,7 @@ const Case kCases[] = {
     {"any namespace, one host", "{egress: [{hosts: ['*/api.example.com']}]}", true, ""},
     {"wildcard dnsName", "{egress: [{hosts: ['~/*', 'shop/*.example.com']}]}", true, ""},
     {"host without namespace", "{egress: [{hosts: [api.example.com]}]}", false, "egress[0].hosts[0] \"api.example.com\" must be of the form namespace/dnsName"},
-    {"invalid namespace", "{egress: [{hosts: ['Bad_NS/*']}]}", false, "\"Bad_NS\" must be \"*\", \".\", \"~\" or a namespace name"},
+    {"invalid namespace", "{egress: [{hosts: ['Bad_NS/*']}]}", false, "\"Bad_NS\" must be \"*\", \".\" or a namespace name, optionally prefixed by \"~\""},
     {"empty namespace", "{egress: [{hosts: ['/api.example.com']}]}", false, "namespace and dnsName cannot be empty"},
     {"empty dnsName", "{egress: [{hosts: ['./']}]}", false, "namespace and dnsName cannot be empty"},
     {"partial wildcard", "{egress: [{hosts: ['./foo*.example.com']}]}", false, "partial wildcard"},
@@ -43,6 +43,16 @@ const Case kCases[] = {
     {"egressProxy with REGISTRY_ONLY", "{egress: [{hosts: ['./*']}], outboundTrafficPolicy: {mode: REGISTRY_ONLY, egressProxy: {host: proxy.example.com, port: {number: 3128}}}}", false, "egressProxy can only be set with mode ALLOW_ANY"},
     {"empty spec", "{}", false, "spec is empty"},
     {"egress not a list", "{egress: {hosts: ['./*']}}", false, "egress must be a list"},
+    {"exclusion of a namespace", "{egress: [{hosts: ['*/*', '~ext/*']}]}", true, ""},
+    {"exclusion of a host everywhere", "{egress: [{hosts: ['*/*', '~/api.example.com']}]}", true, ""},
+    {"exclusion with a bad namespace", "{egress: [{hosts: ['*/*', '~Bad_NS/*']}]}", false, "optionally prefixed by \"~\""},
+    {"short egress host", "{egress: [{hosts: ['./api']}]}", false, "short names are not allowed"},
+    {"captureMode IPTABLES on a unix listener", "{egress: [{port: {number: 0}, bind: 'unix:///var/run/e.sock', captureMode: IPTABLES, hosts: ['./*']}]}", false, "must be DEFAULT or NONE"},
+    {"ingress without a port", "{ingress: [{defaultEndpoint: '127.0.0.1:80'}]}", false, "ingress[0].port is required"},
+    {"ingress to a remote endpoint", "{ingress: [{port: {number: 80, name: http, protocol: HTTP}, defaultEndpoint: '192.0.2.1:80'}]}", false, "must be 127.0.0.1:PORT"},
+    {"empty inboundConnectionPool", "{inboundConnectionPool: {}}", false, "must set http or tcp"},
+    {"egressProxy without port", "{outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: proxy.example.com}}}", false, "egressProxy.port is required"},
+    {"egressProxy without mode (REGISTRY_ONLY)", "{outboundTrafficPolicy: {egressProxy: {host: proxy.example.com, port: {number: 3128}}}}", false, "can only be set with mode ALLOW_ANY"},
     {"selector wildcard", "{workloadSelector: {labels: {app: 'web*'}}, egress: [{hosts: ['./*']}]}", false, "wildcards are not supported in selectors"},
 };
 
@@ -78,6 +88,8 @@ const WarningCase kWarningCases[] = {
     {"*/* with others", "{egress: [{hosts: ['*/*', 'istio-system/*']}]}", "\"*/*\" already selects every host"},
     {"selector without labels", "{workloadSelector: {}, egress: [{hosts: ['./*']}]}", "workloadSelector has no labels"},
     {"misspelt field", "{egres: [], egress: [{hosts: ['./*']}]}", "egres is not a known field"},
+    {"ingress listener", "{ingress: [{port: {number: 8080, protocol: HTTP, name: http}, defaultEndpoint: '127.0.0.1:8080'}]}", "inbound listeners are not enforced by egressd"},
+    {"egressProxy", "{outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: proxy.example.com, port: {number: 3128}}}}", "egressProxy is not enforced by egressd"},
 };
 
 class PolicySidecarWarnings : public ::testing::TestWithParam<WarningCase> {};

@@ -118,6 +118,9 @@ void parseMeshConfigMap(const YAML::Node& doc, DocumentContext& ctx) {
       for (const FieldIssue& issue : inner_reader.issues()) {
         reader.fail("data.mesh." + issue.field, issue.message, text_node);
       }
+      for (const FieldIssue& issue : inner_reader.warnings()) {
+        reader.warn("data.mesh." + issue.field, issue.message, text_node);
+      }
     } catch (const YAML::Exception& e) {
       reader.fail("data.mesh", "is not valid YAML: " + e.msg, text_node);
     }

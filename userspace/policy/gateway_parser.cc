@@ -62,6 +62,9 @@ GatewayServer readServer(R& reader, const YAML::Node& item, const std::string& f
             .value_or(0);
     server.port_name = reader.string(R::child(port, "name"), field + ".port.name").value_or("");
     server.port_protocol = reader.string(R::child(port, "protocol"), field + ".port.protocol").value_or("");
+    server.port_target =
+        reader.number(R::child(port, "targetPort"), field + ".port.targetPort", std::numeric_limits<uint32_t>::max())
+            .value_or(0);
   } else if (!R::present(port)) {
     reader.fail(field + ".port", "is required", item);
   }

@@ -46,9 +46,12 @@ void validateServerTls(const GatewayServer& server, const std::string& field, Fi
   }
   const ServerTls& tls = *server.tls;
   if (!tls_port) {
-    const bool http_redirect_only = protocol && isHttpFamily(*protocol) && tls.server_certificate.empty() &&
-                                    tls.private_key.empty() && tls.ca_certificates.empty() &&
-                                    tls.credential_name.empty();
+    // As Istio: on an HTTP port only a passthrough tls block without
+    // certificates (httpsRedirect) is allowed; on other ports none.
+    const bool passthrough = tls.mode == ServerTlsMode::kPassthrough || tls.mode == ServerTlsMode::kAutoPassthrough;
+    const bool http_redirect_only = protocol && isHttpFamily(*protocol) && passthrough &&
+                                    tls.server_certificate.empty() && tls.private_key.empty() &&
+                                    tls.ca_certificates.empty();
     if (!http_redirect_only) {
       error(out, field + ".tls",
             "cannot be set on a " +
@@ -57,7 +60,7 @@ void validateServerTls(const GatewayServer& server, const std::string& field, Fi
     }
     return;
   }
-  if (tls.https_redirect) error(out, field + ".tls.httpsRedirect", "applies to HTTP ports only");
+  if (tls.https_redirect) warn(out, field + ".tls.httpsRedirect", "should only be used with HTTP servers");
   switch (tls.mode) {
     case ServerTlsMode::kIstioMutual:
       if (!tls.server_certificate.empty() || !tls.private_key.empty() || !tls.ca_certificates.empty() ||
@@ -77,6 +80,10 @@ void validateServerTls(const GatewayServer& server, const std::string& field, Fi
       break;
     case ServerTlsMode::kPassthrough:
     case ServerTlsMode::kAutoPassthrough:
+      if (!tls.server_certificate.empty() || !tls.private_key.empty() || !tls.ca_certificates.empty() ||
+          !tls.credential_name.empty()) {
+        warn(out, field + ".tls", "certificates are ignored in PASSTHROUGH mode");
+      }
       break;
   }
 }
@@ -84,19 +91,26 @@ void validateServerTls(const GatewayServer& server, const std::string& field, Fi
 void validateServer(const GatewayServer& server, const std::string& field, Findings& out) {
   if (server.hosts.empty()) error(out, field + ".hosts", "must list at least one host");
   for (size_t h = 0; h < server.hosts.size(); ++h) validateServerHost(server.hosts[h], at(field + ".hosts", h), out);
-  if (server.port_number < 1 || server.port_number > 65535) {
+  const bool unix_bind = server.bind.rfind(kUnixPrefix, 0) == 0;
+  if ((server.port_number != 0 || !unix_bind) && (server.port_number < 1 || server.port_number > 65535)) {
     error(out, field + ".port.number", "must be between 1 and 65535, got " + std::to_string(server.port_number));
+  }
+  if (server.port_target != 0) error(out, field + ".port.targetPort", "has no effect on a Gateway; remove it");
+  if (unix_bind) {
+    if (auto err = checkUnixAddress(server.bind); !err.empty()) error(out, field + ".bind", err);
+    if (server.port_number != 0) error(out, field + ".port.number", "must be 0 with a unix:// bind address");
   }
   if (server.port_name.empty()) error(out, field + ".port.name", "is required");
   const auto protocol = parseProtocol(server.port_protocol);
   if (server.port_protocol.empty()) {
     error(out, field + ".port.protocol", "is required (" + std::string(kKnownProtocols) + ")");
-  } else if (!protocol || *protocol == PortProtocol::kUdp) {
-    error(
-        out, field + ".port.protocol",
-        quoted(server.port_protocol) + " is not a valid gateway protocol (HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS)");
+  } else if (!protocol) {
+    error(out, field + ".port.protocol",
+          quoted(server.port_protocol) + " is not a valid protocol (" + std::string(kKnownProtocols) + ")");
+  } else if (*protocol == PortProtocol::kUdp) {
+    warn(out, field + ".port.protocol", "UDP: egressd never routes UDP through a gateway");
   }
-  if (!server.bind.empty() && !isIpAddress(server.bind) && server.bind.rfind(kUnixPrefix, 0) != 0) {
+  if (!server.bind.empty() && !isIpAddress(server.bind) && !unix_bind) {
     error(out, field + ".bind", quoted(server.bind) + " is not a valid IP address or unix:// path");
   }
   validateServerTls(server, field, out);

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <string>
+#include <vector>
 
 namespace egressd::policy {
 namespace {
@@ -32,7 +34,14 @@ std::string checkLabels(std::string_view host, std::string_view labels) {
     if (!isDns1123Label(label)) {
       return "\"" + std::string(host) + "\" is not a valid DNS name (label \"" + std::string(label) + "\")";
     }
-    if (dot == std::string_view::npos) return {};
+    if (dot == std::string_view::npos) {
+      // As Istio: an all-numeric top-level label ("1.2.3.4") is no host name.
+      if (label.find_first_not_of("0123456789") == std::string_view::npos) {
+        return "\"" + std::string(host) + "\" is not a host name (its top-level label \"" + std::string(label) +
+               "\" is all digits; an IP address is not a host)";
+      }
+      return {};
+    }
     labels.remove_prefix(dot + 1);
   }
 }
@@ -71,8 +80,22 @@ std::string checkFqdn(std::string_view host) {
   return checkLabels(host, host);
 }
 
-std::string checkWildcardHost(std::string_view host) {
+bool isPartialWildcard(std::string_view host) {
+  return host.size() > 1 && host.front() == '*' && host[1] != '.';
+}
+
+std::string checkWildcardHost(std::string_view host, PartialWildcards partial) {
   if (auto err = checkLength(host); !err.empty()) return err;
+  if (partial == PartialWildcards::kAllowed && isPartialWildcard(host)) {
+    // Istio's wildcard prefix: "*label" or "*-label", then whole labels.
+    std::string_view rest = host.substr(1);
+    if (rest.front() == '-') rest.remove_prefix(1);
+    if (rest.find('*') != std::string_view::npos) {
+      return "\"" + std::string(host) + "\" has a wildcard outside the first label";
+    }
+    if (rest.empty() || rest.front() == '.') return "\"" + std::string(host) + "\" has an empty label";
+    return checkLabels(host, rest);
+  }
   const std::string_view first_label = host.substr(0, host.find('.'));
   if (first_label != "*" && first_label.find('*') != std::string_view::npos) {
     return "\"" + std::string(host) + "\" has a partial wildcard; only a whole first label \"*\" is allowed";
@@ -94,6 +117,28 @@ std::string checkWildcardHost(std::string_view host) {
 }
 
 bool isWildcardHost(std::string_view host) { return !host.empty() && host.front() == '*'; }
+
+bool isGeneratedSniHost(std::string_view host) {
+  if (host.rfind("outbound_", 0) != 0 || host.size() > kMaxHost) return false;
+  std::vector<std::string_view> parts;  // split on '_'
+  for (size_t start = 0;;) {
+    const size_t cut = host.find('_', start);
+    parts.push_back(host.substr(start, cut == std::string_view::npos ? std::string_view::npos : cut - start));
+    if (cut == std::string_view::npos) break;
+    start = cut + 1;
+  }
+  if (parts.size() < 4) return false;
+  const auto trim = [](std::string_view v) {
+    while (!v.empty() && v.front() == '.') v.remove_prefix(1);
+    while (!v.empty() && v.back() == '.') v.remove_suffix(1);
+    return v;
+  };
+  const std::string_view port = trim(parts[1]);
+  const std::string_view name = trim(parts[3]);
+  const bool has_digit = port.find_first_of("0123456789") != std::string_view::npos;
+  const bool has_letter = std::any_of(name.begin(), name.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)); });
+  return parts[0] == "outbound" && has_digit && has_letter;
+}
 
 bool isHostSubset(std::string_view a, std::string_view b) {
   if (b == "*" || a == b) return true;

@@ -22,9 +22,19 @@ std::string checkFqdn(std::string_view host);
 // Like checkFqdn, but the first label may be exactly "*" ("*.example.com").
 // Partial wildcards ("foo*.example.com", "*foo.example.com") and wildcards in
 // later labels are rejected: the kernel matches whole labels only.
-std::string checkWildcardHost(std::string_view host);
+// With kAllowed, a partial wildcard first label ("*foo.example.com",
+// Istio's "*label" prefix) passes: ServiceEntry hosts, where Istio only warns.
+enum class PartialWildcards { kRejected, kAllowed };
+std::string checkWildcardHost(std::string_view host, PartialWildcards partial = PartialWildcards::kRejected);
+
+// "*foo.example.com": a first label that starts with "*" but is not "*".
+bool isPartialWildcard(std::string_view host);
 
 bool isWildcardHost(std::string_view host);  // starts with "*"
+
+// Istio's SNI names for AUTO_PASSTHROUGH gateways, "outbound_.PORT_.SUBSET_.HOST":
+// true if `host` has that form (only valid on VirtualServices bound to gateways).
+bool isGeneratedSniHost(std::string_view host);
 
 // a ⊆ b in Istio's host semantics: "*" covers everything, "*.foo.com" covers
 // any deeper name (and "*.bar.foo.com"), otherwise only an equal name.

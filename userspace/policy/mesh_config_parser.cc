@@ -7,11 +7,12 @@ MeshConfig readMeshConfig(DocumentReader& reader, const YAML::Node& mesh, const 
   if (!reader.expectMap(mesh, field)) return config;
   const std::string prefix = field.empty() ? "" : field + ".";
   const YAML::Node policy = DocumentReader::child(mesh, "outboundTrafficPolicy");
+  // Absent: Istio's mesh default (ALLOW_ANY). Present, each top-level mesh
+  // field replaces the default as a whole, so `outboundTrafficPolicy: {}` is
+  // the enum default, REGISTRY_ONLY.
   if (reader.expectMap(policy, prefix + "outboundTrafficPolicy")) {
-    if (auto mode = readOutboundMode(reader, DocumentReader::child(policy, "mode"),
-                                     prefix + "outboundTrafficPolicy.mode")) {
-      config.outbound_mode = *mode;
-    }
+    config.outbound_mode = readOutboundMode(reader, DocumentReader::child(policy, "mode"),
+                                            prefix + "outboundTrafficPolicy.mode", OutboundModeScope::kMesh);
   }
   config.default_service_export_to =
       reader.stringList(DocumentReader::child(mesh, "defaultServiceExportTo"), prefix + "defaultServiceExportTo");

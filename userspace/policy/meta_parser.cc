@@ -14,14 +14,29 @@ ObjectMeta readMeta(DocumentReader& reader, const YAML::Node& document) {
   return meta;
 }
 
-std::optional<OutboundMode> readOutboundMode(DocumentReader& reader, const YAML::Node& node,
-                                             const std::string& field) {
+OutboundMode readOutboundMode(DocumentReader& reader, const YAML::Node& node, const std::string& field,
+                              OutboundModeScope scope) {
+  // Istio's enum: REGISTRY_ONLY = 0, so an outboundTrafficPolicy without a
+  // mode (or with mode: null) is REGISTRY_ONLY, never ALLOW_ANY.
   const auto text = reader.string(node, field);
-  if (!text) return std::nullopt;
+  if (!text || *text == "REGISTRY_ONLY") return OutboundMode::kRegistryOnly;
   if (*text == "ALLOW_ANY") return OutboundMode::kAllowAny;
-  if (*text == "REGISTRY_ONLY") return OutboundMode::kRegistryOnly;
+  if (*text == "ALLOW_ANY_DYNAMIC_DNS") {
+    if (scope == OutboundModeScope::kMesh) {
+      // Unknown destinations are allowed, as with ALLOW_ANY; the proxy would
+      // also resolve the Host/SNI itself, which a connect()-time enforcer
+      // cannot do: the app's own resolution decides the address.
+      reader.warn(field,
+                  "ALLOW_ANY_DYNAMIC_DNS is enforced as ALLOW_ANY: unknown destinations are allowed; the "
+                  "per-request DNS resolution and client TLS settings of the proxy are not applied",
+                  node);
+      return OutboundMode::kAllowAny;
+    }
+    reader.fail(field, "ALLOW_ANY_DYNAMIC_DNS is only supported in the mesh config, not in a Sidecar", node);
+    return OutboundMode::kRegistryOnly;
+  }
   reader.fail(field, "\"" + *text + "\" is not a valid mode (ALLOW_ANY or REGISTRY_ONLY)", node);
-  return std::nullopt;
+  return OutboundMode::kRegistryOnly;
 }
 
 }  // namespace egressd::policy

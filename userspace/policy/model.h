@@ -24,7 +24,9 @@ struct ObjectMeta {
 enum class OutboundMode { kAllowAny, kRegistryOnly };
 
 struct MeshConfig {
-  OutboundMode outbound_mode = OutboundMode::kAllowAny;  // Istio's default
+  // Istio's mesh default when outboundTrafficPolicy is absent; an
+  // outboundTrafficPolicy without a mode is REGISTRY_ONLY (the enum's 0).
+  OutboundMode outbound_mode = OutboundMode::kAllowAny;
   std::vector<std::string> default_service_export_to;     // empty means "*"
   std::string root_namespace = "istio-system";
   std::vector<std::string> default_virtual_service_export_to;  // empty means "*"
@@ -70,20 +72,74 @@ struct ServiceEntry {
   std::vector<std::string> status_addresses;  // status.addresses[].value (auto-allocated VIPs)
 };
 
+// ConnectionPoolSettings (Sidecar ingress and inboundConnectionPool,
+// DestinationRule trafficPolicy): validated as Istio does, never enforced.
+// Numbers are read as non-negative; durations as written.
+struct ConnectionPool {
+  bool http = false;  // http: set
+  bool tcp = false;   // tcp: set
+  bool h2_upgrade = false;           // http.h2UpgradePolicy: UPGRADE
+  bool use_client_protocol = false;  // http.useClientProtocol
+  bool http2_keepalive = false;      // tcp.http2KeepAlive... (http.http2KeepAlive) set
+  std::string http2_keepalive_interval;
+  std::string http2_keepalive_timeout;
+  // Durations that must be at least 1ms, at ms precision, by field name.
+  std::vector<std::pair<std::string, std::string>> durations;
+};
+
+enum class CaptureMode { kDefault, kIptables, kNone };
+
 struct SidecarEgress {
   std::optional<uint32_t> port;  // egress listener port, if any
   std::string port_name;          // port.name, as written
   std::string port_protocol;      // port.protocol, as written (empty: sniffed)
+  uint32_t target_port = 0;       // port.targetPort (no effect on Sidecars)
   std::string bind;
-  std::vector<std::string> hosts;  // "ns/host"
+  CaptureMode capture_mode = CaptureMode::kDefault;
+  std::vector<std::string> hosts;  // "ns/host", "~ns/host" excludes
+};
+
+// Inbound (ServerTLSSettings on a sidecar ingress listener).
+struct SidecarIngressTls {
+  std::string mode;  // as written ("" is PASSTHROUGH)
+  bool https_redirect = false;
+  bool credential_name = false;
+  bool credential_names = false;
+  bool tls_certificates = false;
+  bool subject_alt_names = false;
+  bool server_certificate = false;
+  bool private_key = false;
+  bool ca_certificates = false;
+};
+
+// Inbound listeners: validated as Istio does; egressd enforces egress only.
+struct SidecarIngress {
+  std::optional<uint32_t> port;
+  std::string port_name;
+  std::string port_protocol;
+  uint32_t target_port = 0;
+  std::string bind;
+  std::string default_endpoint;
+  std::optional<SidecarIngressTls> tls;
+  std::optional<ConnectionPool> connection_pool;
+};
+
+// outboundTrafficPolicy.egressProxy (a Destination).
+struct EgressProxy {
+  std::string host;
+  std::string subset;
+  std::optional<uint32_t> port;
 };
 
 struct Sidecar {
   ObjectMeta meta;
   SourceRef source;
   std::optional<std::map<std::string, std::string>> workload_selector;
+  std::vector<SidecarIngress> ingress;
   std::vector<SidecarEgress> egress;
+  std::optional<ConnectionPool> inbound_connection_pool;
   std::optional<OutboundMode> outbound_mode;
+  std::optional<EgressProxy> egress_proxy;
 };
 
 // Local stand-in for a pod (file mode): a cgroup with metadata.
@@ -114,7 +170,7 @@ namespace egressd::policy {
 enum class ServerTlsMode { kPassthrough, kSimple, kMutual, kIstioMutual, kAutoPassthrough, kOptionalMutual };
 
 struct ServerTls {
-  ServerTlsMode mode = ServerTlsMode::kSimple;  // Istio's default when tls is set
+  ServerTlsMode mode = ServerTlsMode::kPassthrough;  // Istio's enum default (PASSTHROUGH = 0)
   bool https_redirect = false;
   std::string credential_name;
   std::string server_certificate;
@@ -126,6 +182,7 @@ struct GatewayServer {
   uint32_t port_number = 0;
   std::string port_name;
   std::string port_protocol;  // as written
+  uint32_t port_target = 0;   // port.targetPort (no effect on Gateways)
   std::vector<std::string> hosts;  // "ns/host" or "host"
   std::optional<ServerTls> tls;
   std::string bind;
@@ -172,6 +229,7 @@ struct HttpMatch {
   // Request-level conditions the kernel cannot see (uri, headers, method,
   // scheme, queryParams, withoutHeaders, ignoreUriCase), by field name.
   std::vector<std::string> request_conditions;
+  bool jwt_claim = false;  // a headers/withoutHeaders key "@request.auth.claims..."
 };
 
 struct L4Route {  // tls[] and tcp[]
@@ -183,6 +241,8 @@ struct HttpRoute {
   std::string name;
   std::vector<HttpMatch> match;
   std::vector<RouteDestination> route;
+  bool sets_authority_header = false;  // headers.request.set[":authority"]
+  bool rewrites_authority = false;     // rewrite.authority
   bool redirect = false;         // answered by the proxy, never forwarded
   bool direct_response = false;  // likewise
 };
@@ -196,6 +256,15 @@ struct VirtualService {
   std::vector<HttpRoute> http;
   std::vector<L4Route> tls;
   std::vector<L4Route> tcp;
+
+  // "mesh" is listed (Istio's isGateway() is its negation: a VirtualService
+  // without gateways counts as bound to gateways there, for SNI names only).
+  bool boundToMeshGateway() const {
+    for (const std::string& g : gateways) {
+      if (g == "mesh") return true;
+    }
+    return false;
+  }
 
   // Istio's default: a VirtualService without gateways applies to sidecars.
   bool boundToMesh() const {
@@ -218,16 +287,54 @@ struct ClientTls {
   std::string private_key;
   std::string ca_certificates;
   std::vector<std::string> subject_alt_names;
+  bool insecure_skip_verify = false;
+  std::string ca_crl;
 };
 
-struct PortTrafficPolicy {
+// OutlierDetection and LoadBalancerSettings: validated as Istio does, never
+// enforced (a connect()-time enforcer picks no endpoint).
+struct OutlierDetection {
+  std::vector<std::pair<std::string, std::string>> durations;  // field, value
+  bool consecutive_errors = false;  // deprecated field set
+  bool split_external_local_origin_errors = false;
+  uint32_t consecutive_local_origin_failures = 0;
+  uint32_t max_ejection_percent = 0;
+  uint32_t min_health_percent = 0;
+};
+
+struct LoadBalancer {
+  bool http_cookie = false;
+  std::string http_cookie_name;
+  bool minimum_ring_size = false;
+  bool hash_algorithm = false;  // ringHash or maglev set
+  std::optional<uint32_t> maglev_table_size;
+  bool locality = false;
+  bool zone_aware = false;
+  std::optional<std::string> warmup_duration;  // set when warmup is set ("" if no duration)
+};
+
+// The settings a TrafficPolicy and each of its portLevelSettings share.
+struct TrafficSettings {
+  std::optional<ClientTls> tls;
+  std::optional<ConnectionPool> connection_pool;
+  std::optional<OutlierDetection> outlier_detection;
+  std::optional<LoadBalancer> load_balancer;
+};
+
+struct PortTrafficPolicy : TrafficSettings {
   uint32_t port = 0;
-  std::optional<ClientTls> tls;
+  bool port_set = false;
 };
 
-struct TrafficPolicy {
-  std::optional<ClientTls> tls;
+struct TrafficPolicy : TrafficSettings {
   std::vector<PortTrafficPolicy> port_level_settings;
+  bool port_level_settings_set = false;
+  bool tunnel = false;
+  std::string tunnel_protocol;
+  std::string tunnel_target_host;
+  uint32_t tunnel_target_port = 0;
+  std::optional<std::string> proxy_protocol_version;  // set when proxyProtocol is set (V1 or V2)
+  bool retry_budget = false;
 };
 
 struct Subset {

@@ -22,12 +22,19 @@ VirtualService readVirtualService(DocumentReader& reader, const YAML::Node& docu
 DestinationRule readDestinationRule(DocumentReader& reader, const YAML::Node& document);
 Service readService(DocumentReader& reader, const YAML::Node& document);
 
+// ConnectionPoolSettings at `field` (a map).
+ConnectionPool readConnectionPool(DocumentReader& reader, const YAML::Node& node, const std::string& field);
+
 // A MeshConfig map (IstioOperator spec.meshConfig, or the parsed data.mesh of
 // the istio ConfigMap); `field` prefixes field names in messages.
 MeshConfig readMeshConfig(DocumentReader& reader, const YAML::Node& mesh, const std::string& field);
 
-// "ALLOW_ANY" / "REGISTRY_ONLY"; records an issue otherwise.
-std::optional<OutboundMode> readOutboundMode(DocumentReader& reader, const YAML::Node& node,
-                                             const std::string& field);
+// outboundTrafficPolicy.mode: "ALLOW_ANY" / "REGISTRY_ONLY"; absent is
+// REGISTRY_ONLY (Istio's enum default). ALLOW_ANY_DYNAMIC_DNS is valid in the
+// mesh config only (read as ALLOW_ANY, with a warning). Records an issue
+// otherwise (and answers REGISTRY_ONLY: never fail open).
+enum class OutboundModeScope { kMesh, kSidecar };
+OutboundMode readOutboundMode(DocumentReader& reader, const YAML::Node& node, const std::string& field,
+                              OutboundModeScope scope);
 
 }  // namespace egressd::policy

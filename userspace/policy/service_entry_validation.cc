@@ -1,4 +1,5 @@
 // ServiceEntry rules, following Istio's ValidateServiceEntry.
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -34,8 +35,14 @@ void validateHosts(const ServiceEntry& entry, Findings& out) {
     const std::string& host = entry.hosts[i];
     if (host == "*") {
       error(out, at("hosts", i), "\"*\" is not allowed: a ServiceEntry cannot match every host");
-    } else if (auto err = checkWildcardHost(host); !err.empty()) {
+    } else if (auto err = checkWildcardHost(host, PartialWildcards::kAllowed); !err.empty()) {
       error(out, at("hosts", i), err);
+    } else if (isPartialWildcard(host)) {
+      // Istio warns (except for DYNAMIC_DNS); the kernel matches whole labels.
+      warn(out, at("hosts", i),
+           quoted(host) + " is a partial wildcard: egressd matches whole DNS labels only, so no address is "
+                          "learned for it and it allows nothing by name (use \"*." +
+               host.substr(1) + "\" or list the names)");
     }
   }
 }
@@ -63,8 +70,8 @@ void validatePorts(const ServiceEntry& entry, Findings& out) {
     const std::string field = at("ports", i);
     if (port.name.empty()) {
       error(out, field + ".name", "is required");
-    } else if (!isDns1123Label(port.name, true)) {
-      error(out, field + ".name", quoted(port.name) + " is not a valid port name (lower-case DNS-1123 label)");
+    } else if (!isDns1123Label(port.name)) {
+      error(out, field + ".name", quoted(port.name) + " is not a valid port name (DNS-1123 label)");
     } else if (auto [it, fresh] = names.emplace(port.name, i); !fresh) {
       error(out, field + ".name", quoted(port.name) + " is already used by " + at("ports", it->second));
     }
@@ -135,9 +142,8 @@ void validateResolution(const ServiceEntry& entry, Findings& out) {
       if (entry.workload_selector) warn(out, "workloadSelector", "should not be set when resolution is NONE");
       break;
     case Resolution::kStatic:
-      if (entry.endpoints.empty() && !entry.workload_selector) {
-        error(out, "endpoints", "are required with resolution STATIC (IP or unix:// addresses) unless workloadSelector is set");
-      }
+      // No endpoints is valid: the addresses (or status.addresses) are the
+      // service, as with a workloadSelector's workloads.
       for (size_t i = 0; i < entry.endpoints.size(); ++i) {
         validateStaticEndpoint(entry.endpoints[i], at("endpoints", i), entry, out);
       }
@@ -165,8 +171,31 @@ void validateResolution(const ServiceEntry& entry, Findings& out) {
       }
       break;
     case Resolution::kDynamicDns:
-      // Resolved per request by the proxy: there is nothing static to list.
+      // Resolved per request by the proxy from Host/SNI: wildcard hosts,
+      // HTTP/TLS ports, nothing static.
+      for (size_t i = 0; i < entry.hosts.size(); ++i) {
+        if (!isWildcardHost(entry.hosts[i])) {
+          error(out, at("hosts", i), quoted(entry.hosts[i]) + " must be a wildcard with resolution DYNAMIC_DNS");
+        }
+      }
+      if (!entry.addresses.empty()) error(out, "addresses", "must be empty when resolution is DYNAMIC_DNS");
       if (!entry.endpoints.empty()) error(out, "endpoints", "must be empty when resolution is DYNAMIC_DNS");
+      for (size_t i = 0; i < entry.ports.size(); ++i) {
+        std::string protocol = entry.ports[i].protocol_name;
+        for (char& c : protocol) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (protocol != "HTTP" && protocol != "TLS" && protocol != "GRPC" && protocol != "HTTP2") {
+          error(out, at("ports", i) + ".protocol",
+                "must be HTTP, TLS, GRPC or HTTP2 with resolution DYNAMIC_DNS, got " +
+                    quoted(entry.ports[i].protocol_name));
+        }
+      }
+      if (entry.location == Location::kMeshInternal) {
+        auto waypoint = entry.meta.labels.find("istio.io/use-waypoint");
+        if (waypoint != entry.meta.labels.end() && !waypoint->second.empty() && waypoint->second != "none" &&
+            waypoint->second != "None" && waypoint->second != "NONE") {
+          error(out, "location", "MESH_INTERNAL with resolution DYNAMIC_DNS is not supported with a waypoint");
+        }
+      }
       break;
   }
   for (size_t i = 0; i < entry.endpoints.size(); ++i) {
@@ -220,7 +249,7 @@ Findings validateServiceEntry(const ServiceEntry& entry) {
   validatePorts(entry, out);
   validateResolution(entry, out);
   validateMultipleHosts(entry, out);
-  validateExportTo(entry.meta.namespace_, entry.export_to, "exportTo", out);
+  validateExportTo(entry.meta.namespace_, entry.export_to, "exportTo", out, ExportToNone::kAllowed);
   for (size_t i = 0; i < entry.subject_alt_names.size(); ++i) {
     if (entry.subject_alt_names[i].empty()) error(out, at("subjectAltNames", i), "must not be empty");
   }

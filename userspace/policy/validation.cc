@@ -1,6 +1,9 @@
 #include "policy/validation.h"
 
+#include <cctype>
+#include <cmath>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "policy/findings.h"
@@ -44,7 +47,7 @@ Findings validateMeta(const ObjectMeta& meta) {
 }
 
 void validateExportTo(const std::string& own_namespace, const std::vector<std::string>& export_to,
-                      const std::string& field, Findings& out) {
+                      const std::string& field, Findings& out, ExportToNone none) {
   std::map<std::string, std::string> seen;  // namespace it names -> entry as written
   for (size_t i = 0; i < export_to.size(); ++i) {
     const std::string& entry = export_to[i];
@@ -57,7 +60,9 @@ void validateExportTo(const std::string& own_namespace, const std::vector<std::s
       }
       continue;
     }
-    if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
+    if (entry == "~" && none == ExportToNone::kRejected) {
+      error(out, at(field, i), "\"~\" (no one) is allowed in a ServiceEntry's exportTo only");
+    } else if (entry != "." && entry != "*" && entry != "~" && !isNamespaceName(entry)) {
       error(out, at(field, i), quoted(entry) + " must be \".\", \"*\", \"~\" or a namespace name");
     }
   }
@@ -124,6 +129,74 @@ Findings validateMeshConfig(const MeshConfig& mesh) {
     }
   }
   return out;
+}
+
+}  // namespace egressd::policy
+
+namespace egressd::policy {
+namespace {
+
+// A duration as Istio's CRDs take it (Go's time.ParseDuration: "1.5s",
+// "100ms", "1h30m"), in nanoseconds; nullopt if it does not parse.
+std::optional<long double> parseDuration(const std::string& text) {
+  static const std::pair<const char*, long double> kUnits[] = {
+      {"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  if (i == text.size()) return std::nullopt;
+  if (text.substr(i) == "0") return 0;
+  long double total = 0;
+  while (i < text.size()) {
+    const size_t start = i;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+    if (i == start) return std::nullopt;
+    const long double value = std::stold(text.substr(start, i - start));
+    size_t best = 0;
+    long double scale = 0;
+    for (const auto& [unit, ns] : kUnits) {
+      const size_t n = std::char_traits<char>::length(unit);
+      if (text.compare(i, n, unit) == 0 && n > best) {
+        best = n;
+        scale = ns;
+      }
+    }
+    if (best == 0) return std::nullopt;
+    total += value * scale;
+    i += best;
+  }
+  return negative ? -total : total;
+}
+
+}  // namespace
+
+std::string checkDuration(const std::string& text) {
+  const auto ns = parseDuration(text);
+  if (!ns) return quoted(text) + " is not a duration (e.g. \"1s\", \"100ms\")";
+  if (*ns < 1e6) return quoted(text) + ": duration must be at least 1ms";
+  if (std::fmod(*ns, 1e6L) != 0) return quoted(text) + ": only durations to ms precision are supported";
+  return {};
+}
+
+void validateConnectionPool(const ConnectionPool& pool, const std::string& field, Findings& out) {
+  if (!pool.http && !pool.tcp) error(out, field, "must set http or tcp (connection pool must have at least one field)");
+  for (const auto& [name, value] : pool.durations) {
+    if (auto err = checkDuration(value); !err.empty()) error(out, name, err);
+  }
+  if (pool.h2_upgrade && pool.use_client_protocol) {
+    error(out, field + ".http.useClientProtocol", "must not be true when h2UpgradePolicy is UPGRADE");
+  }
+  if (pool.http2_keepalive) {
+    for (const auto& [name, value] : {std::pair<std::string, std::string>{"interval", pool.http2_keepalive_interval},
+                                      {"timeout", pool.http2_keepalive_timeout}}) {
+      const std::string f = field + ".http.http2KeepAlive." + name;
+      if (value.empty()) {
+        error(out, f, "is required");
+      } else if (auto err = checkDuration(value); !err.empty()) {
+        error(out, f, err);
+      }
+    }
+  }
 }
 
 }  // namespace egressd::policy

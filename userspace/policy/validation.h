@@ -30,8 +30,16 @@ Findings validateService(const Service& service);
 
 void validateSelector(const std::optional<std::map<std::string, std::string>>& selector, Findings& out);
 
-// exportTo of an object in `own_namespace` (ServiceEntry rules: "~" allowed).
+// Connection pool settings (validated, never enforced by egressd).
+void validateConnectionPool(const ConnectionPool& pool, const std::string& field, Findings& out);
+
+// A duration of at least 1ms, at ms precision; empty if valid.
+std::string checkDuration(const std::string& text);
+
+// exportTo of an object in `own_namespace`. "~" (no one) is allowed for
+// ServiceEntries only, as in Istio.
+enum class ExportToNone { kAllowed, kRejected };
 void validateExportTo(const std::string& own_namespace, const std::vector<std::string>& export_to,
-                      const std::string& field, Findings& out);
+                      const std::string& field, Findings& out, ExportToNone none = ExportToNone::kRejected);
 
 }  // namespace egressd::policy

@@ -128,6 +128,15 @@ HttpMatch readHttpMatch(R& reader, const YAML::Node& item, const std::string& fi
   match.authority = readStringMatch(reader, R::child(item, "authority"), field + ".authority");
   match.source_labels = reader.stringMap(R::child(item, "sourceLabels"), field + ".sourceLabels");
   match.source_namespace = reader.string(R::child(item, "sourceNamespace"), field + ".sourceNamespace").value_or("");
+  for (const char* key : {"headers", "withoutHeaders"}) {
+    const YAML::Node headers = R::child(item, key);
+    if (!headers.IsDefined() || !headers.IsMap()) continue;
+    for (const auto& header : headers) {
+      if (header.first.IsScalar() && header.first.Scalar().rfind("@request.auth.claims", 0) == 0) {
+        match.jwt_claim = true;
+      }
+    }
+  }
   for (std::string_view key : kRequestLevel) {
     // statPrefix names the stats only; it does not change routing.
     if (key != "statPrefix" && R::present(R::child(item, std::string(key)))) {
@@ -166,6 +175,10 @@ std::vector<HttpRoute> readHttpRoutes(R& reader, const YAML::Node& node) {
       }
     }
     route.route = readDestinations(reader, R::child(item, "route"), field + ".route");
+    const YAML::Node authority = R::child(R::child(R::child(R::child(item, "headers"), "request"), "set"), ":authority");
+    route.sets_authority_header = R::present(authority);
+    route.rewrites_authority =
+        !reader.string(R::child(R::child(item, "rewrite"), "authority"), field + ".rewrite.authority").value_or("").empty();
     route.redirect = R::present(R::child(item, "redirect"));
     route.direct_response = R::present(R::child(item, "directResponse"));
     if (R::present(R::child(item, "delegate"))) {

@@ -108,7 +108,8 @@ void validateL4Match(const L4Match& match, bool tls, const VirtualService& servi
       warn(out, item, quoted(sni) + " is an IP address: SNI cannot carry one and most clients never send it");
       continue;
     }
-    if (auto err = checkWildcardHost(sni); !err.empty()) {
+    const bool generated = !service.boundToMeshGateway() && isGeneratedSniHost(sni);
+    if (auto err = checkWildcardHost(sni); !err.empty() && !generated) {
       error(out, item, err);
       continue;
     }
@@ -143,6 +144,17 @@ void validateHttpRoutes(const VirtualService& service, Findings& out) {
         error(out, match_field + ".authority", "must not be empty");
       }
     }
+    if (route.sets_authority_header && route.rewrites_authority) {
+      error(out, field, "cannot set :authority in both headers.request.set and rewrite.authority");
+    }
+    if (service.boundToMesh()) {
+      for (size_t m = 0; m < route.match.size(); ++m) {
+        if (route.match[m].jwt_claim) {
+          error(out, at(field + ".match", m) + ".headers",
+                "JWT claim based routing (@request.auth.claims) is only supported on gateways, not the mesh");
+        }
+      }
+    }
     if (route.redirect && !route.route.empty()) error(out, field, "cannot have both route and redirect");
     if (!route.redirect && !route.direct_response && route.route.empty()) {
       error(out, field + ".route", "is required (or redirect / directResponse)");
@@ -153,9 +165,19 @@ void validateHttpRoutes(const VirtualService& service, Findings& out) {
 
 void validateHosts(const VirtualService& service, Findings& out) {
   if (service.hosts.empty()) {
-    error(out, "hosts", "must list at least one host (delegate VirtualServices are not supported by egressd)");
+    // A delegate: only reachable through another VirtualService's delegate.
+    if (!service.gateways.empty()) error(out, "gateways", "must be empty in a delegate VirtualService (no hosts)");
+    if (!service.tls.empty()) error(out, "tls", "must be empty in a delegate VirtualService (no hosts)");
+    if (!service.tcp.empty()) error(out, "tcp", "must be empty in a delegate VirtualService (no hosts)");
+    warn(out, "hosts",
+         "is empty: a delegate VirtualService; egressd does not follow delegation, so its routes are not enforced");
   }
   bool all_valid = true;
+  const bool gateways_only = !service.boundToMesh();
+  bool sni = false;
+  for (const auto& route : service.tls) {
+    for (const auto& match : route.match) sni = sni || !match.sni_hosts.empty();
+  }
   for (size_t i = 0; i < service.hosts.size(); ++i) {
     const std::string& host = service.hosts[i];
     if (host == "*") {
@@ -163,7 +185,8 @@ void validateHosts(const VirtualService& service, Findings& out) {
         error(out, at("hosts", i), "\"*\" is not allowed for VirtualServices bound to the mesh gateway");
         all_valid = false;
       }
-    } else if (auto err = checkWildcardHost(host); !err.empty() && !isIpAddress(host)) {
+    } else if (auto err = checkWildcardHost(host); !err.empty() && !isIpAddress(host) &&
+                                                   !(gateways_only && sni && isGeneratedSniHost(host))) {
       error(out, at("hosts", i), err);
       all_valid = false;
     }

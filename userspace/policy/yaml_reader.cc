@@ -29,6 +29,11 @@ void DocumentReader::fail(const std::string& field, std::string message, const Y
   issues_.push_back({field, std::move(message), line != 0 ? line : lineOf(field)});
 }
 
+void DocumentReader::warn(const std::string& field, std::string message, const YAML::Node& at) {
+  int line = lineOfNode(at);
+  warnings_.push_back({field, std::move(message), line != 0 ? line : lineOf(field)});
+}
+
 void DocumentReader::remember(const std::string& field, const YAML::Node& at) {
   if (int line = lineOfNode(at); line != 0) lines_[field] = line;
 }

@@ -33,6 +33,7 @@ class DocumentReader {
   int lineOf(const std::string& field) const;
 
   void fail(const std::string& field, std::string message, const YAML::Node& at);
+  void warn(const std::string& field, std::string message, const YAML::Node& at);
   void remember(const std::string& field, const YAML::Node& at);
 
   // Set and not null.
