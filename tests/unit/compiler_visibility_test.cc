@@ -2,6 +2,8 @@
 // Sidecar selection, Sidecar egress host import, and the outbound mode.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "compiler_test_util.h"
 
 namespace egressd::compiler::testing {
@@ -95,7 +97,18 @@ INSTANTIATE_TEST_SUITE_P(
         ImportCase{"WildcardOfWildcard", {"*/*.example.com"}, "ext", {"*.api.example.com"}, true},
         ImportCase{"AnyHostOfEntry", {"ext/api.example.com"}, "ext", {"x.org", "api.example.com"}, true},
         ImportCase{"NsAndHostBothNeeded", {"other/api.example.com"}, "ext", {"api.example.com"}, false},
-        ImportCase{"SeveralHosts", {"./*", "ext/api.example.com"}, "ext", {"api.example.com"}, true}),
+        ImportCase{"SeveralHosts", {"./*", "ext/api.example.com"}, "ext", {"api.example.com"}, true},
+        // Istio 1.31 exclusions: "~ns/host", "~ns/*", "~/host" (every namespace).
+        ImportCase{"ExcludedNamespace", {"*/*", "~ext/*"}, "ext", {"api.example.com"}, false},
+        ImportCase{"ExcludedOtherNamespace", {"*/*", "~other/*"}, "ext", {"api.example.com"}, true},
+        ImportCase{"ExcludedHostEveryNamespace", {"*/*", "~/api.example.com"}, "ext", {"api.example.com"}, false},
+        ImportCase{"ExcludedHostOtherName", {"*/*", "~/other.example.com"}, "ext", {"api.example.com"}, true},
+        ImportCase{"ExcludedWildcardCoversHost", {"*/*", "~/*.example.com"}, "ext", {"api.example.com"}, false},
+        ImportCase{"ExclusionBeatsExactImport", {"ext/api.example.com", "~ext/api.example.com"}, "ext",
+                   {"api.example.com"}, false},
+        ImportCase{"ExcludedDotIsWorkloadNs", {"*/*", "~./*"}, "production", {"api.example.com"}, false},
+        ImportCase{"OneHostExcludedOtherImported", {"*/*", "~/api.example.com"}, "ext",
+                   {"api.example.com", "x.example.org"}, true}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CompilerSidecarImport, ListenerPortLimitsImportedPorts) {
@@ -247,6 +260,69 @@ INSTANTIATE_TEST_SUITE_P(
         ModeCase{"SidecarAllowAnyOverrides", OutboundMode::kRegistryOnly, OutboundMode::kAllowAny, true, kAllowed,
                  kAllowAny}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// An excluded host is denied by name too: its DNS-learned IPs are not
+// granted, while the other host of the same entry still is.
+TEST(CompilerSidecarImport, ExcludedHostIsNotLearned) {
+  policy::PolicySnapshot snap;
+  snap.mesh.outbound_mode = OutboundMode::kRegistryOnly;
+  snap.service_entries.push_back(serviceEntry("ext", "se", {"api.example.com", "ok.example.com"}, {},
+                                              {port(443, policy::PortProtocol::kTls)}, {},
+                                              policy::Resolution::kDns));
+  snap.sidecars.push_back(sidecar("production", "default", std::nullopt, {"*/*", "~/api.example.com"}));
+  snap.workloads.push_back(workload("production", "app"));
+  auto out = compileAll(snap);
+  std::set<std::string> granted;
+  for (const auto& g : out.host_grants) granted.insert(g.host);
+  EXPECT_EQ(granted, (std::set<std::string>{"ok.example.com"}));
+}
+
+// Istio's sidecar scope keeps one namespace's copy of a hostname: the
+// workload's own namespace if it has one, so another namespace's addresses
+// for the same hostname are not reachable.
+TEST(CompilerHostCollision, OwnNamespaceCopyWins) {
+  policy::PolicySnapshot snap;
+  snap.mesh.outbound_mode = OutboundMode::kRegistryOnly;
+  snap.service_entries.push_back(serviceEntry("production", "mine", {"api.example.com"}, {"192.0.2.10"}, {port(443)}));
+  snap.service_entries.push_back(serviceEntry("other", "theirs", {"api.example.com"}, {"198.51.100.10"}, {port(443)}));
+  snap.workloads.push_back(workload("production", "app"));
+  snap.workloads.push_back(workload("third", "app"));
+  auto out = compileAll(snap);
+  expectProbes(out, {
+                        {"production/app", "192.0.2.10", 443, kTcp, kAllowed, kMatch, "production/mine"},
+                        {"production/app", "198.51.100.10", 443, kTcp, kDenied, kNotInRegistry},
+                        // Neither namespace is the workload's: one copy (the lowest namespace) is kept.
+                        {"third/app", "198.51.100.10", 443, kTcp, kAllowed, kMatch, "other/theirs"},
+                        {"third/app", "192.0.2.10", 443, kTcp, kDenied, kNotInRegistry},
+                    });
+  bool warned = false;
+  for (const auto& w : out.warnings) warned = warned || w.find("only that copy is used") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST(CompilerHostCollision, DistinctHostnamesDoNotCollide) {
+  policy::PolicySnapshot snap;
+  snap.mesh.outbound_mode = OutboundMode::kRegistryOnly;
+  snap.service_entries.push_back(serviceEntry("production", "a", {"a.example.com"}, {"192.0.2.10"}, {port(443)}));
+  snap.service_entries.push_back(serviceEntry("other", "b", {"b.example.com"}, {"198.51.100.10"}, {port(443)}));
+  snap.workloads.push_back(workload("production", "app"));
+  expectProbes(compileAll(snap), {
+                                     {"production/app", "192.0.2.10", 443, kTcp, kAllowed, kMatch, "production/a"},
+                                     {"production/app", "198.51.100.10", 443, kTcp, kAllowed, kMatch, "other/b"},
+                                 });
+}
+
+// A partial wildcard ("*washingtonpost.com", accepted by Istio with a
+// warning) matches whole labels nowhere in the kernel: nothing is learned.
+TEST(CompilerSidecarImport, PartialWildcardHostIsNeverLearned) {
+  policy::PolicySnapshot snap;
+  snap.mesh.outbound_mode = OutboundMode::kRegistryOnly;
+  snap.service_entries.push_back(serviceEntry("ext", "se", {"*washingtonpost.com"}, {},
+                                              {port(443, policy::PortProtocol::kTls)}, {},
+                                              policy::Resolution::kNone));
+  snap.workloads.push_back(workload("production", "app"));
+  EXPECT_TRUE(compileAll(snap).host_grants.empty());
+}
 
 }  // namespace
 }  // namespace egressd::compiler::testing

@@ -156,7 +156,7 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
       ScopeSet scopes{};
       HostGrant grant{host->text, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), service_id, {}};
       for (const auto& [scope_id, import] : importers) {
-        if (!import.allows(port.number)) continue;
+        if (!import.allowsHost(text, port.number)) continue;
         addScope(scopes, scope_id);
         grant.scope_ids.push_back(scope_id);
       }
@@ -270,9 +270,8 @@ void redirectRoutes(const policy::ServiceEntry& se, const std::vector<Destinatio
                                     [&](const CompiledScope& c) { return c.id == scope_id; });
     if (scope == out.scopes.end()) continue;
     for (const auto& route : scope->gateway_routes) {
-      if (!import.allows(route.port)) continue;
       const bool carries = std::any_of(se.hosts.begin(), se.hosts.end(), [&](const std::string& h) {
-        return policy::isHostSubset(route.host, h);
+        return policy::isHostSubset(route.host, h) && import.allowsHost(h, route.port);
       }) && std::any_of(se.ports.begin(), se.ports.end(), [&](const auto& p) { return p.number == route.port; });
       if (!carries) continue;
       auto gateway_id = slots.idFor(route.target, out);
@@ -433,13 +432,17 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   HostTable hosts;
   GatewaySlots slots{previous_gateways, {}, {}};
   std::map<uint32_t, ScopeSet> gateway_scopes;  // slot -> scopes redirected to it
+  std::vector<std::vector<std::optional<Import>>> scope_imports;  // [scope][entry]
+  for (const auto& scope : out.scopes) {
+    scope_imports.push_back(
+        scopeImports(entries, builds.at(scope.key).sidecar, scope.namespace_, policy.mesh, out.warnings));
+  }
   for (size_t s = 0; s < entries.size(); ++s) {
     const auto& se = *entries[s];
     std::vector<std::pair<uint32_t, Import>> importers;
-    for (auto& scope : out.scopes) {
-      const auto& build = builds.at(scope.key);
-      if (!exportedTo(se, scope.namespace_, policy.mesh)) continue;
-      auto import = sidecarImport(build.sidecar, scope.namespace_, se);
+    for (size_t c = 0; c < out.scopes.size(); ++c) {
+      auto& scope = out.scopes[c];
+      auto& import = scope_imports[c][s];
       if (!import) continue;
       scope.visible_service_entries.push_back(out.services[s]);
       importers.emplace_back(scope.id, std::move(*import));

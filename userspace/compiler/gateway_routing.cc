@@ -22,56 +22,6 @@ constexpr const char* kClusterSuffix = ".svc.cluster.local";
 
 std::string nsName(const policy::ObjectMeta& meta) { return meta.namespace_ + "/" + meta.name; }
 
-bool selectorMatches(const Labels& selector, const Labels& labels) {
-  return std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
-    auto it = labels.find(kv.first);
-    return it != labels.end() && it->second == kv.second;
-  });
-}
-
-bool visibleTo(const std::vector<std::string>& own, const std::vector<std::string>& mesh_default,
-               const std::string& object_namespace, const std::string& workload_namespace) {
-  const auto& export_to = !own.empty() ? own : mesh_default;
-  if (export_to.empty()) return true;  // Istio's default is "*"
-  return std::any_of(export_to.begin(), export_to.end(), [&](const std::string& target) {
-    if (target == "*") return true;
-    if (target == ".") return object_namespace == workload_namespace;
-    return target == workload_namespace;
-  });
-}
-
-bool namespaceImported(const std::string& import_ns, const std::string& object_ns, const std::string& workload_ns) {
-  if (import_ns == "*") return true;
-  if (import_ns == "~") return false;
-  if (import_ns == ".") return object_ns == workload_ns;
-  return import_ns == object_ns;
-}
-
-// Like sidecarImport() for ServiceEntries, for a VirtualService's hosts.
-std::optional<Import> virtualServiceImport(const policy::Sidecar* sidecar, const std::string& workload_ns,
-                                           const policy::VirtualService& vs) {
-  if (!sidecar || sidecar->egress.empty()) return Import{.all_ports = true, .ports = {}};
-  Import import;
-  bool any = false;
-  for (const auto& listener : sidecar->egress) {
-    const bool matched = std::any_of(listener.hosts.begin(), listener.hosts.end(), [&](const std::string& h) {
-      const auto slash = h.find('/');
-      if (slash == std::string::npos) return false;
-      if (!namespaceImported(h.substr(0, slash), vs.meta.namespace_, workload_ns)) return false;
-      return std::any_of(vs.hosts.begin(), vs.hosts.end(),
-                         [&](const std::string& host) { return hostsOverlap(h.substr(slash + 1), host); });
-    });
-    if (!matched) continue;
-    any = true;
-    if (listener.port) {
-      import.ports.insert(*listener.port);
-    } else {
-      import.all_ports = true;
-    }
-  }
-  if (!any) return std::nullopt;
-  return import;
-}
 
 // The narrower of two overlapping hosts.
 std::string narrower(const std::string& a, const std::string& b) { return isHostSubset(a, b) ? a : b; }
@@ -403,7 +353,13 @@ void Evaluator::checkGatewayTls(const policy::Service& service, const std::strin
     const policy::DestinationRule* best = nullptr;
     for (const auto& rule : policy_.destination_rules) {
       if (rule.meta.namespace_ != tier) continue;
-      if (!visibleTo(rule.export_to, policy_.mesh.default_destination_rule_export_to, rule.meta.namespace_, ns_))
+      // A DestinationRule with a workloadSelector applies only to the
+      // workloads it selects, in its own namespace.
+      if (rule.workload_selector &&
+          (rule.meta.namespace_ != ns_ || !selectorMatches(*rule.workload_selector, labels_))) {
+        continue;
+      }
+      if (!exportedTo(rule.export_to, policy_.mesh.default_destination_rule_export_to, rule.meta.namespace_, ns_))
         continue;
       const std::string host = qualify(rule.host, rule.meta.namespace_);
       if (!isHostSubset(fqdn, host)) continue;
@@ -453,13 +409,19 @@ struct Listener {  // what Istio's sidecar would listen for: one SE host and por
 std::vector<Listener> listenersFor(const policy::PolicySnapshot& policy, const std::string& ns,
                                    const policy::Sidecar* sidecar) {
   std::vector<Listener> out;
-  for (const auto& entry : policy.service_entries) {
-    if (!exportedTo(entry, ns, policy.mesh)) continue;
-    const auto import = sidecarImport(sidecar, ns, entry);
-    if (!import) continue;
-    for (const auto& port : entry.ports) {
-      if (!import->allows(port.number) || port.protocol == policy::PortProtocol::kUdp || port.number > 65535) continue;
-      for (const auto& host : entry.hosts) out.push_back({host, static_cast<uint16_t>(port.number), port.protocol});
+  std::vector<const policy::ServiceEntry*> entries;
+  for (const auto& entry : policy.service_entries) entries.push_back(&entry);
+  std::vector<std::string> warnings;  // the compiler reports collisions once, per scope
+  const auto imports = scopeImports(entries, sidecar, ns, policy.mesh, warnings);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!imports[i]) continue;
+    for (const auto& port : entries[i]->ports) {
+      if (port.protocol == policy::PortProtocol::kUdp || port.number > 65535) continue;
+      for (const auto& host : entries[i]->hosts) {
+        if (imports[i]->allowsHost(host, port.number)) {
+          out.push_back({host, static_cast<uint16_t>(port.number), port.protocol});
+        }
+      }
     }
   }
   return out;
@@ -485,11 +447,11 @@ GatewayRouting evaluateGatewayRouting(const policy::PolicySnapshot& policy, cons
   for (const Listener& listener : listenersFor(policy, workload_namespace, selected_sidecar)) {
     for (const auto& vs : policy.virtual_services) {
       if (!vs.boundToMesh()) continue;
-      if (!visibleTo(vs.export_to, policy.mesh.default_virtual_service_export_to, vs.meta.namespace_,
-                     workload_namespace)) {
+      if (!exportedTo(vs.export_to, policy.mesh.default_virtual_service_export_to, vs.meta.namespace_,
+                      workload_namespace)) {
         continue;
       }
-      const auto import = virtualServiceImport(selected_sidecar, workload_namespace, vs);
+      const auto import = sidecarImport(selected_sidecar, workload_namespace, vs.meta.namespace_, vs.hosts);
       if (!import || !import->allows(listener.port)) continue;
       for (const auto& vs_host : vs.hosts) {
         if (!hostsOverlap(vs_host, listener.host)) continue;

@@ -2,16 +2,10 @@
 
 #include <algorithm>
 
+#include "compiler/visibility.h"
+
 namespace egressd::compiler {
 namespace {
-
-bool selectorMatches(const std::map<std::string, std::string>& selector,
-                     const std::map<std::string, std::string>& labels) {
-  return std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
-    auto it = labels.find(kv.first);
-    return it != labels.end() && it->second == kv.second;
-  });
-}
 
 // Istio takes the oldest of several candidates; we have no creation time, so
 // the lowest name wins (deterministic) and the user is told.
