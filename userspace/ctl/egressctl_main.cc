@@ -5,6 +5,7 @@
 
 #include "ctl/agent_client.h"
 #include "ctl/render.h"
+#include "ctl/validate.h"
 
 int main(int argc, char** argv) {
   using namespace egressd::ctl;
@@ -37,7 +38,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));
   flows->add_option("--limit", limit, "At most this many rows")->capture_default_str();
   auto* suggest = app.add_subcommand("suggest", "ServiceEntry YAML that would allow what audit mode saw denied");
+  std::vector<std::string> paths;
+  auto* validate = app.add_subcommand(
+      "validate", "Check Istio YAML offline as the agent would (no agent needed); non-zero exit on any rejection");
+  validate->add_option("paths", paths, "Files, directories, or - for stdin (e.g. kubectl get ... -o yaml)")
+      ->required();
   CLI11_PARSE(app, argc, argv);
+
+  if (validate->parsed()) {
+    const ValidateReport report = validatePaths(paths, std::cin);
+    std::cout << (output == "json" ? validateJson(report).dump(2) + "\n" : renderValidate(report));
+    return validateExitCode(report);
+  }
 
   AgentClient client(admin_addr);
   Reply reply;
