@@ -82,11 +82,11 @@ kind: ServiceEntry
 metadata: {name: broken, namespace: production}
 spec:
   hosts: [broken.example.com]
-  addresses: [192.0.2.30/32]
+  addresses: [192.0.2.30/33]
   ports: [{number: 80, name: http, protocol: HTTP}]
   resolution: STATIC
 YAML
-wait_until 5000 grep -q "rejected ServiceEntry production/broken: .*endpoints" "$E2E_LOG" >/dev/null ||
+wait_until 5000 grep -q "rejected ServiceEntry production/broken: .*addresses\[0\]" "$E2E_LOG" >/dev/null ||
   e2e_fail "no rejection of production/broken naming the field"
 expect_log "rejected ServiceEntry production/broken: "
 expect_probe production/web connect 192.0.2.30 80 EPERM
