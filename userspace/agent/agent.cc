@@ -12,6 +12,7 @@
 
 #include "agent/api_routes.h"
 #include "agent/workload_cgroups.h"
+#include "kube/pod_cgroups.h"
 #include "policy/describe.h"
 #include "policy/parser.h"
 #include "sources/dir_watcher.h"
@@ -79,6 +80,12 @@ Agent::~Agent() {
 }
 
 Status Agent::start() {
+  // Pods are found by their cgroup v2 directory: a v1 node is refused here,
+  // with its reason, rather than by the datapath's attach.
+  if (!options_.kubeconfig.empty() || options_.in_cluster) {
+    const std::string root = options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root;
+    if (Status s = kube::checkPodCgroupRootIsV2(root); !s) return s;
+  }
   bpf::DatapathOptions datapath_options;
   datapath_options.bpffs_dir = options_.bpffs;
   datapath_options.cgroup_root = options_.cgroup_root;
