@@ -3,6 +3,7 @@
 // and the `egressctl dns` view.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "agent/dns_view.h"
@@ -110,8 +111,12 @@ std::vector<uint8_t> queryFor(const std::vector<uint8_t>& answer) {
 
 // DNS over TCP framing: 2-byte length, message.
 std::vector<uint8_t> framed(const std::vector<uint8_t>& message) {
-  std::vector<uint8_t> out{static_cast<uint8_t>(message.size() >> 8), static_cast<uint8_t>(message.size())};
-  out.insert(out.end(), message.begin(), message.end());
+  // Sized once, then filled: g++ 12's -Warray-bounds misreads a grow-by-insert
+  // of a 2-byte vector.
+  std::vector<uint8_t> out(2 + message.size());
+  out[0] = static_cast<uint8_t>(message.size() >> 8);
+  out[1] = static_cast<uint8_t>(message.size());
+  std::copy(message.begin(), message.end(), out.begin() + 2);
   return out;
 }
 
