@@ -4,7 +4,7 @@
  *          (socket cookie, id) -> (question, resolver) in dns_pending.
  * ingress: an answer reaches that socket from that resolver, a unicast from
  *          off the namespace to the socket's address and port (not on lo,
- *          not a looped-back broadcast/multicast copy), with the same id and question -> every A/AAAA is written to
+ *          not a looped-back broadcast/multicast copy), with the same id and question -> every A/AAAA of the question's CNAME chain is written to
  *          dns_learned for the receiving workload's scope, for each host of
  *          the scope that the question name matches (exact, or a "*." suffix
  *          at any depth, never the apex). cgroup_skb/ingress runs before the

@@ -135,6 +135,15 @@ struct dns_parse_state {
 	__u32 wire;   /* wire length of the name so far */
 	__u32 len;    /* message length, reloaded each iteration (see above) */
 	__u64 hash;
+	/* dns_hash_name(): reading position, where the name ends in place,
+	 * pointer bound and hops, bytes left in the label, wire length, hash. */
+	__u32 nread;
+	__u32 nend;
+	__u32 nlimit;
+	__u32 nhops;
+	__u32 nleft;
+	__u32 nwire;
+	__u64 nhash;
 };
 
 struct dns_parse_result {
@@ -142,12 +151,17 @@ struct dns_parse_result {
 	__u8 rcode;
 	__u8 label_count;
 	__u8 addr_count;
+	__u8 off_chain; /* A/AAAA records skipped: owner not on the question's CNAME chain */
 	__u16 id;
 	__u16 flags; /* raw header flags: DNS_FLAG_QR, DNS_FLAG_TC, DNS_RCODE() */
 	__u16 qtype;
 	__u16 qclass;
 	__u16 ancount; /* as in the header */
 	__u16 rname_len;
+	/* dns_hash_name() of the question name, then of each CNAME target that
+	 * continues the chain: the owner an address record must have. */
+	__u64 chain_hash;
+	__u32 chain_off; /* where that name is spelled out: an owner pointing here is it */
 	__u8 rname[DNS_RNAME_SIZE]; /* reversed, lowercased; see top comment */
 	/* suffix_end[k]: length of the rname prefix holding the last k+1 labels;
 	 * suffix_hash[k]: dns_rname_hash() of that prefix. */
@@ -306,40 +320,81 @@ DNS_SUBPROG int dns_reverse_qname(const struct dns_msg *msg, __u32 len,
 	return DNS_PARSE_OK;
 }
 
-/* Skips an answer owner name in place (pointers end it; they are checked to
- * go backwards but not followed: every A/AAAA counts for the question). */
-static __always_inline int dns_skip_name(const __u8 *buf, __u32 len,
-					 struct dns_parse_result *res)
+/* Hashes the name at st->cur (lowercased labels with their length bytes,
+ * following compression pointers, each strictly backwards from where the
+ * name started and from the previous one) into st->nhash, and moves st->cur
+ * past the name as it sits in the message. Two spellings of one name, with
+ * or without compression or in another case, hash alike. One flat loop over
+ * wire bytes, as in dns_reverse_qname(). */
+DNS_SUBPROG int dns_hash_name(const struct dns_msg *msg, __u32 len,
+			      struct dns_parse_result *res)
 {
+	if (!msg || !res)
+		return DNS_PARSE_MALFORMED;
+	const __u8 *buf = msg->data;
 	volatile struct dns_parse_state *st = &res->st;
 
-	for (int i = 0; i < DNS_MAX_LABELS + 1; i++) {
+	/* Reading len here also keeps the compiler from dropping the argument,
+	 * which the verifier checks at every call of a global function. */
+	if (st->cur >= len)
+		return DNS_PARSE_MALFORMED;
+	st->nread = st->cur;
+	st->nlimit = st->cur;
+	st->nend = 0;
+	st->nhops = 0;
+	st->nleft = 0;
+	st->nwire = 0;
+	st->nhash = DNS_FNV_OFFSET;
+	for (int i = 0; i < DNS_NAME_MAX + DNS_MAX_PTR_HOPS + 1; i++) {
 		len = st->len;
-		__u32 cur = st->cur;
-		if (cur >= len)
+		__u32 r = st->nread;
+		if (r >= len)
 			return DNS_PARSE_MALFORMED;
-		__u8 b = dns_byte(buf, len, cur);
+		__u8 b = dns_byte(buf, len, r);
+		__u32 left = st->nleft;
+		if (left) { /* a byte of the current label */
+			st->nhash = dns_hash_byte(st->nhash, dns_lower(b));
+			st->nleft = left - 1;
+			st->nread = r + 1;
+			continue;
+		}
 		if (b == 0) {
-			st->cur = cur + 1;
+			st->cur = st->nhops ? st->nend : r + 1;
 			return DNS_PARSE_OK;
 		}
 		if ((b & 0xc0) == 0xc0) {
-			if (cur + 1 >= len)
+			if (r + 1 >= len)
 				return DNS_PARSE_MALFORMED;
-			__u32 target = ((__u32)(b & 0x3f) << 8) | dns_byte(buf, len, cur + 1);
-			if (target >= cur)
+			__u32 target = ((__u32)(b & 0x3f) << 8) | dns_byte(buf, len, r + 1);
+			if (target >= st->nlimit)
 				return DNS_PARSE_MALFORMED;
-			st->cur = cur + 2;
-			return DNS_PARSE_OK;
+			if (st->nhops >= DNS_MAX_PTR_HOPS)
+				return DNS_PARSE_TOO_COMPLEX;
+			if (!st->nhops)
+				st->nend = r + 2;
+			st->nhops = st->nhops + 1;
+			st->nread = target;
+			st->nlimit = target;
+			continue;
 		}
 		if (b > DNS_LABEL_MAX)
 			return DNS_PARSE_MALFORMED;
-		st->cur = cur + 1 + b;
+		__u32 wire = st->nwire + 1 + b;
+		if (wire + 1 > DNS_NAME_MAX)
+			return DNS_PARSE_MALFORMED;
+		st->nwire = wire;
+		st->nhash = dns_hash_byte(st->nhash, b);
+		st->nleft = b;
+		st->nread = r + 1;
 	}
 	return DNS_PARSE_TOO_COMPLEX;
 }
 
-/* Reads one answer record at st->cur; keeps it if it is an IN A/AAAA. */
+/* Reads one answer record at st->cur. An IN CNAME owned by the chain's
+ * current name moves the chain to its target; an IN A/AAAA is kept only when
+ * owned by the chain's name, so records a resolver adds for other names are
+ * never learned for the question. Chains are taken in answer order, as
+ * resolvers write them (RFC 1034 4.3.2). */
 DNS_SUBPROG int dns_read_answer(const struct dns_msg *msg, __u32 len,
 				struct dns_parse_result *res)
 {
@@ -347,10 +402,21 @@ DNS_SUBPROG int dns_read_answer(const struct dns_msg *msg, __u32 len,
 		return DNS_PARSE_MALFORMED;
 	const __u8 *buf = msg->data;
 	volatile struct dns_parse_state *st = &res->st;
-	int rc = dns_skip_name(buf, len, res);
-	if (rc != DNS_PARSE_OK)
-		return rc;
+	__u64 owner;
 	__u32 cur = st->cur;
+	if (cur + 1 < len && (dns_byte(buf, len, cur) & 0xc0) == 0xc0 &&
+	    (((__u32)(dns_byte(buf, len, cur) & 0x3f) << 8) | dns_byte(buf, len, cur + 1)) == res->chain_off) {
+		/* The usual compressed owner: a pointer to the chain's name. */
+		owner = res->chain_hash;
+		st->cur = cur + 2;
+	} else {
+		int rc = dns_hash_name(msg, len, res);
+		if (rc != DNS_PARSE_OK)
+			return rc;
+		owner = st->nhash;
+	}
+	len = st->len;
+	cur = st->cur;
 	if (cur + 10 > len)
 		return DNS_PARSE_MALFORMED;
 	__u16 type = dns_u16(buf, len, cur);
@@ -360,11 +426,27 @@ DNS_SUBPROG int dns_read_answer(const struct dns_msg *msg, __u32 len,
 	cur += 10;
 	if (cur + rdlen > len)
 		return DNS_PARSE_MALFORMED;
+	if (klass == DNS_CLASS_IN && type == DNS_TYPE_CNAME && owner == res->chain_hash) {
+		st->cur = cur;
+		int rc = dns_hash_name(msg, len, res);
+		if (rc != DNS_PARSE_OK)
+			return rc;
+		if (st->cur != cur + rdlen) /* the target must fill the rdata */
+			return DNS_PARSE_MALFORMED;
+		res->chain_hash = st->nhash;
+		/* A target that is a lone pointer is spelled where it points. */
+		res->chain_off = rdlen == 2 ? (((__u32)(dns_byte(buf, len, cur) & 0x3f) << 8) | dns_byte(buf, len, cur + 1)) : cur;
+		return DNS_PARSE_OK;
+	}
 	st->cur = cur + rdlen;
 	if (klass != DNS_CLASS_IN || (type != DNS_TYPE_A && type != DNS_TYPE_AAAA))
-		return DNS_PARSE_OK; /* CNAME, DNAME, RRSIG, other classes: skipped */
+		return DNS_PARSE_OK; /* DNAME, RRSIG, other classes, CNAMEs off the chain: skipped */
 	if (rdlen != (type == DNS_TYPE_A ? 4 : 16))
 		return DNS_PARSE_MALFORMED;
+	if (owner != res->chain_hash) {
+		res->off_chain = res->off_chain + 1;
+		return DNS_PARSE_OK;
+	}
 	__u32 n = res->addr_count;
 	if (n >= DNS_MAX_ADDRS)
 		return DNS_PARSE_TOO_COMPLEX;
@@ -441,6 +523,13 @@ static __always_inline int dns_parse_body(const struct dns_msg *msg, __u32 len,
 	if (res->ancount > DNS_MAX_ANSWERS)
 		return DNS_PARSE_TOO_COMPLEX;
 
+	/* The chain starts at the question name, hashed as owners are. */
+	st->cur = DNS_HDR_LEN;
+	rc = dns_hash_name(msg, len, res);
+	if (rc != DNS_PARSE_OK)
+		return rc;
+	res->chain_hash = st->nhash;
+	res->chain_off = DNS_HDR_LEN;
 	st->cur = cur + 4;
 	for (__u32 i = 0; i < DNS_MAX_ANSWERS; i++) {
 		if (i >= ((volatile struct dns_parse_result *)res)->ancount)
@@ -461,6 +550,9 @@ static __always_inline void dns_reset_result(struct dns_parse_result *res)
 	res->rcode = 0;
 	res->label_count = 0;
 	res->addr_count = 0;
+	res->off_chain = 0;
+	res->chain_hash = 0;
+	res->chain_off = 0;
 	res->id = 0;
 	res->flags = 0;
 	res->qtype = 0;

@@ -2,7 +2,7 @@
 // Learns what the kernel punted (dns_punt ring buffer): truncated answers,
 // answers beyond the kernel parser's bounds, DNS over TCP. Same rules as the
 // kernel (bpf/lib/dns_learn.h): the scope's hosts by exact name or wildcard
-// suffix, every A/AAAA, TTL clamped. NOT race-free: the answer has already
+// suffix, every A/AAAA of the question's CNAME chain, TTL clamped. NOT race-free: the answer has already
 // reached the socket when the agent reads it, so a client that connects at
 // once may be denied the first time (docs/DNS_LEARNING.md).
 // The kernel already checked the source (trusted resolver, a unicast to the
