@@ -18,7 +18,7 @@ void AdminServer::route(const std::string& path, Route handler) {
   });
 }
 
-Status AdminServer::start(const std::string& address) {
+Status AdminServer::bind(const std::string& address) {
   auto colon = address.rfind(':');
   if (colon == std::string::npos) return fail("--admin-addr " + address + ": expected HOST:PORT");
   std::string host = address.substr(0, colon);
@@ -32,8 +32,11 @@ Status AdminServer::start(const std::string& address) {
   if (!server_->bind_to_port(host.c_str(), port)) {
     return fail("--admin-addr " + address + ": cannot listen (address in use or invalid)");
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Ok{};
+}
+
+void AdminServer::serve() {
+  if (!thread_.joinable()) thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
 
 void AdminServer::stop() {

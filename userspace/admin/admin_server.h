@@ -32,9 +32,10 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   void route(const std::string& path, Route handler);
-  // Binds `host:port` now (so a taken port is an error at start-up) and
-  // serves on a background thread.
-  Status start(const std::string& address);
+  // Binds `host:port` (so a taken port is an error at start-up, before the
+  // agent touches the kernel); serve() then answers on a background thread.
+  Status bind(const std::string& address);
+  void serve();
   void stop();
 
  private:

@@ -11,7 +11,9 @@
 #include <filesystem>
 
 #include "agent/api_routes.h"
+#include "agent/option_checks.h"
 #include "agent/workload_cgroups.h"
+#include "bpf/bpffs.h"
 #include "kube/pod_cgroups.h"
 #include "policy/describe.h"
 #include "policy/parser.h"
@@ -41,33 +43,18 @@ bpf::TcMode tcModeFromOption(const std::string& mode) {
   return bpf::TcMode::kAuto;
 }
 
-compiler::DnsServer parseDnsServer(const std::string& text) {
-  compiler::DnsServer server;
-  // "IP", "IP:PORT", "[v6]:PORT" or a bare IPv6 address.
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    server.ip = text.substr(1, close - 1);
-    if (close + 1 < text.size() && text[close + 1] == ':') server.port = std::stoi(text.substr(close + 2));
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    server.ip = text.substr(0, text.find(':'));
-    server.port = std::stoi(text.substr(text.find(':') + 1));
-  } else {
-    server.ip = text;
-  }
-  return server;
-}
-
 }  // namespace
 
 Agent::Agent(AgentOptions options) : options_(std::move(options)), policy_reader_(options_.policy_dir) {
   std::vector<std::string> dns = options_.dns_servers;
   if (dns.empty()) dns = sources::nameserversFromResolvConf();
   for (const auto& text : dns) {
-    try {
-      compile_options_.dns_servers.push_back(parseDnsServer(text));
-    } catch (const std::exception&) {
-      spdlog::error("--dns-server {}: expected IP or IP:PORT; ignored", text);
-    }
+    // Flags were checked at start (checkAgentOptions); a resolv.conf entry
+    // that is not an IP (a scoped fe80::1%eth0) is left out, saying so.
+    if (auto server = parseDnsServerFlag(text); server)
+      compile_options_.dns_servers.push_back(*server);
+    else
+      spdlog::error("resolv.conf nameserver {}: not an IP address; ignored", text);
   }
   compile_options_.cluster_cidrs = options_.cluster_cidrs;
   compile_options_.audit = options_.audit;
@@ -80,12 +67,50 @@ Agent::~Agent() {
 }
 
 Status Agent::start() {
+  Status started = startSteps();
+  if (!started) undoFailedStart();
+  return started;
+}
+
+// What a start attached it takes back when it fails: a fresh attach is
+// undone (detached, unpinned); a previous agent's adopted state keeps
+// enforcing, untouched; an upgrade's staged maps are removed while the old
+// programs keep enforcing on theirs.
+void Agent::undoFailedStart() {
+  admin_.stop();
+  kube_source_.reset();
+  punt_reader_.reset();
+  flow_reader_.reset();
+  tc_.reset();
+  if (!datapath_) return;
+  const bool staged = datapath_->staged();  // still staged: the old programs are live
+  const bool fresh = start_attached_fresh_;
+  maps_.reset();
+  datapath_.reset();
+  if (staged) {
+    if (Status s = bpf::removePinDir(bpf::stagingDir(options_.bpffs)); !s)
+      spdlog::error("failed start: staged upgrade not removed: {}", s.error());
+    else
+      spdlog::info("failed start: staged upgrade removed; the running programs keep enforcing");
+  } else if (fresh) {
+    if (Status s = bpf::unpinAll(options_.bpffs); !s)
+      spdlog::error("failed start: could not detach what it attached: {} (egressd --uninstall removes it)", s.error());
+    else
+      spdlog::info("failed start: detached the programs it attached and removed their pins");
+  } else {
+    spdlog::info("failed start: the programs and maps in place keep enforcing");
+  }
+}
+
+Status Agent::startSteps() {
   // Pods are found by their cgroup v2 directory: a v1 node is refused here,
   // with its reason, rather than by the datapath's attach.
   if (!options_.kubeconfig.empty() || options_.in_cluster) {
     const std::string root = options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root;
     if (Status s = kube::checkPodCgroupRootIsV2(root); !s) return s;
   }
+  // A taken admin port fails the start before anything is attached.
+  if (Status s = admin_.bind(options_.admin_addr); !s) return s;
   bpf::DatapathOptions datapath_options;
   datapath_options.bpffs_dir = options_.bpffs;
   datapath_options.cgroup_root = options_.cgroup_root;
@@ -98,6 +123,7 @@ Status Agent::start() {
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
+  start_attached_fresh_ = !datapath_->adopted() && !datapath_->staged();
   maps_ = std::make_unique<MirroredMapBackend>(datapath_->maps());
   spdlog::info("datapath {} at {} (cgroup root {})", datapath_->adopted() ? "adopted" : "attached",
                options_.bpffs, options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root);
@@ -124,7 +150,7 @@ Status Agent::start() {
     cgroup_watcher_ = std::make_unique<sources::CgroupWatcher>(std::move(*watcher));
   else
     spdlog::warn("cgroup watcher: {}; workload cgroups are looked at once a second", watcher.error());
-  if (Status s = admin_.start(options_.admin_addr); !s) return s;
+  admin_.serve();
   spdlog::info("admin API on http://{}", options_.admin_addr);
   if (Status s = startKubeSource(); !s) return s;
   waitForKubeSync();  // the first apply should hold the API's state, not wait for the loop

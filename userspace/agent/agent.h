@@ -41,6 +41,9 @@ class Agent {
   void reload();
 
  private:
+  Status startSteps();
+  // After a failed start: the kernel as this start found it (agent.cc).
+  void undoFailedStart();
   void registerRoutes();
   void describeMetrics();
   void refreshKernelMetrics();
@@ -93,6 +96,7 @@ class Agent {
   // its threads stop before the metrics they report to go away.
   std::unique_ptr<kube::KubePolicySource> kube_source_;
   bool api_state_applied_ = false;
+  bool start_attached_fresh_ = false;  // no earlier agent's pins: a failed start detaches all
 };
 
 }  // namespace egressd::agent

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "agent/agent.h"
+#include "agent/option_checks.h"
 #include "bpf/datapath.h"
 
 namespace {
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Every flag and path before the kernel is touched (exit 2, as a bad flag).
+  if (auto checked = egressd::agent::checkAgentOptions(*options); !checked) {
+    std::cerr << checked.error() << "\n";
+    return 2;
+  }
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   egressd::agent::Agent agent(*options);
