@@ -2,9 +2,14 @@
  * clsact). The socket hooks decide at connect(); this catches what never
  * passes them (raw and packet sockets) and counts bytes and packets per flow.
  *
- * From the workload, a packet passes when
- *  1. it is not IP, or stays on the link (link-local, link-scope multicast,
- *     neighbour discovery the node will not route on);
+ * From the workload, a VLAN-tagged frame or one whose headers can't be read
+ * is dropped (`malformed_packet`), and a packet passes when
+ *  1. it is not IP, or stays on the link (link-local, link-scope multicast);
+ *  then, for the rest, when its source is one of the workload's own
+ *  addresses (else `spoofed_address`) and its destination is not (else
+ *  `hairpin`: the node would route it straight back in, where DNS learning
+ *  and the inbound rules would take a forged source for a real peer), and
+ *  1b. it is neighbour discovery that leaves by the interface it came in on;
  *  2. its flow passed connect() (allowed, redirected or audited): so a TTL
  *     expiry or a policy change never cuts an established connection, as
  *     at the socket hooks;
@@ -14,7 +19,8 @@
  *     destination reached directly is a bypass of the gateway: dropped).
  * Otherwise it is dropped and counted (audit: passed and counted).
  * Towards the workload nothing is dropped: bytes are counted, and new
- * inbound connections are recorded for rule 3. */
+ * inbound connections are recorded for rule 3 (never from the workload's own
+ * address). */
 #ifndef EGRESSD_BPF_TC_BACKSTOP_H
 #define EGRESSD_BPF_TC_BACKSTOP_H
 
@@ -79,12 +85,34 @@ static __always_inline int egressd_tc_is_inbound_reply(__u32 ifindex, const stru
 	return bpf_map_lookup_elem(&tc_inbound, &k) != NULL;
 }
 
+/* One of the workload's own addresses (the agent reads them from its
+ * interface). A global function: the verifier walks the loop once, not once
+ * per caller and path. */
+__noinline int egressd_tc_is_own_address(const struct egressd_tc_iface_value *iface, const struct egressd_addr *a)
+{
+	__u32 n;
+
+	if (!iface || !a)
+		return 0;
+	n = iface->addr_count;
+
+	for (__u32 i = 0; i < EGRESSD_TC_IFACE_ADDRS; i++) {
+		if (i >= n)
+			break;
+		if (egressd_addr_equals(iface->addrs[i], a))
+			return 1;
+	}
+	return 0;
+}
+
 /* Neighbour discovery to an address that isn't link-local passes only as a
  * valid ND message (hop limit 255, RFC 4861 7.1) that the node will not send
- * on through a gateway: to the node itself, to a neighbour on a connected
- * link, or nowhere (no route, forwarding off). So a raw socket can't carry
- * data to a remote host dressed as ND. */
-static __always_inline int egressd_tc_nd_stays_on_link(struct __sk_buff *skb, const struct egressd_packet *p)
+ * on: to the node itself, nowhere (no route, forwarding off), or to a
+ * neighbour on the very link it came from (this interface, or the bridge it
+ * is a port of). A neighbour on another of the node's links is forwarding,
+ * not ND. So a raw socket can't carry data to another host dressed as ND. */
+static __always_inline int egressd_tc_nd_stays_on_link(struct __sk_buff *skb, const struct egressd_tc_iface_value *iface,
+						       const struct egressd_packet *p)
 {
 	struct bpf_fib_lookup fib = {};
 	long rc;
@@ -101,8 +129,10 @@ static __always_inline int egressd_tc_nd_stays_on_link(struct __sk_buff *skb, co
 		return 1;
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH)
 		return 0;
-	/* The lookup wrote the next hop: the destination itself when no
-	 * gateway is in the way. */
+	/* The lookup wrote the next hop (the destination itself when no
+	 * gateway is in the way) and the interface it leaves by. */
+	if (fib.ifindex != skb->ifindex && (!iface->bridge_ifindex || fib.ifindex != iface->bridge_ifindex))
+		return 0;
 	return egressd_addr_equals(fib.ipv6_dst, &p->dst);
 }
 
@@ -157,8 +187,7 @@ static __always_inline int egressd_tc_from_workload(struct __sk_buff *skb)
 	kind = egressd_parse_packet(skb, &p);
 	if (kind == EGRESSD_PACKET_NOT_IP)
 		return EGRESSD_TC_NEXT;
-	if (kind == EGRESSD_PACKET_IP &&
-	    (egressd_packet_is_link_scope(&p) || (egressd_packet_is_nd(&p) && egressd_tc_nd_stays_on_link(skb, &p))))
+	if (kind == EGRESSD_PACKET_IP && egressd_packet_is_link_scope(&p))
 		return EGRESSD_TC_NEXT;
 	wk.cgroup_id = iface->cgroup_id;
 	w = bpf_map_lookup_elem(&workloads, &wk);
@@ -167,7 +196,13 @@ static __always_inline int egressd_tc_from_workload(struct __sk_buff *skb)
 	egressd_tc_flow_key(&key, iface->cgroup_id, &p.dst, p.dport, p.protocol);
 	if (kind == EGRESSD_PACKET_MALFORMED) {
 		/* Unreadable headers could hide anything: fail closed. */
-		d = egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_NOT_IN_REGISTRY);
+		d = egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_MALFORMED_PACKET);
+	} else if (!egressd_tc_is_own_address(iface, &p.src)) {
+		d = egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_SPOOFED_ADDRESS);
+	} else if (egressd_tc_is_own_address(iface, &p.dst)) {
+		d = egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_HAIRPIN);
+	} else if (egressd_packet_is_nd(&p) && egressd_tc_nd_stays_on_link(skb, iface, &p)) {
+		return EGRESSD_TC_NEXT;
 	} else {
 		v = bpf_map_lookup_elem(&flows, &key);
 		if (v && egressd_flow_passed_connect(v)) {
@@ -201,6 +236,10 @@ static __always_inline int egressd_tc_to_workload(struct __sk_buff *skb)
 	__u64 now;
 
 	if (!iface || egressd_parse_packet(skb, &p) != EGRESSD_PACKET_IP)
+		return EGRESSD_TC_NEXT;
+	/* Its own address as the source: its own packet routed back in (the
+	 * way out drops those), never a peer to answer. */
+	if (egressd_tc_is_own_address(iface, &p.src))
 		return EGRESSD_TC_NEXT;
 	if (flow_stats_enabled) {
 		egressd_tc_flow_key(&key, iface->cgroup_id, &p.src, p.sport, p.protocol);

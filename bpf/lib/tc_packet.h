@@ -2,7 +2,8 @@
  * skb->data starts at the Ethernet header (veth). Only what the backstop
  * decides on: family, addresses (v4-mapped), L4 protocol, ports, TCP flags,
  * the ICMP type and echo identifier. IPv6 extension headers are not walked: the protocol is
- * then the extension's, which matches no registry entry (fail closed). */
+ * then the extension's, which matches no registry entry (fail closed).
+ * VLAN-tagged frames are not read at all (egressd_packet_is_vlan). */
 #ifndef EGRESSD_BPF_TC_PACKET_H
 #define EGRESSD_BPF_TC_PACKET_H
 
@@ -40,7 +41,7 @@ struct egressd_packet {
 enum egressd_packet_kind {
 	EGRESSD_PACKET_IP = 0,
 	EGRESSD_PACKET_NOT_IP = 1,   /* ARP and other non-IP frames */
-	EGRESSD_PACKET_MALFORMED = 2,
+	EGRESSD_PACKET_MALFORMED = 2, /* cut short, or VLAN-tagged */
 };
 
 static __always_inline int egressd_packet_is_echo_request(const struct egressd_packet *p)
@@ -82,6 +83,19 @@ static __always_inline int egressd_packet_ports(struct __sk_buff *skb, __u32 l4,
 	return 0;
 }
 
+#define EGRESSD_ETH_P_QINQ_OLD 0x9100 /* pre-standard QinQ outer tag */
+
+/* A VLAN tag, in the frame (0x8100, 0x88a8, 0x9100) or already taken out of
+ * it by the kernel (skb->vlan_present: the outer tag of a double-tagged
+ * frame is stripped before TC runs, and the node strips a VID 0 inner one
+ * after it). A pod's veth carries no tags: such a frame is refused whole,
+ * never read as "not IP". */
+static __always_inline int egressd_packet_is_vlan(const struct __sk_buff *skb)
+{
+	return skb->vlan_present || skb->protocol == bpf_htons(ETH_P_8021Q) ||
+	       skb->protocol == bpf_htons(ETH_P_8021AD) || skb->protocol == bpf_htons(EGRESSD_ETH_P_QINQ_OLD);
+}
+
 /* A global function: the verifier checks it once, not once per path of
  * each TC program that calls it. */
 __noinline int egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet *p)
@@ -89,7 +103,7 @@ __noinline int egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet
 	if (!p)
 		return EGRESSD_PACKET_MALFORMED;
 	__builtin_memset(p, 0, sizeof(*p));
-	if (skb->len < ETH_HLEN)
+	if (skb->len < ETH_HLEN || egressd_packet_is_vlan(skb))
 		return EGRESSD_PACKET_MALFORMED;
 	p->l3_len = skb->len - ETH_HLEN;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {

@@ -8,7 +8,7 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 7
+#define EGRESSD_ABI_VERSION 8
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
@@ -65,7 +65,13 @@ enum egressd_reason {
 					       * only loopback and ALWAYS entries pass */
 	EGRESSD_REASON_BACKSTOP_PENDING = 12, /* a raw or packet socket refused: the
 					       * workload's TC backstop is not attached yet */
-	EGRESSD_REASON_COUNT = 13,
+	/* The TC backstop's own refusals (lib/tc_backstop.h): */
+	EGRESSD_REASON_MALFORMED_PACKET = 13, /* headers it will not read: cut short,
+					       * or VLAN-tagged (a pod's veth carries no tags) */
+	EGRESSD_REASON_SPOOFED_ADDRESS = 14,  /* source is none of the workload's addresses */
+	EGRESSD_REASON_HAIRPIN = 15,          /* to the workload's own address, through the
+					       * node and back in */
+	EGRESSD_REASON_COUNT = 16,
 };
 
 enum egressd_outbound_mode {
@@ -422,9 +428,17 @@ struct egressd_flow_event {
 
 /* Map `tc_ifaces` (hash): host-side ifindex -> the workload behind it. Its
  * scope and flags are read from `workloads`, so a recompile never leaves a
- * stale copy here. */
+ * stale copy here. The workload's own addresses are read by the agent from
+ * the workload's interface (and again when they change): a packet from the
+ * workload with another source is spoofed, one to them is a hairpin. The
+ * whole value is replaced in one update, so the kernel never sees half a list. */
+#define EGRESSD_TC_IFACE_ADDRS 8
+
 struct egressd_tc_iface_value {
 	__u64 cgroup_id;
+	__u32 addr_count;     /* valid entries of addrs[] */
+	__u32 bridge_ifindex; /* the bridge the interface is a port of; 0: none */
+	__u8 addrs[EGRESSD_TC_IFACE_ADDRS][16]; /* IPv4 v4-mapped; link-local included */
 };
 
 /* Map `tc_inbound` (LRU hash): connections into a workload, so that its

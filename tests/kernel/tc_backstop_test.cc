@@ -12,7 +12,12 @@
 //                         192.0.2.10/32  tcp/443, udp/9000
 //                         2001:db8::10   udp/9000
 //                         10.96.0.0/12   udp/any (port 0, as --cluster-cidr)
-//   tct2 -> "audit-pod" scope 2, REGISTRY_ONLY, nothing allowed, AUDIT flag
+//                         10.0.0.0/24, 2001:db8:ffff::/64 (the pod network, its
+//                                        own addresses in it) udp/any
+//                       its addresses: 10.0.0.2, 2001:db8:ffff::2, fe80::2
+//   tct2 -> "audit-pod" scope 2, REGISTRY_ONLY, nothing allowed, AUDIT flag;
+//                       the same addresses; 2001:db8:eeee::1/64 on the node's side
+//   tct4 -> "pod" again, a port of bridge tcbr (2001:db8:dddd::1/64)
 //   tct1    (exists, not in tc_ifaces)
 //
 // Rows run in order; a few depend on the ones before them (the inbound rule,
@@ -27,6 +32,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -64,6 +70,18 @@ std::vector<uint8_t> ethernet(uint16_t ethertype) {
   return f;
 }
 
+// The frame with VLAN tags (TPID, VID 0) between the MAC addresses and its
+// ethertype, outermost first.
+std::vector<uint8_t> vlanTagged(std::vector<uint8_t> f, std::initializer_list<uint16_t> tpids) {
+  std::vector<uint8_t> tags;
+  for (uint16_t tpid : tpids) {
+    put16(tags, tpid);
+    put16(tags, 0);  // PCP 0, DEI 0, VID 0
+  }
+  f.insert(f.begin() + 12, tags.begin(), tags.end());
+  return f;
+}
+
 std::array<uint8_t, 4> ip4(const char* text) {
   std::array<uint8_t, 4> a{};
   if (inet_pton(AF_INET, text, a.data()) != 1) std::abort();  // a bug in the table
@@ -73,6 +91,16 @@ std::array<uint8_t, 4> ip4(const char* text) {
 std::array<uint8_t, 16> ip6(const char* text) {
   std::array<uint8_t, 16> a{};
   if (inet_pton(AF_INET6, text, a.data()) != 1) std::abort();
+  return a;
+}
+
+// An address as tc_ifaces holds it: IPv4 v4-mapped.
+std::array<uint8_t, 16> mapped(const char* text) {
+  if (std::strchr(text, ':')) return ip6(text);
+  std::array<uint8_t, 16> a{};
+  a[10] = a[11] = 0xff;
+  const auto v4 = ip4(text);
+  std::copy(v4.begin(), v4.end(), a.begin() + 12);
   return a;
 }
 
@@ -181,7 +209,7 @@ std::vector<uint8_t> withIhl(std::vector<uint8_t> f, uint8_t ihl) {
 // ---- The table.
 
 enum class Dir { kFromPod, kToPod };
-enum class Iface { kPod, kAudit, kUnmapped };
+enum class Iface { kPod, kAudit, kUnmapped, kBridged };
 
 struct TcCase {
   std::string description;
@@ -212,6 +240,9 @@ class TcBackstopTest : public DatapathTest {
     addPort(2, 9000, IPPROTO_UDP, {1});
     addPrefix("10.96.0.0/12", 3);
     addPort(3, 0, IPPROTO_UDP, {1});
+    addPrefix("10.0.0.0/24", 4);
+    addPrefix("2001:db8:ffff::/64", 4);
+    addPort(4, 0, IPPROTO_UDP, {1});
 
     const auto pod = tree_->make("pod");
     const auto audit = tree_->make("audit-pod");
@@ -224,8 +255,27 @@ class TcBackstopTest : public DatapathTest {
     pod_cgroup_ = *pod_id;
     audit_cgroup_ = *audit_id;
 
-    ASSERT_TRUE(datapath_->putTcIface(pod_if_, pod_cgroup_).ok());
-    ASSERT_TRUE(datapath_->putTcIface(audit_if_, audit_cgroup_).ok());
+    const std::vector<std::array<uint8_t, 16>> own = {mapped(kPod4), mapped(kPod6), mapped("fe80::2")};
+    ASSERT_TRUE(datapath_->putTcIface(pod_if_, {pod_cgroup_, own}).ok());
+    ASSERT_TRUE(datapath_->putTcIface(audit_if_, {audit_cgroup_, own}).ok());
+    ASSERT_TRUE(datapath_->putTcIface(bridged_if_, {pod_cgroup_, own, bridge_if_}).ok());
+  }
+
+  // Entries of tc_inbound whose peer is addr.
+  int inboundEntriesFrom(const char* addr) {
+    const int fd = bpf_obj_get((bpffs_dir_ + "/tc_inbound").c_str());
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    int count = 0;
+    egressd_tc_inbound_key key{}, next{};
+    const void* prev = nullptr;
+    const auto want = mapped(addr);
+    while (fd >= 0 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+      key = next;
+      prev = &key;
+      count += std::memcmp(key.addr, want.data(), sizeof(key.addr)) == 0 ? 1 : 0;
+    }
+    if (fd >= 0) ::close(fd);
+    return count;
   }
 
   void TearDown() override {
@@ -240,19 +290,29 @@ class TcBackstopTest : public DatapathTest {
     ASSERT_GE(home_netns_, 0) << std::strerror(errno);
     ASSERT_EQ(0, ::unshare(CLONE_NEWNET)) << std::strerror(errno);
     // tct0 is on 2001:db8:ffff::/64 with 2001:db8:1::/64 behind a gateway,
-    // forwarding on: what the ND rows' route lookups see.
+    // tct2 on 2001:db8:eeee::/64 (another link of the node), tct4 a port of
+    // bridge tcbr on 2001:db8:dddd::/64; forwarding on: what the ND rows'
+    // route lookups see.
     ASSERT_EQ(0, std::system("ip link add tct0 type veth peer name tct1 && "
                              "ip link add tct2 type veth peer name tct3 && "
-                             "ip link set tct0 up && ip link set tct1 up && "
+                             "ip link add tct4 type veth peer name tct5 && "
+                             "ip link add tcbr type bridge && ip link set tct4 master tcbr && "
+                             "for i in tct0 tct1 tct2 tct3 tct4 tct5 tcbr; do ip link set $i up; done && "
                              "ip -6 addr add 2001:db8:ffff::1/64 dev tct0 nodad && "
+                             "ip -6 addr add 2001:db8:eeee::1/64 dev tct2 nodad && "
+                             "ip -6 addr add 2001:db8:dddd::1/64 dev tcbr nodad && "
                              "ip -6 route add 2001:db8:1::/64 via 2001:db8:ffff::fe dev tct0 && "
                              "sysctl -qw net.ipv6.conf.all.forwarding=1"));
     pod_if_ = if_nametoindex("tct0");
     unmapped_if_ = if_nametoindex("tct1");
     audit_if_ = if_nametoindex("tct2");
+    bridged_if_ = if_nametoindex("tct4");
+    bridge_if_ = if_nametoindex("tcbr");
     ASSERT_GT(pod_if_, 1u);
     ASSERT_GT(unmapped_if_, 1u);
     ASSERT_GT(audit_if_, 1u);
+    ASSERT_GT(bridged_if_, 1u);
+    ASSERT_GT(bridge_if_, 1u);
   }
 
   void leaveNetns() {
@@ -263,7 +323,13 @@ class TcBackstopTest : public DatapathTest {
   }
 
   uint32_t ifindexOf(Iface i) const {
-    return i == Iface::kPod ? pod_if_ : i == Iface::kAudit ? audit_if_ : unmapped_if_;
+    switch (i) {
+      case Iface::kPod: return pod_if_;
+      case Iface::kAudit: return audit_if_;
+      case Iface::kBridged: return bridged_if_;
+      case Iface::kUnmapped: break;
+    }
+    return unmapped_if_;
   }
 
   int run(const TcCase& c) {
@@ -290,6 +356,8 @@ class TcBackstopTest : public DatapathTest {
   uint32_t pod_if_ = 0;
   uint32_t audit_if_ = 0;
   uint32_t unmapped_if_ = 0;
+  uint32_t bridged_if_ = 0;
+  uint32_t bridge_if_ = 0;
   uint64_t pod_cgroup_ = 0;
   uint64_t audit_cgroup_ = 0;
 };
@@ -333,6 +401,73 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
        ipv6(kPod6, "ff0e::1", IPPROTO_UDP, udp(40000, 9999)), D::kFromPod, kDrop},
       {"IPv4 UDP to 239.255.255.250 (not link-local multicast) dropped",
        ipv4(kPod4, "239.255.255.250", IPPROTO_UDP, udp(40000, 1900)), D::kFromPod, kDrop},
+
+      // Neighbour discovery leaves by the interface it came in on (issue 12 item 2).
+      {"ICMPv6 NS (135) to 2001:db8:eeee::5, on the node's other link tct2, dropped",
+       ipv6(kPod6, "2001:db8:eeee::5", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kDrop},
+      {"ICMPv6 NA (136) to 2001:db8:eeee::5, on the node's other link tct2, dropped",
+       ipv6(kPod6, "2001:db8:eeee::5", IPPROTO_ICMPV6, icmp6(136)), D::kFromPod, kDrop},
+      {"ICMPv6 NS (135) to the node's own 2001:db8:eeee::1 (on another link, but local) passes",
+       ipv6(kPod6, "2001:db8:eeee::1", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"ICMPv6 NS (135) from its link-local fe80::2 to an on-link neighbour (NUD) passes",
+       ipv6("fe80::2", "2001:db8:ffff::3", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"bridge port: ICMPv6 NS (135) to 2001:db8:dddd::5, on its bridge's link, passes",
+       ipv6(kPod6, "2001:db8:dddd::5", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext, Iface::kBridged},
+      {"bridge port: ICMPv6 NS (135) to 2001:db8:ffff::3, on another link, dropped",
+       ipv6(kPod6, "2001:db8:ffff::3", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kDrop, Iface::kBridged},
+      {"DAD: ICMPv6 NS (135) from :: to solicited-node ff02::1:ff00:2 passes",
+       ipv6("::", "ff02::1:ff00:2", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kNext},
+      {"MLDv2 report (143) from :: to ff02::16 passes", ipv6("::", "ff02::16", IPPROTO_ICMPV6, icmp6(143)),
+       D::kFromPod, kNext},
+      {"ICMPv6 NS (135) from :: to an on-link neighbour's global address dropped (spoofed)",
+       ipv6("::", "2001:db8:ffff::3", IPPROTO_ICMPV6, icmp6(135)), D::kFromPod, kDrop},
+
+      // Its own addresses only, and never to itself through the node
+      // (issue 12 items 5 and 8). 10.0.0.0/24 is allowed, as a cluster CIDR is.
+      {"IPv4 UDP from a spoofed 10.96.0.99 to allowed 10.96.0.7:5353 dropped",
+       ipv4("10.96.0.99", "10.96.0.7", IPPROTO_UDP, udp(53, 5353)), D::kFromPod, kDrop},
+      {"IPv4 UDP from 0.0.0.0 to allowed 192.0.2.10:9000 dropped (spoofed)",
+       ipv4("0.0.0.0", "192.0.2.10", IPPROTO_UDP, udp(40000, 9000)), D::kFromPod, kDrop},
+      {"IPv6 UDP from a spoofed 2001:db8:7::7 to allowed [2001:db8::10]:9000 dropped",
+       ipv6("2001:db8:7::7", "2001:db8::10", IPPROTO_UDP, udp(40000, 9000)), D::kFromPod, kDrop},
+      {"IPv4 forged DNS answer from the resolver 10.96.0.10:53 to its own 10.0.0.2 dropped",
+       ipv4("10.96.0.10", kPod4, IPPROTO_UDP, udp(53, 40000)), D::kFromPod, kDrop},
+      {"IPv4 UDP from a spoofed peer 203.0.113.30:4000 to its own 10.0.0.2:5300 dropped",
+       ipv4("203.0.113.30", kPod4, IPPROTO_UDP, udp(4000, 5300)), D::kFromPod, kDrop},
+      {"hairpin: IPv4 UDP from its own 10.0.0.2 to its own 10.0.0.2:5300 dropped",
+       ipv4(kPod4, kPod4, IPPROTO_UDP, udp(4000, 5300)), D::kFromPod, kDrop},
+      {"hairpin: IPv6 UDP from its own to its own [2001:db8:ffff::2]:5300 dropped",
+       ipv6(kPod6, kPod6, IPPROTO_UDP, udp(4000, 5300)), D::kFromPod, kDrop},
+      {"IPv4 UDP to another pod 10.0.0.3:5300 passes", ipv4(kPod4, "10.0.0.3", IPPROTO_UDP, udp(4000, 5300)),
+       D::kFromPod, kNext},
+      {"IPv6 UDP to another pod [2001:db8:ffff::3]:5300 passes",
+       ipv6(kPod6, "2001:db8:ffff::3", IPPROTO_UDP, udp(4000, 5300)), D::kFromPod, kNext},
+      {"IPv4 UDP from a spoofed 198.51.100.7 to 255.255.255.255 passes (link scope: never routed)",
+       ipv4("198.51.100.7", "255.255.255.255", IPPROTO_UDP, udp(4000, 5300)), D::kFromPod, kNext},
+      {"to pod: UDP from its own 10.0.0.2:4001 to :5300 passes (not recorded as a peer)",
+       ipv4(kPod4, kPod4, IPPROTO_UDP, udp(4001, 5300)), D::kToPod, kNext},
+      {"to pod: SYN from its own [2001:db8:ffff::2]:4001 to :8080 passes (not recorded as a peer)",
+       ipv6(kPod6, kPod6, IPPROTO_TCP, tcp(4001, 8080, kSyn)), D::kToPod, kNext},
+
+      // VLAN tags: a pod's veth carries none (issue 12 item 3).
+      {"802.1Q tag (VID 0) around IPv4 UDP to allowed 192.0.2.10:9000 dropped (malformed)",
+       vlanTagged(ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000)), {ETH_P_8021Q}), D::kFromPod, kDrop},
+      {"802.1Q tag (VID 0) around IPv4 UDP to 198.51.100.21:9999 dropped",
+       vlanTagged(ipv4(kPod4, "198.51.100.21", IPPROTO_UDP, udp(40000, 9999)), {ETH_P_8021Q}), D::kFromPod, kDrop},
+      {"two 802.1Q tags (VID 0) around IPv4 UDP to 198.51.100.21:9999 dropped",
+       vlanTagged(ipv4(kPod4, "198.51.100.21", IPPROTO_UDP, udp(40000, 9999)), {ETH_P_8021Q, ETH_P_8021Q}),
+       D::kFromPod, kDrop},
+      {"two 802.1Q tags (VID 0) around IPv6 UDP to [2001:db8:1::21]:9999 dropped",
+       vlanTagged(ipv6(kPod6, "2001:db8:1::21", IPPROTO_UDP, udp(40000, 9999)), {ETH_P_8021Q, ETH_P_8021Q}),
+       D::kFromPod, kDrop},
+      {"802.1ad outer, 802.1Q inner around IPv4 UDP to 198.51.100.21:9999 dropped",
+       vlanTagged(ipv4(kPod4, "198.51.100.21", IPPROTO_UDP, udp(40000, 9999)), {ETH_P_8021AD, ETH_P_8021Q}),
+       D::kFromPod, kDrop},
+      {"0x9100 outer tag around IPv4 UDP to 198.51.100.21:9999 dropped",
+       vlanTagged(ipv4(kPod4, "198.51.100.21", IPPROTO_UDP, udp(40000, 9999)), {0x9100}), D::kFromPod, kDrop},
+      {"802.1Q tag around an ARP request dropped", vlanTagged(arpRequest(), {ETH_P_8021Q}), D::kFromPod, kDrop},
+      {"to pod: 802.1Q-tagged IPv4 passes (never dropped inbound)",
+       vlanTagged(ipv4("198.51.100.30", kPod4, IPPROTO_UDP, udp(9999, 40000)), {ETH_P_8021Q}), D::kToPod, kNext},
 
       // Rule 4: the registry, as at connect().
       {"IPv4 UDP to allowed 192.0.2.10:9000 passes", ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000)),
@@ -488,6 +623,19 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
   EXPECT_EQ(a.bytes_out, denied_udp_l3);
   EXPECT_EQ(a.packets_dropped, 0u);
   EXPECT_EQ(a.last_reason, uint32_t{EGRESSD_REASON_NOT_IN_REGISTRY});
+
+  // Each refusal under its own reason.
+  egressd_flow_value r{};
+  ASSERT_TRUE(lookupFlow(flowKey(pod_cgroup_, "10.96.0.7", 5353, IPPROTO_UDP), &r));
+  EXPECT_EQ(r.last_reason, uint32_t{EGRESSD_REASON_SPOOFED_ADDRESS});
+  EXPECT_EQ(r.packets_dropped, 1u);
+  ASSERT_TRUE(lookupFlow(flowKey(pod_cgroup_, kPod6, 5300, IPPROTO_UDP), &r));
+  EXPECT_EQ(r.last_reason, uint32_t{EGRESSD_REASON_HAIRPIN});
+  ASSERT_TRUE(lookupFlow(flowKey(pod_cgroup_, "::", 0, 0), &r)) << "the VLAN frames' flow (headers unread: no address)";
+  EXPECT_EQ(r.last_reason, uint32_t{EGRESSD_REASON_MALFORMED_PACKET});
+  // Nothing it sent itself became a peer it may answer.
+  EXPECT_EQ(inboundEntriesFrom(kPod4), 0);
+  EXPECT_EQ(inboundEntriesFrom(kPod6), 0);
 
   // Inbound bytes land on an existing flow: the first row's allowed flow
   // was made by the backstop (rule 4), so an answer counts on it.

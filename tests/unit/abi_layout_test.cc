@@ -128,7 +128,8 @@ TEST(AbiLayout, ObservabilitySizesAndOffsets) {
   EXPECT_EQ(sizeof(egressd_flow_event), 56u);
   EXPECT_EQ(offsetof(egressd_flow_event, addr), 16u);
   EXPECT_EQ(offsetof(egressd_flow_event, verdict), 36u);
-  EXPECT_EQ(sizeof(egressd_tc_iface_value), 8u);
+  EXPECT_EQ(sizeof(egressd_tc_iface_value), 16u + 16u * EGRESSD_TC_IFACE_ADDRS);
+  EXPECT_EQ(offsetof(egressd_tc_iface_value, addrs), 16u);
   EXPECT_EQ(sizeof(egressd_tc_inbound_key), 32u);
   EXPECT_EQ(offsetof(egressd_tc_inbound_key, remote_port), 20u);
   EXPECT_TRUE(std::has_unique_object_representations_v<egressd_inbound_udp_key>);

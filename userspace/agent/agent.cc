@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -193,9 +194,15 @@ void Agent::run(const std::atomic<bool>& stop) {
       changed = kube_source_->waitForChange(std::chrono::milliseconds(cgroup_watcher_ ? 20 : wait_ms));
       refreshKubeMetrics();
     }
-    pollfd fds[2] = {{watcher ? watcher->fd() : -1, POLLIN, 0},
-                     {cgroup_watcher_ ? cgroup_watcher_->fd() : -1, POLLIN, 0}};
-    if (::poll(fds, 2, kube_source_ ? 0 : wait_ms) < 0 && errno != EINTR) spdlog::warn("poll: {}", std::strerror(errno));
+    // Then the attached workloads' address watches (agent/tc_attachments.h).
+    std::vector<pollfd> fds = {{watcher ? watcher->fd() : -1, POLLIN, 0},
+                               {cgroup_watcher_ ? cgroup_watcher_->fd() : -1, POLLIN, 0}};
+    if (tc_)
+      for (int fd : tc_->addressWatchFds()) fds.push_back({fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), kube_source_ ? 0 : wait_ms) < 0 && errno != EINTR)
+      spdlog::warn("poll: {}", std::strerror(errno));
+    const bool addresses_changed =
+        std::any_of(fds.begin() + 2, fds.end(), [](const pollfd& p) { return (p.revents & POLLIN) != 0; });
     if (watcher && (fds[0].revents & POLLIN)) {
       auto waited = watcher->waitForChange(std::chrono::milliseconds(0));
       if (!waited) spdlog::warn("{}", waited.error());
@@ -214,7 +221,8 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (changed || retry) {
       if (retry) last_retry = Clock::now();
       reload();
-    } else if (cgroup_changes.files || Clock::now() - last_tc >= (tc_fast ? kTcRecheckFast : kTcRecheck)) {
+    } else if (cgroup_changes.files || addresses_changed ||
+               Clock::now() - last_tc >= (tc_fast ? kTcRecheckFast : kTcRecheck)) {
       last_tc = Clock::now();
       reconcileTc();
     }

@@ -1,7 +1,9 @@
 #include "agent/tc_attachments.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -37,6 +39,32 @@ Status inHostNetns(int netns_fd, bool in_agent_netns, const std::function<Status
   return in_agent_netns ? fn() : netns::runInNetns(netns_fd, fn);
 }
 
+std::string describeAddresses(const std::vector<netns::Address>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const bool v4 = std::all_of(a.begin(), a.begin() + 10, [](uint8_t b) { return b == 0; }) && a[10] == 0xff &&
+                    a[11] == 0xff;
+    inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? a.data() + 12 : a.data(), text, sizeof(text));
+    out += (out.empty() ? "" : " ") + std::string(text);
+  }
+  return out.empty() ? "none" : out;
+}
+
+// What tc_ifaces holds for a workload's interface. The backstop keeps a few
+// addresses per interface; a workload with more has the rest refused as
+// spoofed, and the log says so.
+bpf::Datapath::TcIface tcIface(const std::string& name, uint64_t cgroup_id, std::vector<netns::Address> addresses,
+                               uint32_t bridge_ifindex) {
+  if (addresses.size() > EGRESSD_TC_IFACE_ADDRS) {
+    spdlog::warn("workload {}: {} addresses, the TC backstop keeps the first {} ({}); packets from the others are "
+                 "dropped as spoofed",
+                 name, addresses.size(), EGRESSD_TC_IFACE_ADDRS, describeAddresses(addresses));
+    addresses.resize(EGRESSD_TC_IFACE_ADDRS);
+  }
+  return {cgroup_id, std::move(addresses), bridge_ifindex};
+}
+
 }  // namespace
 
 TcAttachments::TcAttachments(bpf::Datapath& datapath, std::string bpffs_dir, bpf::TcMode mode)
@@ -50,8 +78,13 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
   auto host = netns::findHostSideInterface(pid);
   if (!host) return fail(host.error());
   if (auto free = checkIfindexFree(workload.name, *host); !free) return free;
+  auto own = netns::readWorkloadAddresses(host->workload_netns_fd.get(), host->workload_ifindex, true);
+  if (!own) return fail("its addresses: " + own.error());
   // The map entry first: the programs pass interfaces they don't know.
-  if (auto st = datapath_.putTcIface(host->ifindex, workload.cgroup_id); !st) return st;
+  if (auto st = datapath_.putTcIface(host->ifindex,
+                                     tcIface(workload.name, workload.cgroup_id, own->addresses, host->bridge_ifindex));
+      !st)
+    return st;
   bpf::TcMode used = mode_;
   bool adopted = false;
   auto st = inHostNetns(host->netns_fd.get(), host->in_agent_netns, [&]() -> Status {
@@ -76,9 +109,9 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
                                        EGRESSD_BACKSTOP_ATTACHED);
       !st)
     spdlog::warn("{}", st.error());
-  spdlog::info("workload {}: TC backstop {} on {} (ifindex {}, {}{})", workload.name, adopted ? "adopted" : "attached",
-               host->name, host->ifindex, bpf::tcModeName(used),
-               host->in_agent_netns ? "" : ", in another network namespace");
+  spdlog::info("workload {}: TC backstop {} on {} (ifindex {}, {}{}); its addresses: {}", workload.name,
+               adopted ? "adopted" : "attached", host->name, host->ifindex, bpf::tcModeName(used),
+               host->in_agent_netns ? "" : ", in another network namespace", describeAddresses(own->addresses));
   out.cgroup_id = workload.cgroup_id;
   out.workload_netns_inode = host->workload_netns_inode;
   out.host_netns_fd = std::move(host->netns_fd);
@@ -87,7 +120,44 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
   out.ifindex = host->ifindex;
   out.interface = host->name;
   out.mode = used;
+  out.bridge_ifindex = host->bridge_ifindex;
+  out.workload_netns_fd = std::move(host->workload_netns_fd);
+  out.workload_ifindex = host->workload_ifindex;
+  out.addresses = std::move(own->addresses);
+  out.address_watch = std::move(own->watch);
   return Ok{};
+}
+
+// An address added to (or removed from) the workload's interface: until this
+// runs, packets from a new address are dropped as spoofed (fail closed). The
+// watch socket makes it run at once (the agent polls it), not on a timer.
+void TcAttachments::refreshAddresses(const std::string& name, Attached& attached) {
+  const bool changed = attached.address_watch.valid() && netns::drainAddressEvents(attached.address_watch.get());
+  if (!changed && !attached.addresses_stale) return;
+  auto own = netns::readWorkloadAddresses(attached.workload_netns_fd.get(), attached.workload_ifindex, false);
+  attached.addresses_stale = !own;
+  if (!own) {
+    spdlog::warn("workload {}: reading its addresses again: {}", name, own.error());
+    return;
+  }
+  if (own->addresses == attached.addresses) return;
+  if (auto st = datapath_.putTcIface(attached.ifindex, tcIface(name, attached.cgroup_id, own->addresses,
+                                                               attached.bridge_ifindex));
+      !st) {
+    attached.addresses_stale = true;
+    spdlog::warn("workload {}: {}", name, st.error());
+    return;
+  }
+  spdlog::info("workload {}: its addresses are now {}", name, describeAddresses(own->addresses));
+  attached.addresses = std::move(own->addresses);
+}
+
+std::vector<int> TcAttachments::addressWatchFds() const {
+  std::lock_guard lock(mutex_);
+  std::vector<int> fds;
+  for (const auto& [name, a] : attached_)
+    if (a.address_watch.valid()) fds.push_back(a.address_watch.get());
+  return fds;
 }
 
 // tc_ifaces is keyed by ifindex alone, which is unique within one namespace
@@ -206,6 +276,9 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
     detach(it->first, it->second);
     it = attached_.erase(it);
   }
+  // Every watch drained here, whatever the workload's state, so none stays
+  // readable for the agent's poll.
+  for (auto& [name, attached] : attached_) refreshAddresses(name, attached);
   for (auto it = pending_.begin(); it != pending_.end();) it = wanted.count(it->first) ? std::next(it) : pending_.erase(it);
   for (auto it = none_.begin(); it != none_.end();) it = wanted.count(*it) ? std::next(it) : none_.erase(it);
   if (first_reconcile_) {

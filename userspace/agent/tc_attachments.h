@@ -38,8 +38,11 @@ class TcAttachments {
  public:
   TcAttachments(bpf::Datapath& datapath, std::string bpffs_dir, bpf::TcMode mode);
   // Called on every policy apply and periodically: cheap when nothing moved.
+  // Also re-reads the addresses of a workload whose addresses changed.
   void reconcile(const std::vector<TcWorkload>& workloads);
   std::vector<TcInterfaceStatus> status() const;
+  // Readable when an attached workload's addresses changed: reconcile then.
+  std::vector<int> addressWatchFds() const;
 
  private:
   struct Attached {
@@ -51,11 +54,20 @@ class TcAttachments {
     uint32_t ifindex = 0;
     std::string interface;
     bpf::TcMode mode = bpf::TcMode::kTcx;
+    uint32_t bridge_ifindex = 0;
+    // The workload's own addresses, as tc_ifaces holds them, and where they
+    // are read again when the socket that watches them hears a change.
+    bpf::UniqueFd workload_netns_fd;
+    uint32_t workload_ifindex = 0;
+    std::vector<netns::Address> addresses;
+    bpf::UniqueFd address_watch;
+    bool addresses_stale = false;  // a re-read failed: try again next time
   };
 
   Status attach(const TcWorkload& workload, pid_t pid, Attached& out);
   Status checkIfindexFree(const std::string& name, const netns::HostSideInterface& host);
   void detach(const std::string& name, Attached& attached);
+  void refreshAddresses(const std::string& name, Attached& attached);
   std::string pinPath(uint64_t cgroup_id, bpf::TcHook hook) const;
   void removeLeftovers();
 

@@ -2,6 +2,7 @@
 // The loaded egress datapath: BPF programs attached at a cgroup root, their
 // links and maps pinned under bpffs so enforcement outlives the agent, and a
 // restarted agent adopts (never flushes) what it finds.
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -106,7 +107,14 @@ class Datapath {
   // The TC backstop (lib/tc_backstop.h): its programs, for the agent to
   // attach to workload interfaces, and which interface is which workload's.
   int tcProgramFd(TcHook hook) const;
-  Status putTcIface(uint32_t ifindex, uint64_t cgroup_id);
+  // The workload behind a host-side interface, with its own addresses (any
+  // other source from it is spoofed): written whole, in one update.
+  struct TcIface {
+    uint64_t cgroup_id = 0;
+    std::vector<std::array<uint8_t, 16>> addresses;  // IPv4 v4-mapped; at most EGRESSD_TC_IFACE_ADDRS
+    uint32_t bridge_ifindex = 0;                     // the bridge the interface is a port of; 0: none
+  };
+  Status putTcIface(uint32_t ifindex, const TcIface& iface);
   // Only while it still names cgroup_id: a reused index may be another's.
   Status deleteTcIface(uint32_t ifindex, uint64_t cgroup_id);
   Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id

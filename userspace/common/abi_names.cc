@@ -30,6 +30,9 @@ std::string_view reasonName(egressd_reason reason) {
     case EGRESSD_REASON_INBOUND_REPLY: return "inbound_reply";
     case EGRESSD_REASON_UNKNOWN_WORKLOAD: return "unknown_workload";
     case EGRESSD_REASON_BACKSTOP_PENDING: return "backstop_pending";
+    case EGRESSD_REASON_MALFORMED_PACKET: return "malformed_packet";
+    case EGRESSD_REASON_SPOOFED_ADDRESS: return "spoofed_address";
+    case EGRESSD_REASON_HAIRPIN: return "hairpin";
     case EGRESSD_REASON_COUNT: break;
   }
   return "unknown";

@@ -62,6 +62,7 @@ Result<HostSideInterface> findHostSideInterface(pid_t pid) {
     }
     if (!veth) return fail("no veth to another network namespace in " + workload_path);
     out.workload_ifname = veth->name;
+    out.workload_ifindex = veth->ifindex;
     out.ifindex = veth->peer_ifindex;
     for (const auto& path : candidateNamespaces()) {
       auto candidate = openNetns(path);
@@ -83,9 +84,33 @@ Result<HostSideInterface> findHostSideInterface(pid_t pid) {
   st = runInNetns(out.netns_fd.get(), [&]() -> Status {
     auto links = listLinks();
     if (!links) return fail(links.error());
+    uint32_t master = 0;
     for (const auto& link : *links)
-      if (link.ifindex == out.ifindex) out.name = link.name;
+      if (link.ifindex == out.ifindex) {
+        out.name = link.name;
+        master = link.master_ifindex;
+      }
+    for (const auto& link : *links)
+      if (master && link.ifindex == master && link.kind == "bridge") out.bridge_ifindex = master;
     if (out.name.empty()) return fail("interface " + std::to_string(out.ifindex) + " vanished");
+    return Ok{};
+  });
+  if (!st) return fail(st.error());
+  out.workload_netns_fd = std::move(*workload_ns);
+  return out;
+}
+
+Result<WorkloadAddresses> readWorkloadAddresses(int workload_netns_fd, uint32_t workload_ifindex, bool watch) {
+  WorkloadAddresses out;
+  auto st = runInNetns(workload_netns_fd, [&]() -> Status {
+    if (watch) {
+      auto fd = watchAddresses();
+      if (!fd) return fail(fd.error());
+      out.watch = std::move(*fd);
+    }
+    auto addresses = listAddresses(workload_ifindex);
+    if (!addresses) return fail(addresses.error());
+    out.addresses = std::move(*addresses);
     return Ok{};
   });
   if (!st) return fail(st.error());

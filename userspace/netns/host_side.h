@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bpf/unique_fd.h"
 #include "common/result.h"
+#include "netns/rtnetlink.h"
 
 namespace egressd::netns {
 
@@ -18,9 +20,21 @@ struct HostSideInterface {
   bool in_agent_netns = false;
   uint32_t ifindex = 0;
   std::string name;
+  uint32_t bridge_ifindex = 0;   // the bridge the interface is a port of; 0: none
+  bpf::UniqueFd workload_netns_fd;
   uint64_t workload_netns_inode = 0;
   std::string workload_ifname;   // its peer, inside the workload ("eth0")
+  uint32_t workload_ifindex = 0;
 };
+
+// The workload's own addresses on its interface, read inside its namespace,
+// and (with watch) a socket there that hears when they change, opened before
+// they are read so that no change falls between the two.
+struct WorkloadAddresses {
+  std::vector<Address> addresses;
+  bpf::UniqueFd watch;
+};
+Result<WorkloadAddresses> readWorkloadAddresses(int workload_netns_fd, uint32_t workload_ifindex, bool watch);
 
 // Finds it from a process of the workload. Fails with a reason a user can act
 // on: the process shares the agent's namespace (hostNetwork), the workload

@@ -80,6 +80,9 @@ LinkInfo parseLink(const nlmsghdr* h) {
       case IFLA_LINK_NETNSID:
         link.peer_netnsid = static_cast<int32_t>(attrU32(attr));
         break;
+      case IFLA_MASTER:
+        link.master_ifindex = attrU32(attr);
+        break;
       case IFLA_LINKINFO:
         forEachAttr(static_cast<const rtattr*>(RTA_DATA(attr)), static_cast<int>(RTA_PAYLOAD(attr)),
                     [&](const rtattr* info) {
@@ -112,6 +115,72 @@ Result<std::vector<LinkInfo>> listLinks() {
   });
   if (!st) return fail("list network interfaces: " + st.error());
   return links;
+}
+
+Result<std::vector<Address>> listAddresses(uint32_t ifindex) {
+  auto fd = openRtnetlink();
+  if (!fd) return fail(fd.error());
+  struct {
+    nlmsghdr header;
+    ifaddrmsg body;
+  } request{};
+  request.header.nlmsg_len = sizeof(request);
+  request.header.nlmsg_type = RTM_GETADDR;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  request.body.ifa_family = AF_UNSPEC;
+  std::vector<Address> out;
+  auto st = transact(fd->get(), &request, sizeof(request), [&](const nlmsghdr* h) {
+    if (h->nlmsg_type != RTM_NEWADDR) return;
+    const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
+    if (ifa->ifa_index != ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)) return;
+    // IPv4: IFA_LOCAL is the interface's own address (IFA_ADDRESS is the
+    // peer's on a point-to-point link); IPv6 has only IFA_ADDRESS.
+    const unsigned short wanted = ifa->ifa_family == AF_INET ? IFA_LOCAL : IFA_ADDRESS;
+    forEachAttr(IFA_RTA(ifa), static_cast<int>(IFA_PAYLOAD(h)), [&](const rtattr* attr) {
+      if (attr->rta_type != wanted) return;
+      Address a{};
+      if (ifa->ifa_family == AF_INET && RTA_PAYLOAD(attr) == 4) {
+        a[10] = a[11] = 0xff;
+        std::memcpy(a.data() + 12, RTA_DATA(attr), 4);
+      } else if (ifa->ifa_family == AF_INET6 && RTA_PAYLOAD(attr) == 16) {
+        std::memcpy(a.data(), RTA_DATA(attr), 16);
+      } else {
+        return;
+      }
+      out.push_back(a);
+    });
+  });
+  if (!st) return fail("list interface addresses: " + st.error());
+  return out;
+}
+
+Result<UniqueFd> watchAddresses() {
+  UniqueFd fd(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+  if (!fd.valid()) return fail(errnoMessage("open rtnetlink socket", errno));
+  sockaddr_nl local{};
+  local.nl_family = AF_NETLINK;
+  local.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)) != 0)
+    return fail(errnoMessage("subscribe to address changes", errno));
+  return fd;
+}
+
+bool drainAddressEvents(int fd) {
+  std::array<char, 8192> buf{};
+  bool any = false;
+  for (;;) {
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      any = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ENOBUFS) {  // the kernel dropped some: read again from scratch
+      any = true;
+      continue;
+    }
+    return any;
+  }
 }
 
 Result<int32_t> netnsIdOf(int netns_fd) {
