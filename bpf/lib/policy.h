@@ -128,24 +128,8 @@ egressd_learned_allows(__u32 scope_id, const struct egressd_addr *dst, __u16 por
 	return allowed;
 }
 
-/* port is in host byte order. Order of rules:
- *  1. loopback / unspecified: always allowed (the pod talks to itself);
- *  2. an ALWAYS entry (cluster CIDR, trusted DNS): allowed for every
- *     workload, even before its scope is written, it depends on no scope;
- *  3. an unknown workload (lib/identity.h, --unknown-pods deny): denied
- *     (UNKNOWN_WORKLOAD), it has no scope yet;
- *     scope slot not active: denied (UNKNOWN_SCOPE). The agent writes scopes
- *     before workloads, so this only catches a corrupt or racing state, and
- *     failing closed is the safe reading for a workload we know about;
- *  4. the scope's redirect bit on the entry (not for a gateway workload):
- *     REDIRECTED via gateway_id (GATEWAY_ROUTE); the scope's allow bit:
- *     allowed (REGISTRY_MATCH);
- *  5. the destination was learned from a DNS answer to this scope for a host
- *     whose entry has the scope's redirect bit (REDIRECTED) or allow bit
- *     (DNS_LEARNED);
- *  6. a gateway workload: allowed whatever the mode (GATEWAY_WORKLOAD);
- *  7. otherwise the scope's outbound mode; any mode other than ALLOW_ANY is
- *     read as REGISTRY_ONLY. */
+/* port is in host byte order. Steps 2-8 of the decision order, written once
+ * in docs/ARCHITECTURE.md "The decision"; the hook does 1 and what follows 8. */
 static __always_inline struct egressd_decision
 egressd_decide(__u32 scope_id, __u32 workload_flags, const struct egressd_addr *dst, __u16 port, __u8 protocol)
 {

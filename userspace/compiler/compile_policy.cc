@@ -1,31 +1,20 @@
 // compilePolicy(): Istio egress API -> desired kernel map contents.
 //
-// Kernel contract (bpf/lib/policy.h implements it; explain.cc is its twin):
-//   1. workloads[cgroup id] -> scope id; no entry: NOT_WORKLOAD, untouched.
-//   2. Loopback and unspecified (127/8, ::1, 0.0.0.0, ::, v4-mapped): allowed.
-//   3. dest_prefixes: longest match of the destination (IPv4 as ::ffff:a.b.c.d,
-//      prefixlen + 96) -> class_id. No match: no entry, go to 6.
-//   4. dest_ports: look up {class_id, port, proto}; if there is NO entry, look
-//      up {class_id, 0, proto} once more. PORT 0 MEANS "ANY PORT" (used by
-//      --cluster-cidr). The compiler folds every port-0 entry into each exact
-//      port entry of the same class and protocol, so the first entry found is
-//      complete: never combine the two.
-//   5. entry flags & EGRESSD_PORT_F_ALWAYS -> ALWAYS_ALLOWED (before the scope
-//      check: it depends on no scope); scope slot not ACTIVE -> UNKNOWN_SCOPE,
-//      denied; scope bit set in allow_scopes -> REGISTRY_MATCH.
-//   5b. dns_learned{scope, destination} not expired: for each host class id in
-//      it, dest_ports{class, port, proto} (then port 0) with the scope bit ->
-//      DNS_LEARNED. Host classes come from ServiceEntry hosts (host_classes.h);
-//      the kernel learns their IPs from answers (bpf/lib/dns_learn.h).
-//   6. Otherwise the scope's mode: ALLOW_ANY -> allowed (ALLOW_ANY), anything
-//      else -> denied (NOT_IN_REGISTRY).
-// Egress gateway (gateway_routing.h): in 5 and 5b the scope's bit in
-// redirect_scopes comes first: REDIRECTED (GATEWAY_ROUTE) to
-// gateways[gateway_id], whose address:port is rewritten into connect(). A
-// workload with EGRESSD_WORKLOAD_F_GATEWAY is never redirected and, before 6,
-// always allowed (GATEWAY_WORKLOAD). Redirect bits are per scope: a route
-// any workload of the scope has applies to the whole scope (reported when
-// they differ: the safe side is through the gateway, never around it).
+// The kernel decides in the order docs/ARCHITECTURE.md "The decision" states
+// (bpf/lib/policy.h; explain.cc is its twin). What that order needs of the
+// maps this compiler writes:
+//   - dest_prefixes: the longest match of the destination (IPv4 as
+//     ::ffff:a.b.c.d, prefixlen + 96) -> class_id;
+//   - dest_ports {class_id, port, proto}, then {class_id, 0, proto}: PORT 0
+//     MEANS "ANY PORT" (--cluster-cidr). Every port-0 entry is folded into
+//     each exact port entry of the same class and protocol, so the first
+//     entry found is complete: never combine the two;
+//   - allow_scopes / redirect_scopes bits per scope; redirect bits are per
+//     scope: a route any workload of the scope has applies to the whole
+//     scope (reported when they differ: the safe side is through the
+//     gateway, never around it);
+//   - host classes (host_classes.h) for ServiceEntry hosts, whose IPs the
+//     kernel learns from answers (bpf/lib/dns_learn.h).
 // Every distinct prefix is its own class already holding the ports of all
 // covering prefixes, so the longest match alone decides.
 #include <netinet/in.h>

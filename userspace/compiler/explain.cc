@@ -1,5 +1,5 @@
-// explainConnection(): the kernel's decision (see the contract at the top of
-// compile_policy.cc), replayed over the compiled maps and the dns_learned
+// explainConnection(): the kernel's decision, in the order docs/ARCHITECTURE.md
+// "The decision" states, replayed over the compiled maps and the dns_learned
 // entry the caller read, plus the names behind it.
 #include <netinet/in.h>
 
@@ -108,7 +108,7 @@ struct Query {
   std::string dest;  // "ip:port/proto"
 };
 
-// Step 5b of the contract (bpf/lib/policy.h egressd_learned_allows): the
+// Step 6 of the order (bpf/lib/policy.h egressd_learned_allows): the
 // learned entry's classes, in map order; a redirecting class wins over one
 // that only allows. True if it decided.
 bool explainLearned(const Query& q, Explanation& ex) {
@@ -160,7 +160,7 @@ bool explainLearned(const Query& q, Explanation& ex) {
   return true;
 }
 
-// Steps 3-7 of the contract for a workload with an entry, audit aside.
+// Steps 3-8 of the order for a known workload, audit aside.
 void explainDecision(const Query& q, Explanation& ex) {
   const CompileOutput& compiled = q.compiled;
   const egressd_port_value* entry = nullptr;
