@@ -23,6 +23,8 @@ bypass suite: frames written whole with AF_PACKET, raw IP and raw ICMPv6.
       counts ICMPv6 messages that carry MARK for SECONDS; prints the count.
   packet_forge.py udp-sink IP PORT SECONDS MARK
       counts UDP datagrams to IP:PORT that carry MARK; prints the count.
+  packet_forge.py tcp-sink IP PORT SECONDS
+      counts TCP connections accepted on IP:PORT; prints the count.
 """
 import errno
 import random
@@ -170,6 +172,20 @@ def main():
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.bind((a[1], int(a[2])))
         sink(sock, float(a[3]), a[4])
+    elif len(a) == 4 and a[0] == "tcp-sink":
+        family = socket.AF_INET6 if ":" in a[1] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
+        sock.bind((a[1], int(a[2])))
+        sock.listen(64)
+        count = 0
+        end = time.monotonic() + float(a[3])
+        while (left := end - time.monotonic()) > 0:
+            if select.select([sock], [], [], left)[0]:
+                sock.accept()[0].close()
+                count += 1
+        print(count)
     else:
         sys.exit(__doc__)
 
