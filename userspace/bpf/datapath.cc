@@ -310,33 +310,6 @@ Status copyEntries(const std::string& from_path, const bpf_map* to) {
   return Ok{};
 }
 
-// tc_ifaces of another layout: each interface keeps its workload (cgroup_id
-// leads every layout so far) with no addresses yet. A backstop that the TC
-// reconcile does not reach before the swap (a workload without a process just
-// then) so drops all but link-scope traffic as spoofed until it is reached,
-// instead of passing everything on an interface it doesn't know.
-Status carryTcIfaces(const std::string& from_path, const bpf_map* to) {
-  UniqueFd from(bpf_obj_get(from_path.c_str()));
-  bpf_map_info info{};
-  __u32 len = sizeof(info);
-  if (!from.valid() || bpf_obj_get_info_by_fd(from.get(), &info, &len) != 0)
-    return fail(errnoMessage("open " + from_path, errno));
-  if (info.key_size != sizeof(uint32_t) || info.value_size < sizeof(uint64_t)) return Ok{};
-  std::vector<unsigned char> value(info.value_size);
-  uint32_t key = 0, next = 0;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(from.get(), prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    if (bpf_map_lookup_elem(from.get(), &key, value.data()) != 0) continue;
-    egressd_tc_iface_value carried{};
-    std::memcpy(&carried.cgroup_id, value.data(), sizeof(carried.cgroup_id));
-    if (bpf_map_update_elem(bpf_map__fd(to), &key, &carried, BPF_ANY) != 0)
-      return fail(errnoMessage("carry interface " + std::to_string(key) + " into staged map tc_ifaces", errno));
-  }
-  return Ok{};
-}
-
 // Moves the staged pins over the old ones (rename replaces a pin in one
 // step), abi_info last: while the staging dir exists the upgrade is
 // unfinished, and abi_info in bpffs_dir still names the old ABI.
@@ -561,10 +534,6 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   bpf_object__for_each_map(map, obj) {
     if (bpf_map__is_internal(map) || plan->use[bpf_map__name(map)] != PinUse::kCopy) continue;
     if (auto st = copyEntries(pinPath(state->bpffs_dir, bpf_map__name(map)), map); !st) return fail(st.error());
-  }
-  if (plan->upgrade && plan->use["tc_ifaces"] == PinUse::kFresh && exists(pinPath(state->bpffs_dir, "tc_ifaces"))) {
-    if (auto st = carryTcIfaces(pinPath(state->bpffs_dir, "tc_ifaces"), state->skel->maps.tc_ifaces); !st)
-      return fail(st.error());
   }
 
   state->cgroup_id = *cgroup_id;
