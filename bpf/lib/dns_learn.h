@@ -205,7 +205,7 @@ static __always_inline int egressd_load_payload(struct __sk_buff *skb, __u32 off
  * `egress`: the workload's TCP segment to the resolver (its SYN, its
  * queries), else what came from the resolver. */
 static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct egressd_l4 *p, __u64 cookie,
-					     __u32 scope_id, __u32 status, int egress)
+					     __u32 scope_id, __u32 status, int egress, __u32 extra_flags)
 {
 	struct egressd_dns_punt *ev = bpf_ringbuf_reserve(&dns_punt, sizeof(*ev), 0);
 	__u64 n = p->payload_len;
@@ -216,9 +216,9 @@ static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct
 	}
 	ev->cookie = cookie;
 	ev->scope_id = scope_id;
-	ev->flags = 0;
+	ev->flags = extra_flags;
 	if (p->protocol == IPPROTO_TCP)
-		ev->flags = EGRESSD_DNS_PUNT_F_TCP | (p->tcp_syn ? EGRESSD_DNS_PUNT_F_SYN : 0);
+		ev->flags |= EGRESSD_DNS_PUNT_F_TCP | (p->tcp_syn ? EGRESSD_DNS_PUNT_F_SYN : 0);
 	if (egress) {
 		ev->flags |= EGRESSD_DNS_PUNT_F_EGRESS;
 		__builtin_memcpy(ev->resolver, p->dst.w, sizeof(ev->resolver));
@@ -277,7 +277,7 @@ static __always_inline int egressd_dns_on_egress(struct __sk_buff *skb, const st
 		 * queries this connection sent (userspace/dns/punt_learner.cc),
 		 * so it gets the connection's SYN and every query segment. */
 		if (p->payload_len || p->tcp_syn)
-			egressd_dns_punt(skb, p, cookie, w->scope_id, DNS_PARSE_OK, 1);
+			egressd_dns_punt(skb, p, cookie, w->scope_id, DNS_PARSE_OK, 1, 0);
 		return 1;
 	}
 	struct egressd_dns_scratch *s = bpf_map_lookup_elem(&dns_scratch, &zero);
@@ -333,6 +333,7 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 	if (!w)
 		return 1;
 	__u32 scope_id = w->scope_id;
+	__u32 audit = w->flags & EGRESSD_WORKLOAD_F_AUDIT;
 	/* From a resolver's address but looped back inside the node (lo, or a
 	 * copy of the node's own broadcast/multicast), or not addressed to this
 	 * socket: a raw socket in the workload could have written it. */
@@ -343,7 +344,7 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 	if (p->protocol == IPPROTO_TCP) {
 		/* Answers, and the SYN-ACK that starts their sequence. */
 		if (p->payload_len || p->tcp_syn)
-			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX, 0);
+			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_TOO_COMPLEX, 0, 0);
 		return 1;
 	}
 
@@ -380,7 +381,7 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 	}
 	if (status != DNS_PARSE_OK) { /* truncated or beyond the kernel's bounds */
 		bpf_map_delete_elem(&dns_pending, &pkey);
-		egressd_dns_punt(skb, p, cookie, scope_id, status, 0);
+		egressd_dns_punt(skb, p, cookie, scope_id, status, 0, 0);
 		return 1;
 	}
 	__u32 labels = s->res.label_count;
@@ -402,6 +403,9 @@ static __always_inline int egressd_dns_on_ingress(struct __sk_buff *skb, const s
 	}
 	if (!s->class_count) {
 		egressd_dns_count(EGRESSD_DNS_NOT_ALLOWED_NAME);
+		/* Audit mode: the name the workload looked up, for suggest. */
+		if (audit && s->res.addr_count)
+			egressd_dns_punt(skb, p, cookie, scope_id, DNS_PARSE_OK, 0, EGRESSD_DNS_PUNT_F_OBSERVED);
 		return 1;
 	}
 	__u32 addrs = s->res.addr_count;

@@ -343,6 +343,9 @@ enum egressd_dns_counter {
 #define EGRESSD_DNS_PUNT_F_INCOMPLETE (1u << 1) /* payload longer than PUNT_MAX: cut */
 #define EGRESSD_DNS_PUNT_F_EGRESS (1u << 2)     /* TCP: the workload's segment to the resolver (queries) */
 #define EGRESSD_DNS_PUNT_F_SYN (1u << 3)        /* TCP: SYN (egress) or SYN-ACK (ingress); seq is the ISN */
+/* UDP: an answer to an audit workload for a name its scope does not allow:
+ * never learned; the agent records the name for `egressctl suggest`. */
+#define EGRESSD_DNS_PUNT_F_OBSERVED (1u << 4)
 
 struct egressd_dns_punt {
 	__u64 cookie;

@@ -131,7 +131,8 @@ Status Agent::startSteps() {
 
   describeMetrics();
   registerRoutes();
-  auto reader = DnsPuntReader::start(*datapath_, state_, {options_.dns_min_ttl_s, options_.dns_max_ttl_s}, punt_stats_);
+  auto reader = DnsPuntReader::start(*datapath_, state_, {options_.dns_min_ttl_s, options_.dns_max_ttl_s}, punt_stats_,
+                                     answer_observations_);
   if (!reader) return fail(reader.error());
   punt_reader_ = std::move(*reader);
   auto log = AccessLog::open(options_.access_log, options_.access_log_rate);

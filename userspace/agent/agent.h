@@ -73,6 +73,7 @@ class Agent {
   admin::MetricsRegistry metrics_;
   admin::AdminServer admin_;
   dns::PuntStats punt_stats_;
+  dns::AnswerObservations answer_observations_;  // audit workloads' unregistered names, for suggest
   std::unique_ptr<DnsPuntReader> punt_reader_;
   std::unique_ptr<EndpointResolver> endpoint_resolver_;
   std::unique_ptr<AccessLog> access_log_;

@@ -467,7 +467,9 @@ json Agent::flowsJson(const std::map<std::string, std::string>& query) {
 }
 
 // What audit mode saw denied, as ServiceEntries that would allow it: per
-// namespace, one entry per host (learned name) or IP/32, with its ports.
+// namespace, one entry per host, with its ports: the name the workload looked
+// up (an answer it got, or a learned name), else the IP/32 or /128 under an
+// invented host, for destinations no name explains.
 json Agent::suggestJson() {
   auto flows = datapath_->readFlows();
   if (!flows) return json{{"error", flows.error()}};
@@ -481,8 +483,10 @@ json Agent::suggestJson() {
     const FlowLabels l = describeFlow(applied.get(), f.key.cgroup_id, f.key.addr, f.key.port, f.key.protocol,
                                       f.value.scope_id, learned);
     if (l.namespace_.empty()) continue;
-    const bool is_host = l.host.has_value();
-    wanted[l.namespace_][{is_host ? *l.host : l.ip, is_host}].insert({l.port, l.protocol == "tcp" ? "TCP" : "UDP"});
+    dns::AnswerObservations::Address address;
+    std::copy(std::begin(f.key.addr), std::end(f.key.addr), address.begin());
+    const auto host = l.host ? l.host : answer_observations_.nameOf(f.value.scope_id, address);
+    wanted[l.namespace_][{host ? *host : l.ip, host.has_value()}].insert({l.port, l.protocol == "tcp" ? "TCP" : "UDP"});
   }
   std::string yaml;
   json entries = json::array();

@@ -25,12 +25,17 @@ class DnsPuntReader::Store final : public dns::LearnedStore {
 };
 
 DnsPuntReader::DnsPuntReader(bpf::Datapath& datapath, const AgentState& state, dns::TtlBounds ttl,
-                             dns::PuntStats& stats)
-    : state_(state), store_(std::make_unique<Store>(datapath)), learner_(*store_, ttl, stats), stats_(stats) {}
+                             dns::PuntStats& stats, dns::AnswerObservations& observations)
+    : state_(state),
+      store_(std::make_unique<Store>(datapath)),
+      learner_(*store_, ttl, stats),
+      stats_(stats),
+      observations_(observations) {}
 
 Result<std::unique_ptr<DnsPuntReader>> DnsPuntReader::start(bpf::Datapath& datapath, const AgentState& state,
-                                                            dns::TtlBounds ttl, dns::PuntStats& stats) {
-  std::unique_ptr<DnsPuntReader> reader(new DnsPuntReader(datapath, state, ttl, stats));
+                                                            dns::TtlBounds ttl, dns::PuntStats& stats,
+                                                            dns::AnswerObservations& observations) {
+  std::unique_ptr<DnsPuntReader> reader(new DnsPuntReader(datapath, state, ttl, stats, observations));
   reader->ring_ = ring_buffer__new(datapath.dnsPuntFd(), &DnsPuntReader::onRecord, reader.get(), nullptr);
   if (!reader->ring_) return fail(std::string("open ring buffer dns_punt: ") + std::strerror(errno));
   reader->thread_ = std::thread([r = reader.get()] { r->loop(); });
@@ -51,6 +56,10 @@ int DnsPuntReader::onRecord(void* self, void* data, size_t size) {
   }
   egressd_dns_punt punt;
   std::memcpy(&punt, data, sizeof(punt));
+  if (punt.flags & EGRESSD_DNS_PUNT_F_OBSERVED) {  // never learned: only named
+    reader->stats_.add(reader->observations_.recordAnswer(punt) ? "agent_observed" : "agent_observed_unparsable");
+    return 0;
+  }
   auto applied = reader->state_.current();
   if (!applied) {
     reader->stats_.add("agent_no_policy");
