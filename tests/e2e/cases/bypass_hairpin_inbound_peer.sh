@@ -17,14 +17,13 @@ ACCESS_LOG=$LAB_DIR/access.log
 e2e_start_agent --access-log "$ACCESS_LOG" --cluster-cidr 10.99.1.0/24 || return
 pkt=$EGRESSD_BIN/egressd_packet
 # The server is the workload's main process: it answers every datagram to
-# its sender, for 10 s.
-lab_exec production/dns "$pkt" echo 0.0.0.0 5300 10 >/dev/null 2>&1 &
+# its sender, for 30 s.
+lab_exec production/dns "$pkt" echo 0.0.0.0 5300 30 >/dev/null 2>&1 &
 bypass_attached production/dns || return
 bypass_node_routes
 mac=$(bypass_router_mac 1)
 
-ip netns exec "$LAB-wl" python3 "$FORGE" udp-sink "$REMOTE_V4" 4000 5 bypass >"$LAB_DIR/sink.remote" 2>/dev/null &
-sleep 0.4
+bypass_sink remote "$LAB-wl" udp-sink "$REMOTE_V4" 4000 60 bypass
 for _ in 1 2 3; do
   got=$(lab_exec production/dns python3 "$FORGE" frame eth0 "$mac" "$REMOTE_V4" 4000 10.99.1.2 5300)
   [ "$got" = sent ] || e2e_fail "forged frame not sent: $got"
@@ -32,7 +31,7 @@ done
 sleep 0.3
 got=$(lab_exec production/dns python3 "$FORGE" rawudp 5300 "$REMOTE_V4" 4000 3)
 [ "$got" = "sent 3" ] && e2e_ok "raw datagrams from :5300 to the spoofed peer sent" || e2e_fail "raw send: $got"
-expect_count "$LAB_DIR/sink.remote" 0 "datagrams (answers or raw) that reached the spoofed peer $REMOTE_V4:4000"
+expect_sink remote 0 "datagrams (answers or raw) that reached the spoofed peer $REMOTE_V4:4000"
 wait_until 3000 grep -q '"reason":"spoofed_address"' "$ACCESS_LOG" >/dev/null &&
   e2e_ok "access log: the forged frame dropped, reason spoofed_address" ||
   e2e_fail "no access-log line with reason spoofed_address"

@@ -28,25 +28,23 @@ bypass_attached production/web || return
 bypass_node_routes
 
 # Receivers: raw ICMPv6 sockets see every ICMPv6 message, ND included.
-ip netns exec "$LAB-wl" python3 "$FORGE" nd-sink 4 bypass-nd-remote >"$LAB_DIR/sink.remote" 2>/dev/null &
-ip netns exec "$LAB-ext" python3 "$FORGE" nd-sink 4 bypass-nd-node >"$LAB_DIR/sink.node" 2>/dev/null &
-sleep 0.4
+bypass_sink remote "$LAB-wl" nd-sink 60 bypass-nd-remote
+bypass_sink node "$LAB-ext" nd-sink 60 bypass-nd-node
 for type in 135 136; do
   got=$(lab_exec production/web python3 "$FORGE" nd "$REMOTE_V6" bypass-nd-remote $type)
   [ "$got" = sent ] && e2e_ok "ND type $type with data to $REMOTE_V6 sent" || e2e_fail "ND type $type to $REMOTE_V6: $got"
 done
 got=$(lab_exec production/web python3 "$FORGE" nd fd00:99:1::1 bypass-nd-node)
 [ "$got" = sent ] || e2e_fail "ND to the node: $got"
-expect_count "$LAB_DIR/sink.remote" 0 "ND messages with data that reached $REMOTE_V6 on another link"
-expect_count "$LAB_DIR/sink.node" 1 "the ND message to the node's own address on the pod's link arrived"
+expect_sink remote 0 "ND messages with data that reached $REMOTE_V6 on another link"
+expect_sink node 1 "the ND message to the node's own address on the pod's link arrived"
 wait_until 3000 grep -q "\"destination_ip\":\"$REMOTE_V6\"" "$ACCESS_LOG" >/dev/null &&
   e2e_ok "access log: the drop towards $REMOTE_V6" || e2e_fail "no access-log line for $REMOTE_V6"
 
 # Real neighbour discovery from the pod: its gateway's address resolved
 # again (solicitation, advertisement), then the datagram goes.
-ip netns exec "$LAB-ext" python3 "$FORGE" udp-sink 2001:db8::10 9000 3 "" >"$LAB_DIR/sink.allowed" 2>/dev/null &
-sleep 0.3
+bypass_sink allowed "$LAB-ext" udp-sink 2001:db8::10 9000 60 ""
 ip -n "$(lab_netns_of production/web)" -6 neigh flush dev eth0
 got=$(lab_exec production/web "$EGRESSD_BIN/egressd_probe" sendto 2001:db8::10 9000)
 [ "$got" = ok ] || e2e_fail "sendto [2001:db8::10]:9000: $got"
-expect_count "$LAB_DIR/sink.allowed" 1 "after a neighbour flush, the datagram to allowed [2001:db8::10]:9000 arrived"
+expect_sink allowed 1 "after a neighbour flush, the datagram to allowed [2001:db8::10]:9000 arrived"

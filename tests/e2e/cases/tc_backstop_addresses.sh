@@ -23,9 +23,8 @@ bypass_attached production/web || return
 expect_log 'production/web: TC backstop attached on .* its addresses: 10\.99\.1\.2 .*fd00:99:1::2.*fe80::'
 mac=$(bypass_router_mac 1)
 ns=$(lab_netns_of production/web)
-ip netns exec "$LAB-ext" python3 "$FORGE" udp-sink 192.0.2.10 9000 8 bypass-frame >"$LAB_DIR/sink.v4" 2>/dev/null &
-ip netns exec "$LAB-ext" python3 "$FORGE" udp-sink 2001:db8::10 9000 8 bypass-frame >"$LAB_DIR/sink.v6" 2>/dev/null &
-sleep 0.4
+bypass_sink v4 "$LAB-ext" udp-sink 192.0.2.10 9000 60 bypass-frame
+bypass_sink v6 "$LAB-ext" udp-sink 2001:db8::10 9000 60 bypass-frame
 send() {  # send SRC DST: one frame from the pod
   local got
   got=$(lab_exec production/web python3 "$FORGE" frame eth0 "$mac" "$1" 40000 "$2" 9000)
@@ -55,6 +54,6 @@ for a in 10.99.1.7/24 fd00:99:1::7/64; do
 done
 send 10.99.1.7 192.0.2.10
 send fd00:99:1::7 2001:db8::10
-expect_count "$LAB_DIR/sink.v4" 2 "IPv4 frames that arrived (its own address, then 10.99.1.7 while it was the pod's)"
-expect_count "$LAB_DIR/sink.v6" 2 "IPv6 frames that arrived (its own address, then fd00:99:1::7 while it was the pod's)"
+expect_sink v4 2 "IPv4 frames that arrived (its own address, then 10.99.1.7 while it was the pod's)"
+expect_sink v6 2 "IPv6 frames that arrived (its own address, then fd00:99:1::7 while it was the pod's)"
 expect_metric '^egressd_backstop_dropped_packets_total\{source_namespace="production",source_workload="web"\} 4$'

@@ -34,10 +34,25 @@ bypass_router_mac() {
   ip -n "$LAB-ext" link show "$LAB-v$1" | awk '/link\/ether/ { print $2 }'
 }
 
-# expect_count FILE EXPECTED WHAT: a sink's count (waits for the sink to end).
-expect_count() {
-  wait_until 10000 test -s "$1" >/dev/null
+# bypass_sink NAME NETNS packet_forge.py-SINK-ARGS...: a receiver that counts
+# until expect_sink stops it (60 s at most); returns once it listens.
+declare -gA BYPASS_SINKS=()
+bypass_sink() {
+  local name=$1 ns=$2
+  shift 2
+  ip netns exec "$ns" python3 "$FORGE" "$@" >"$LAB_DIR/sink.$name" 2>"$LAB_DIR/sink.$name.err" &
+  BYPASS_SINKS[$name]=$!
+  wait_until 10000 grep -q listening "$LAB_DIR/sink.$name.err" >/dev/null ||
+    e2e_fail "receiver $name ($*) not listening: $(cat "$LAB_DIR/sink.$name.err")"
+}
+
+# expect_sink NAME EXPECTED WHAT: what receiver NAME counted, once what was
+# sent has had time to arrive.
+expect_sink() {
+  sleep 0.5
+  kill -TERM "${BYPASS_SINKS[$1]}" 2>/dev/null
+  wait "${BYPASS_SINKS[$1]}" 2>/dev/null
   local got
-  got=$(cat "$1")
+  got=$(cat "$LAB_DIR/sink.$1")
   [ "$got" = "$2" ] && e2e_ok "$3: $got" || e2e_fail "$3: expected $2, got '$got'"
 }

@@ -20,15 +20,18 @@ bypass suite: frames written whole with AF_PACKET, raw IP and raw ICMPv6.
       an ICMPv6 neighbour solicitation (or TYPE) with hop limit 255 to DST,
       target DST, and MARK as data after it. Prints "sent" or the errno name.
   packet_forge.py nd-sink SECONDS MARK
-      counts ICMPv6 messages that carry MARK for SECONDS; prints the count.
+      counts ICMPv6 messages that carry MARK; prints the count.
   packet_forge.py udp-sink IP PORT SECONDS MARK
       counts UDP datagrams to IP:PORT that carry MARK; prints the count.
   packet_forge.py tcp-sink IP PORT SECONDS
       counts TCP connections accepted on IP:PORT; prints the count.
+  A sink says "listening" on stderr once it is, and counts for SECONDS or
+  until SIGTERM, whichever comes first.
 """
 import errno
 import random
 import select
+import signal
 import socket
 import struct
 import sys
@@ -142,14 +145,36 @@ def nd(dst, mark, icmp_type=135):
         print(errno.errorcode.get(e.errno, str(e.errno)))
 
 
-def sink(sock, seconds, mark):
+class Stop(Exception):
+    pass
+
+
+def stop(signum, frame):
+    raise Stop()
+
+
+def sink(sock, seconds, count_one):
+    """Counts what count_one says arrived on sock until SIGTERM or seconds."""
     count = 0
+    signal.signal(signal.SIGTERM, stop)
+    print("listening", file=sys.stderr, flush=True)
     end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        ready, _, _ = select.select([sock], [], [], left)
-        if ready and mark.encode() in sock.recv(65536):
-            count += 1
-    print(count)
+    try:
+        while (left := end - time.monotonic()) > 0:
+            if select.select([sock], [], [], left)[0]:
+                count += count_one(sock)
+    except Stop:
+        pass
+    print(count, flush=True)
+
+
+def marked(mark):
+    return lambda sock: 1 if mark.encode() in sock.recv(65536) else 0
+
+
+def accepted(sock):
+    sock.accept()[0].close()
+    return 1
 
 
 def main():
@@ -165,13 +190,12 @@ def main():
         nd(a[1], a[2], int(a[3]) if len(a) == 4 else 135)
     elif len(a) == 3 and a[0] == "nd-sink":
         sock = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-        print("listening", file=sys.stderr)
-        sink(sock, float(a[1]), a[2])
+        sink(sock, float(a[1]), marked(a[2]))
     elif len(a) == 5 and a[0] == "udp-sink":
         family = socket.AF_INET6 if ":" in a[1] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         sock.bind((a[1], int(a[2])))
-        sink(sock, float(a[3]), a[4])
+        sink(sock, float(a[3]), marked(a[4]))
     elif len(a) == 4 and a[0] == "tcp-sink":
         family = socket.AF_INET6 if ":" in a[1] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -179,13 +203,7 @@ def main():
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, 16)
         sock.bind((a[1], int(a[2])))
         sock.listen(64)
-        count = 0
-        end = time.monotonic() + float(a[3])
-        while (left := end - time.monotonic()) > 0:
-            if select.select([sock], [], [], left)[0]:
-                sock.accept()[0].close()
-                count += 1
-        print(count)
+        sink(sock, float(a[3]), accepted)
     else:
         sys.exit(__doc__)
 
