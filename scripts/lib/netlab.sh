@@ -82,13 +82,16 @@ CONF
 # lab_start_dnsmasq [DNSMASQ_ARG...]: a resolver on $LAB_RESOLVER:53 (and
 # fd00:99::1) in the "internet" namespace, answering only from its own
 # records (--address, --host-record, --cname ... passed as arguments), and
-# /etc/netns/<lab>-wl/resolv.conf pointing the workloads at it (ip netns exec
-# bind-mounts it over /etc/resolv.conf). --local-ttl sets the answers' TTL
+# /etc/netns/<ns>/resolv.conf pointing the workloads at it, for <lab>-wl and
+# the pods made so far (ip netns exec bind-mounts it over /etc/resolv.conf). --local-ttl sets the answers' TTL
 # (dnsmasq's default for its own records is 0). Restarting replaces it.
 lab_start_dnsmasq() {
   [ -f "$LAB_DIR/dnsmasq.pid" ] && kill "$(cat "$LAB_DIR/dnsmasq.pid")" 2>/dev/null && sleep 0.1
-  mkdir -p "/etc/netns/$LAB-wl"
-  printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$LAB_RESOLVER" > "/etc/netns/$LAB-wl/resolv.conf"
+  local ns
+  for ns in "$LAB-wl" $(ip netns list | awk -v p="^$LAB-pod" '$1 ~ p { print $1 }'); do
+    mkdir -p "/etc/netns/$ns"
+    printf 'nameserver %s\noptions timeout:1 attempts:2\n' "$LAB_RESOLVER" > "/etc/netns/$ns/resolv.conf"
+  done
   ip netns exec "$LAB-ext" dnsmasq --no-resolv --no-hosts --no-poll --bind-interfaces --user=root \
     --listen-address="$LAB_RESOLVER" --listen-address=fd00:99::1 --except-interface=lo \
     --pid-file="$LAB_DIR/dnsmasq.pid" --log-facility="$LAB_DIR/dnsmasq.log" --log-queries \
@@ -145,6 +148,41 @@ lab_pod() {
   echo "$LAB_CGROUP/$name"
 }
 
+# lab_start_gateway ADDR: an egress gateway as the workload
+# istio-system/egressgateway in <lab>-wl, listening on ADDR (added to its
+# interface): nginx routing TLS by SNI (ssl_preread) and HTTP by Host to
+# api.external-service.com (192.0.2.10), logging what it saw in
+# $LAB_DIR/gw/{stream,http}.log, connecting upstream from ADDR.
+lab_start_gateway() {
+  local gw=$1
+  ip -n "$LAB-wl" addr add "$gw/24" dev "$LAB-p"
+  ip netns exec "$LAB-ext" sysctl -qw net.ipv4.ip_forward=1   # pods reach it through ext
+  mkdir -p "$LAB_CGROUP/istio-system/egressgateway" "$LAB_DIR/gw"
+  cat > "$LAB_DIR/gw/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+user root;
+worker_processes 1;
+pid $LAB_DIR/gw/nginx.pid;
+error_log $LAB_DIR/gw/error.log;
+events { worker_connections 64; }
+stream {
+  log_format sni '\$remote_addr sni=\$ssl_preread_server_name';
+  access_log $LAB_DIR/gw/stream.log sni;
+  map \$ssl_preread_server_name \$upstream { api.external-service.com 192.0.2.10:443; default 127.0.0.1:9; }
+  server { listen $gw:443; ssl_preread on; proxy_bind $gw; proxy_pass \$upstream; }
+}
+http {
+  log_format hostlog '\$remote_addr host=\$host';
+  access_log $LAB_DIR/gw/http.log hostlog;
+  client_body_temp_path $LAB_DIR/gw; proxy_temp_path $LAB_DIR/gw; fastcgi_temp_path $LAB_DIR/gw;
+  uwsgi_temp_path $LAB_DIR/gw; scgi_temp_path $LAB_DIR/gw;
+  map \$host \$upstream { api.external-service.com 192.0.2.10:80; default 127.0.0.1:9; }
+  server { listen $gw:80; location / { proxy_bind $gw; proxy_set_header Host \$host; proxy_pass http://\$upstream; } }
+}
+CONF
+  lab_exec istio-system/egressgateway nginx -p "$LAB_DIR/gw" -c "$LAB_DIR/gw/nginx.conf"
+}
+
 # The network namespace WORKLOAD's processes run in.
 lab_netns_of() {
   local file="$LAB_DIR/pod-netns.${1//\//_}"
@@ -171,6 +209,7 @@ lab_down() {
   [ -n "${LAB:-}" ] || return 0
   [ -f "$LAB_DIR/nginx/nginx.pid" ] && kill "$(cat "$LAB_DIR/nginx/nginx.pid")" 2>/dev/null
   [ -f "$LAB_DIR/dnsmasq.pid" ] && kill "$(cat "$LAB_DIR/dnsmasq.pid")" 2>/dev/null
+  [ -f "$LAB_DIR/gw/nginx.pid" ] && kill "$(cat "$LAB_DIR/gw/nginx.pid")" 2>/dev/null
   ip netns pids "$LAB-wl" 2>/dev/null | xargs -r kill 2>/dev/null
   ip netns pids "$LAB-ext" 2>/dev/null | xargs -r kill 2>/dev/null
   local pod
@@ -180,7 +219,7 @@ lab_down() {
   done
   ip netns del "$LAB-wl" 2>/dev/null
   ip netns del "$LAB-ext" 2>/dev/null
-  rm -rf "/etc/netns/$LAB-wl"
+  rm -rf "/etc/netns/$LAB-wl" "/etc/netns/$LAB-pod"*
   # Children first: a cgroup can only go once it is empty of processes and children.
   if [ -d "$LAB_CGROUP" ]; then
     local d

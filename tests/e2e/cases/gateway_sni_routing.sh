@@ -5,32 +5,8 @@
 # the app's SNI/Host, getpeername is the original); the gateway's own upstream
 # is not redirected; a host without a route goes direct; unregistered stays denied.
 GW=10.99.0.3   # the gateway Service's clusterIP: the gateway's own address in the lab
-ip -n "$LAB-wl" addr add "$GW/24" dev "$LAB-p"
 lab_workload production/app >/dev/null
 lab_workload istio-system/egressgateway >/dev/null
-mkdir -p "$LAB_DIR/gw"
-cat > "$LAB_DIR/gw/nginx.conf" <<CONF
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-user root;
-worker_processes 1;
-pid $LAB_DIR/gw/nginx.pid;
-error_log $LAB_DIR/gw/error.log;
-events { worker_connections 64; }
-stream {
-  log_format sni '\$remote_addr sni=\$ssl_preread_server_name';
-  access_log $LAB_DIR/gw/stream.log sni;
-  map \$ssl_preread_server_name \$upstream { api.external-service.com 192.0.2.10:443; default 127.0.0.1:9; }
-  server { listen $GW:443; ssl_preread on; proxy_bind $GW; proxy_pass \$upstream; }
-}
-http {
-  log_format hostlog '\$remote_addr host=\$host';
-  access_log $LAB_DIR/gw/http.log hostlog;
-  client_body_temp_path $LAB_DIR/gw; proxy_temp_path $LAB_DIR/gw; fastcgi_temp_path $LAB_DIR/gw;
-  uwsgi_temp_path $LAB_DIR/gw; scgi_temp_path $LAB_DIR/gw;
-  map \$host \$upstream { api.external-service.com 192.0.2.10:80; default 127.0.0.1:9; }
-  server { listen $GW:80; location / { proxy_bind $GW; proxy_set_header Host \$host; proxy_pass http://\$upstream; } }
-}
-CONF
 e2e_policy mesh.yaml <<'YAML'
 apiVersion: v1
 kind: ConfigMap
@@ -104,8 +80,7 @@ spec:
     route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 80}}}]
 YAML
 e2e_start_agent || return
-lab_exec istio-system/egressgateway nginx -p "$LAB_DIR/gw" -c "$LAB_DIR/gw/nginx.conf" || { e2e_fail "gateway nginx"; return; }
-trap_gw() { [ -f "$LAB_DIR/gw/nginx.pid" ] && kill "$(cat "$LAB_DIR/gw/nginx.pid")" 2>/dev/null; }
+lab_start_gateway "$GW" || { e2e_fail "gateway nginx"; return; }
 
 ext_log="$LAB_DIR/nginx/access.log"
 last_remote() { tail -n 1 "$ext_log" | cut -d' ' -f1; }
@@ -168,4 +143,3 @@ if egressctl policy --workload production/app | grep -q "api.external-service.co
 else
   e2e_fail "egressctl policy: no gateway route"
 fi
-trap_gw
