@@ -1,9 +1,12 @@
 #include "agent/tc_attachments.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -132,6 +135,7 @@ Status TcAttachments::attach(const TcWorkload& workload, pid_t pid, Attached& ou
 // runs, packets from a new address are dropped as spoofed (fail closed). The
 // watch socket makes it run at once (the agent polls it), not on a timer.
 void TcAttachments::refreshAddresses(const std::string& name, Attached& attached) {
+  if (!attached.workload_netns_fd.valid()) return;  // no process: nothing to send from
   const bool changed = attached.address_watch.valid() && netns::drainAddressEvents(attached.address_watch.get());
   if (!changed && !attached.addresses_stale) return;
   auto own = netns::readWorkloadAddresses(attached.workload_netns_fd.get(), attached.workload_ifindex, false);
@@ -150,6 +154,23 @@ void TcAttachments::refreshAddresses(const std::string& name, Attached& attached
   }
   spdlog::info("workload {}: its addresses are now {}", name, describeAddresses(own->addresses));
   attached.addresses = std::move(own->addresses);
+}
+
+// A process back in a workload whose namespace was let go: the same
+// namespace (or the attachment would have moved), watched and read again.
+void TcAttachments::rewatchAddresses(const std::string& name, Attached& attached, pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/net";
+  bpf::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto own = fd.valid() ? netns::readWorkloadAddresses(fd.get(), attached.workload_ifindex, true)
+                        : Result<netns::WorkloadAddresses>(fail("open " + path + ": " + std::strerror(errno)));
+  if (!own) {
+    spdlog::warn("workload {}: watching its addresses again: {}", name, own.error());
+    return;
+  }
+  spdlog::debug("workload {}: a process is back (pid {}): its addresses are watched again", name, pid);
+  attached.workload_netns_fd = std::move(fd);
+  attached.address_watch = std::move(own->watch);
+  attached.addresses_stale = own->addresses != attached.addresses;  // written by refreshAddresses()
 }
 
 std::vector<int> TcAttachments::addressWatchFds() const {
@@ -217,6 +238,14 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
     bool none = false;  // no backstop possible: its raw sockets stay untouched
     if (!s.pid) {
       why = "no process in its cgroup yet";
+      // Its namespace is not held open for it (the runtime may be tearing
+      // it down): watched again when a process is back.
+      std::lock_guard lock(mutex_);
+      if (auto it = attached_.find(workload.name); it != attached_.end() && it->second.workload_netns_fd.valid()) {
+        it->second.address_watch.reset();
+        it->second.workload_netns_fd.reset();
+        spdlog::debug("workload {}: no process left: its network namespace is let go", workload.name);
+      }
     } else if (agent_netns && s.netns_inode == *agent_netns) {
       // Not `none`: a runtime may move the process into the cgroup before
       // into the pod's namespace. The kernel exempts host-network sockets
@@ -236,8 +265,10 @@ void TcAttachments::reconcile(const std::vector<TcWorkload>& workloads) {
       std::lock_guard lock(mutex_);
       auto it = attached_.find(workload.name);
       if (it != attached_.end() && it->second.cgroup_id == workload.cgroup_id &&
-          it->second.workload_netns_inode == s.netns_inode)
+          it->second.workload_netns_inode == s.netns_inode) {
+        if (!it->second.workload_netns_fd.valid()) rewatchAddresses(workload.name, it->second, s.pid);
         continue;  // nothing moved
+      }
     }
     if (why.empty()) {
       Attached fresh;

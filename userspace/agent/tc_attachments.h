@@ -56,7 +56,8 @@ class TcAttachments {
     bpf::TcMode mode = bpf::TcMode::kTcx;
     uint32_t bridge_ifindex = 0;
     // The workload's own addresses, as tc_ifaces holds them, and where they
-    // are read again when the socket that watches them hears a change.
+    // are read again when the socket that watches them hears a change. Both
+    // fds hold the workload's namespace: let go while it has no process.
     bpf::UniqueFd workload_netns_fd;
     uint32_t workload_ifindex = 0;
     std::vector<netns::Address> addresses;
@@ -68,6 +69,7 @@ class TcAttachments {
   Status checkIfindexFree(const std::string& name, const netns::HostSideInterface& host);
   void detach(const std::string& name, Attached& attached);
   void refreshAddresses(const std::string& name, Attached& attached);
+  void rewatchAddresses(const std::string& name, Attached& attached, pid_t pid);
   std::string pinPath(uint64_t cgroup_id, bpf::TcHook hook) const;
   void removeLeftovers();
 

@@ -41,7 +41,9 @@ got=$(lab_exec production/web python3 "$FORGE" hairpin-dns eth0 "$mac" "$REMOTE_
 [[ $got == *first:forged* ]] && e2e_fail "the forged answer came back to the asking socket ($got)" ||
   e2e_ok "the forged answer never came back to the socket"
 expect_probe production/web connect 192.0.2.41 80 EPERM
-if egressctl -o json dns | grep -q '"ip": "192.0.2.41"'; then e2e_fail "192.0.2.41 learned from the forgery"; else
+# (The whole answer first: under pipefail, grep -q ending early would fail
+# the pipe and hide a match.)
+if grep -q '"ip": "192.0.2.41"' <<<"$(egressctl -o json dns)"; then e2e_fail "192.0.2.41 learned from the forgery"; else
   e2e_ok "192.0.2.41 not learned"; fi
 wait_until 3000 grep -q '"reason":"spoofed_address"' "$ACCESS_LOG" >/dev/null &&
   e2e_ok "access log: the forged frame dropped, reason spoofed_address" ||

@@ -57,3 +57,26 @@ send fd00:99:1::7 2001:db8::10
 expect_sink v4 2 "IPv4 frames that arrived (its own address, then 10.99.1.7 while it was the pod's)"
 expect_sink v6 2 "IPv6 frames that arrived (its own address, then fd00:99:1::7 while it was the pod's)"
 expect_metric '^egressd_backstop_dropped_packets_total\{source_namespace="production",source_workload="web"\} 4$'
+
+# No process left in the pod: the agent lets its namespace go (a runtime may
+# be tearing it down). A process back: its addresses are watched and read
+# again, one added meanwhile included.
+inode=$(stat -L -c %i "/run/netns/$ns")
+# (ls's whole output first: under pipefail, grep -q ending early fails ls.)
+held() { grep -q "net:\[$inode\]" <<<"$(ls -l "/proc/$E2E_AGENT_PID/fd" 2>/dev/null)"; }
+held && e2e_ok "while the pod has processes, the agent holds its namespace" ||
+  e2e_fail "the agent does not hold the pod's namespace"
+xargs -r kill <"$LAB_CGROUP/production/web/cgroup.procs"
+if wait_until 5000 bash -c "! ls -l /proc/$E2E_AGENT_PID/fd | grep 'net:\[$inode\]'" >/dev/null; then
+  e2e_ok "no process left: the agent let the pod's namespace go"
+else
+  e2e_fail "no process left: the agent still holds the pod's namespace"
+fi
+ip -n "$ns" addr add 10.99.1.8/24 dev eth0
+lab_exec production/web sleep 600 &
+if ms=$(wait_until 5000 grep -q "production/web: its addresses are now .*10\.99\.1\.8" "$E2E_LOG"); then
+  e2e_ok "a process back: the address added meanwhile is the pod's (${ms} ms)"
+else
+  e2e_fail "a process back: the address added meanwhile never became the pod's"
+fi
+held && e2e_ok "and its namespace is held again" || e2e_fail "its namespace is not held again"
