@@ -13,7 +13,8 @@ namespace egressd::testing {
 class FakeMapBackend : public MapBackend {
  public:
   enum class OpKind { kPutPort, kPutPrefix, kPutScope, kPutWorkload, kDeleteWorkload, kClearScope, kDeletePrefix, kDeletePort,
-                      kPutDnsName, kDeleteDnsName, kPutDnsServer, kDeleteDnsServer, kPutGateway, kClearGateway };
+                      kPutDnsName, kDeleteDnsName, kPutDnsServer, kDeleteDnsServer, kPutGateway, kClearGateway,
+                      kPutLearned, kDeleteLearned };
 
   struct Op {
     OpKind kind;
@@ -22,6 +23,10 @@ class FakeMapBackend : public MapBackend {
 
   // The maps' contents; scopes hold every slot, as an array map does.
   DesiredState state;
+  // dns_learned, which the kernel writes (tests write it directly).
+  AbiMap<egressd_dns_learned_key, egressd_dns_learned_value> learned;
+  // Called after every successful write: a test looks at each intermediate state.
+  std::function<void(const Op&)> after_write;
   std::vector<Op> ops;  // successful and failed, in call order
   size_t workload_capacity = EGRESSD_MAX_WORKLOADS;
   size_t prefix_capacity = EGRESSD_MAX_DEST_PREFIXES;
@@ -51,6 +56,7 @@ class FakeMapBackend : public MapBackend {
     if (auto s = check({clear ? OpKind::kClearScope : OpKind::kPutScope, id}); !s.ok()) return s;
     if (id >= EGRESSD_MAX_SCOPES) return fail("E2BIG: scope index out of range");
     state.scopes[id] = v;
+    wrote({clear ? OpKind::kClearScope : OpKind::kPutScope, id});
     return Ok{};
   }
   Status putPrefix(const egressd_prefix_key& k, const egressd_prefix_value& v) override {
@@ -88,7 +94,24 @@ class FakeMapBackend : public MapBackend {
     } else {
       state.gateways[id] = v;
     }
+    wrote({clear ? OpKind::kClearGateway : OpKind::kPutGateway, id});
     return Ok{};
+  }
+
+  Result<LearnedEntries> readLearned() override {
+    if (fail_read) return fail("injected read failure");
+    return LearnedEntries(learned.begin(), learned.end());
+  }
+  Result<std::optional<egressd_dns_learned_value>> lookupLearned(const egressd_dns_learned_key& k) override {
+    auto it = learned.find(k);
+    if (it == learned.end()) return std::optional<egressd_dns_learned_value>{};
+    return std::optional<egressd_dns_learned_value>{it->second};
+  }
+  Status putLearned(const egressd_dns_learned_key& k, const egressd_dns_learned_value& v) override {
+    return put(learned, k, v, EGRESSD_MAX_DNS_LEARNED, {OpKind::kPutLearned, k.scope_id});
+  }
+  Status deleteLearned(const egressd_dns_learned_key& k) override {
+    return erase(learned, k, {OpKind::kDeleteLearned, k.scope_id});
   }
 
   // The live state as the compiler's DesiredState shape (active scopes only).
@@ -99,6 +122,9 @@ class FakeMapBackend : public MapBackend {
   }
 
  private:
+  void wrote(const Op& op) {
+    if (after_write) after_write(op);
+  }
   Status check(const Op& op) {
     ops.push_back(op);
     if (fail_if && fail_if(op)) return fail("injected failure");
@@ -110,6 +136,7 @@ class FakeMapBackend : public MapBackend {
     if (auto s = check(op); !s.ok()) return s;
     if (!map.count(k) && map.size() >= capacity) return fail("E2BIG: map full");
     map[k] = v;
+    wrote(op);
     return Ok{};
   }
 
@@ -117,6 +144,7 @@ class FakeMapBackend : public MapBackend {
   Status erase(Map& map, const K& k, const Op& op) {
     if (auto s = check(op); !s.ok()) return s;
     if (!map.erase(k)) return fail("ENOENT");
+    wrote(op);
     return Ok{};
   }
 };

@@ -264,7 +264,7 @@ void Agent::reload() {
   compile_options_.resolved_endpoints = endpoint_resolver_->addresses();
   applied->compiled = compiler::compilePolicy(applied->snapshot, applied->workload_cgroups, compile_options_,
                                               compiler::scopeIdsFromLive(**live),
-                                              compiler::gatewayIdsFromLive(**live));
+                                              compiler::gatewayIdsFromLive(**live), compiler::classIdsFromLive(**live));
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
   for (const auto& issue : applied->compiled.gateway_issues) spdlog::warn("gateway routing: {}", compiler::describe(issue));
@@ -272,16 +272,17 @@ void Agent::reload() {
   const auto compiled_at = Clock::now();
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
   for (const auto& error : sync.errors) spdlog::error("map sync: {}", error);
+  for (const auto& warning : sync.warnings) spdlog::warn("map sync: {}", warning);
   applied->sync_errors = sync.errors;
 
   applied->generation = ++generation_;
   applied->applied_at = std::chrono::system_clock::now();
   applied->sync_seconds = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("policy generation {} applied in {:.1f} ms: {} objects, {} rejected, {} scopes, {} workloads; "
-               "maps +{} ~{} -{}",
+               "maps +{} ~{} -{}; {} workloads changed scope, {} learned entries carried, {} dropped",
                applied->generation, applied->sync_seconds * 1e3, report.objects, report.rejected.size(),
                applied->compiled.scopes.size(), applied->workload_cgroups.size(), sync.added, sync.changed,
-               sync.removed);
+               sync.removed, sync.moved_workloads, sync.learned_copied, sync.learned_removed);
   auto ms = [](auto from, auto to) { return std::chrono::duration<double, std::milli>(to - from).count(); };
   spdlog::debug("apply phases: parse {:.1f} ms ({} files changed), store+workloads {:.1f} ms, read live+compile {:.1f} ms, sync {:.1f} ms",
                 ms(started, parsed_at), policy_reader_.lastParsedFiles(), ms(parsed_at, stored_at), ms(stored_at, compiled_at), ms(compiled_at, Clock::now()));

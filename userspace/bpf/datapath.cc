@@ -546,7 +546,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   state->backend = std::make_unique<PinnedMapBackend>(PolicyMapFds{
       bpf_map__fd(maps.workloads), bpf_map__fd(maps.scopes), bpf_map__fd(maps.dest_prefixes),
       bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers),
-      bpf_map__fd(maps.gateways)});
+      bpf_map__fd(maps.gateways), bpf_map__fd(maps.dns_learned)});
   auto datapath = std::unique_ptr<Datapath>(new Datapath(std::move(state)));
   if (!options.stage_upgrade) {
     if (auto st = datapath->goLive(); !st) return fail(st.error());

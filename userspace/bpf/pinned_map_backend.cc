@@ -1,5 +1,7 @@
 #include "bpf/pinned_map_backend.h"
 
+#include <vector>
+
 #include "bpf/map_io.h"
 
 namespace egressd::bpf {
@@ -94,6 +96,50 @@ Status PinnedMapBackend::putGateway(uint32_t gateway_id, const egressd_gateway_v
     return fail("update map gateways: gateway id " + std::to_string(gateway_id) + " out of range (max " +
                 std::to_string(EGRESSD_MAX_GATEWAYS) + ")");
   return mapPut(fds_.gateways, "gateways", gateway_id, value);
+}
+
+// Batched (one syscall per chunk, not two per entry): the map holds up to
+// EGRESSD_MAX_DNS_LEARNED entries and is read on every scope move.
+Result<LearnedEntries> PinnedMapBackend::readLearned() {
+  LearnedEntries out;
+  constexpr uint32_t kChunk = 4096;
+  std::vector<egressd_dns_learned_key> keys(kChunk);
+  std::vector<egressd_dns_learned_value> values(kChunk);
+  egressd_dns_learned_key batch{};
+  bool first = true;
+  for (;;) {
+    uint32_t count = kChunk;
+    const int rc = bpf_map_lookup_batch(fds_.dns_learned, first ? nullptr : &batch, &batch, keys.data(),
+                                        values.data(), &count, nullptr);
+    const int err = rc ? errno : 0;
+    if (rc && err != ENOENT) {
+      if (!first || (err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP))
+        return fail(errnoMessage("read map dns_learned", err));
+      // No batch support: one key at a time.
+      AbiMap<egressd_dns_learned_key, egressd_dns_learned_value> all;
+      if (auto st = readAll(fds_.dns_learned, "dns_learned", all); !st) return fail(st.error());
+      return LearnedEntries(all.begin(), all.end());
+    }
+    for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+    if (err == ENOENT) break;
+    first = false;
+  }
+  return out;
+}
+
+Result<std::optional<egressd_dns_learned_value>> PinnedMapBackend::lookupLearned(const egressd_dns_learned_key& key) {
+  egressd_dns_learned_value value{};
+  if (bpf_map_lookup_elem(fds_.dns_learned, &key, &value) == 0) return {value};
+  if (errno == ENOENT) return std::optional<egressd_dns_learned_value>{};
+  return fail(errnoMessage("lookup in map dns_learned", errno));
+}
+
+Status PinnedMapBackend::putLearned(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) {
+  return mapPut(fds_.dns_learned, "dns_learned", key, value);
+}
+
+Status PinnedMapBackend::deleteLearned(const egressd_dns_learned_key& key) {
+  return mapDelete(fds_.dns_learned, "dns_learned", key);
 }
 
 }  // namespace egressd::bpf

@@ -13,6 +13,7 @@ struct PolicyMapFds {
   int dns_names = -1;
   int dns_servers = -1;
   int gateways = -1;
+  int dns_learned = -1;
 };
 
 class PinnedMapBackend final : public MapBackend {
@@ -34,6 +35,10 @@ class PinnedMapBackend final : public MapBackend {
   Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) override;
   Status deleteDnsServer(const egressd_dns_server_key& key) override;
   Status putGateway(uint32_t gateway_id, const egressd_gateway_value& value) override;
+  Result<LearnedEntries> readLearned() override;
+  Result<std::optional<egressd_dns_learned_value>> lookupLearned(const egressd_dns_learned_key& key) override;
+  Status putLearned(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) override;
+  Status deleteLearned(const egressd_dns_learned_key& key) override;
 
  private:
   PolicyMapFds fds_;

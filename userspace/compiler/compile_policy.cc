@@ -330,6 +330,24 @@ AuditSetting workloadAudit(const policy::PolicySnapshot& policy, const policy::W
   return {};
 }
 
+ClassIds classIdsFromLive(const DesiredState& live) {
+  ClassIds ids;
+  for (const auto& [prefix, value] : live.prefixes) {
+    ids.prefixes[prefix] = value.class_id;
+    ids.used.insert(value.class_id);
+  }
+  for (const auto& [key, value] : live.ports) ids.used.insert(key.class_id);
+  for (const auto& [key, value] : live.dns_names) {
+    std::vector<uint8_t> rname(value.rname, value.rname + std::min<size_t>(value.rname_len, sizeof(value.rname)));
+    if (value.exact_class) ids.hosts[{rname, false}] = value.exact_class;
+    if (value.wildcard_class) ids.hosts[{rname, true}] = value.wildcard_class;
+    ids.used.insert(value.exact_class);
+    ids.used.insert(value.wildcard_class);
+  }
+  ids.used.erase(0);
+  return ids;
+}
+
 GatewayIds gatewayIdsFromLive(const DesiredState& live) {
   GatewayIds ids;
   for (const auto& [id, value] : live.gateways) {
@@ -356,7 +374,7 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
                             const CompileOptions& options, const ScopeIds& previous,
-                            const GatewayIds& previous_gateways) {
+                            const GatewayIds& previous_gateways, const ClassIds& previous_classes) {
   CompileOutput out;
 
   // Service ids follow (namespace, name) order: deterministic across runs.
@@ -453,8 +471,8 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   }
   grantGatewayTargets(slots, gateway_scopes, table, out);
   addAlwaysAllowed(options, table, out);
-  table.emit(out.desired);
-  out.host_classes = hosts.emit(out.desired, out.errors);
+  table.emit(out.desired, previous_classes);
+  out.host_classes = hosts.emit(out.desired, out.errors, previous_classes);
   addDnsServers(options, out.desired);
 
   dedupe(out.warnings);

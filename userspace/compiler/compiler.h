@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "compiler/class_ids.h"
 #include "compiler/desired_state.h"
 #include "compiler/gateway_routing.h"
 #include "policy/model.h"
@@ -59,6 +60,9 @@ uint64_t scopeNameHash(const std::string& scope_key);
 // `gateways` map, so a recompile keeps the slots of existing gateways.
 using GatewayIds = std::map<std::string, uint32_t>;
 GatewayIds gatewayIdsFromLive(const DesiredState& live);
+
+// Class ids in force (class_ids.h), from the live maps.
+ClassIds classIdsFromLive(const DesiredState& live);
 
 struct CompiledScope {
   uint32_t id = 0;
@@ -120,7 +124,7 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
                             const CompileOptions& options, const ScopeIds& previous,
-                            const GatewayIds& previous_gateways = {});
+                            const GatewayIds& previous_gateways = {}, const ClassIds& previous_classes = {});
 
 // The dns_learned entry for (the workload's scope, destination IP) as the
 // agent read it from the kernel, and CLOCK_BOOTTIME at that moment: explain

@@ -57,15 +57,28 @@ void HostTable::redirect(const HostName& host, uint16_t port, uint8_t protocol, 
   if (!entry.gateway_id || gateway_id < entry.gateway_id) entry.gateway_id = gateway_id;
 }
 
-std::map<uint32_t, std::string> HostTable::emit(DesiredState& desired, std::vector<std::string>& errors) const {
+std::map<uint32_t, std::string> HostTable::emit(DesiredState& desired, std::vector<std::string>& errors,
+                                                const ClassIds& previous) const {
   std::set<uint32_t> used{0};  // 0 means "no class" in dns_names and dns_learned
   for (const auto& [prefix, value] : desired.prefixes) used.insert(value.class_id);
   for (const auto& [key, value] : desired.ports) used.insert(key.class_id);
 
+  // Hosts in force keep their ids; new ones avoid every id in force.
+  std::map<std::string, uint32_t> ids;
+  for (const auto& [text, host] : hosts_) {
+    auto it = previous.hosts.find({host.name.rname, host.name.wildcard});
+    if (it != previous.hosts.end() && used.insert(it->second).second) ids[text] = it->second;
+  }
+  for (const auto& [text, host] : hosts_) {
+    if (ids.count(text)) continue;
+    uint32_t class_id = classIdHash(text);
+    while (previous.used.count(class_id) || !used.insert(class_id).second) ++class_id;
+    ids[text] = class_id;
+  }
+
   std::map<uint32_t, std::string> class_hosts;
   for (const auto& [text, host] : hosts_) {
-    uint32_t class_id = classIdHash(text);
-    while (!used.insert(class_id).second) ++class_id;
+    const uint32_t class_id = ids.at(text);
     class_hosts[class_id] = text;
 
     std::array<uint64_t, EGRESSD_SCOPE_WORDS> learners{};

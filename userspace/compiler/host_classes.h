@@ -36,10 +36,12 @@ class HostTable {
   // Sends `scopes` to gateway_id for this host (and allows it).
   void redirect(const HostName& host, uint16_t port, uint8_t protocol, const ScopeSet& scopes, uint32_t gateway_id);
 
-  // Writes desired.ports for every host class and desired.dns_names. Host
-  // class ids are a hash of "host:" + name, moved past ids already used by
-  // prefix classes (or 0). Returns class id -> host text.
-  std::map<uint32_t, std::string> emit(DesiredState& desired, std::vector<std::string>& errors) const;
+  // Writes desired.ports for every host class and desired.dns_names. A host
+  // keeps its class id in `previous`; a new one takes a hash of "host:" +
+  // name, moved past ids already used by prefix classes, by `previous`, or 0.
+  // Returns class id -> host text.
+  std::map<uint32_t, std::string> emit(DesiredState& desired, std::vector<std::string>& errors,
+                                       const ClassIds& previous = {}) const;
 
   static uint32_t classIdHash(const std::string& host_text);
 

@@ -80,13 +80,24 @@ PrefixTable::PortEntries PrefixTable::flattened(const egressd_prefix_key& prefix
   return out;
 }
 
-void PrefixTable::emit(DesiredState& desired) const {
-  // Collisions: the next free id, in prefix order, so the result depends only
-  // on the set of prefixes.
-  std::set<uint32_t> used;
+void PrefixTable::emit(DesiredState& desired, const ClassIds& previous) const {
+  // Prefixes in force keep their ids. New ones: the hash, and on a collision
+  // the next free id, in prefix order, so the result depends only on the set
+  // of prefixes (and on the ids in force).
+  std::set<uint32_t> taken;
+  AbiMap<egressd_prefix_key, uint32_t> ids;
   for (const auto& [prefix, own] : table_) {
+    auto it = previous.prefixes.find(prefix);
+    if (it != previous.prefixes.end() && taken.insert(it->second).second) ids[prefix] = it->second;
+  }
+  for (const auto& [prefix, own] : table_) {
+    if (ids.count(prefix)) continue;
     uint32_t class_id = classIdHash(prefix);
-    while (!used.insert(class_id).second) ++class_id;
+    while (previous.used.count(class_id) || !taken.insert(class_id).second) ++class_id;
+    ids[prefix] = class_id;
+  }
+  for (const auto& [prefix, own] : table_) {
+    const uint32_t class_id = ids.at(prefix);
     desired.prefixes[prefix] = egressd_prefix_value{class_id};
     for (const auto& [key, entry] : flattened(prefix)) {
       egressd_port_key port_key{};

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/class_ids.h"
 #include "compiler/desired_state.h"
 
 namespace egressd::compiler {
@@ -36,8 +37,9 @@ class PrefixTable {
   void grantAlways(const egressd_prefix_key& prefix, uint16_t port, uint8_t protocol, uint32_t service_id);
 
   // Flattens, folds any-port entries into exact ports, assigns class ids and
-  // writes desired.prefixes and desired.ports.
-  void emit(DesiredState& desired) const;
+  // writes desired.prefixes and desired.ports. A prefix keeps its class id in
+  // `previous`; a new one takes its hash, moved past every id in use.
+  void emit(DesiredState& desired, const ClassIds& previous = {}) const;
 
   // The stable starting point of a prefix's class id (before collisions).
   static uint32_t classIdHash(const egressd_prefix_key& prefix);

@@ -1,7 +1,8 @@
 #pragma once
-// Map sync: makes the live kernel maps equal to the desired state with the
-// fewest writes, in an order that keeps every in-flight lookup consistent.
-// Never flushes: enforcement continues through a restart.
+// Map sync: makes the live kernel maps equal to the desired state, make
+// before break: no lookup in any intermediate state gives a verdict that the
+// old and the new policy both disagree with (map_sync.cc says how). Never
+// flushes: enforcement continues through a restart.
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -12,8 +13,12 @@
 namespace egressd {
 
 struct SyncReport {
-  size_t added = 0, changed = 0, removed = 0;
-  std::vector<std::string> errors;  // one per entry that failed; the others still applied
+  size_t added = 0, changed = 0, removed = 0;  // keys, old maps against new (a key may be written twice)
+  size_t moved_workloads = 0;                  // workloads whose scope id changed
+  size_t learned_copied = 0;                   // dns_learned entries carried to a moved workload's scope
+  size_t learned_removed = 0;                  // dns_learned entries of scopes that are gone
+  std::vector<std::string> errors;    // one per entry that failed; the others still applied
+  std::vector<std::string> warnings;  // where the order could not keep every verdict (and why)
 };
 
 SyncReport syncMaps(MapBackend& maps, const DesiredState& desired);

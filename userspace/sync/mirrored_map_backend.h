@@ -33,6 +33,15 @@ class MirroredMapBackend : public MapBackend {
   Status putDnsServer(const egressd_dns_server_key& key, const egressd_dns_server_value& value) override;
   Status deleteDnsServer(const egressd_dns_server_key& key) override;
   Status putGateway(uint32_t gateway_id, const egressd_gateway_value& value) override;
+  // Not mirrored: the kernel writes dns_learned too.
+  Result<LearnedEntries> readLearned() override { return kernel_.readLearned(); }
+  Result<std::optional<egressd_dns_learned_value>> lookupLearned(const egressd_dns_learned_key& key) override {
+    return kernel_.lookupLearned(key);
+  }
+  Status putLearned(const egressd_dns_learned_key& key, const egressd_dns_learned_value& value) override {
+    return kernel_.putLearned(key, value);
+  }
+  Status deleteLearned(const egressd_dns_learned_key& key) override { return kernel_.deleteLearned(key); }
 
  private:
   // Applies a write to the kernel, then to the mirror if it succeeded.
