@@ -62,6 +62,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)), policy_reader
 }
 
 Agent::~Agent() {
+  recent_events_.close();  // long polls return before the admin server stops
   admin_.stop();
   punt_reader_.reset();  // before the datapath it reads
   flow_reader_.reset();
@@ -138,7 +139,7 @@ Status Agent::startSteps() {
   auto log = AccessLog::open(options_.access_log, options_.access_log_rate);
   if (!log) return fail(log.error());
   access_log_ = std::move(*log);
-  auto events = FlowEventReader::start(*datapath_, state_, *access_log_);
+  auto events = FlowEventReader::start(*datapath_, state_, *access_log_, recent_events_);
   if (!events) return fail(events.error());
   flow_reader_ = std::move(*events);
   // Program run counts and run time for /metrics; the kernel keeps them on

@@ -77,6 +77,7 @@ class Agent {
   std::unique_ptr<DnsPuntReader> punt_reader_;
   std::unique_ptr<EndpointResolver> endpoint_resolver_;
   std::unique_ptr<AccessLog> access_log_;
+  RecentEvents recent_events_;  // for egressctl observe
   std::unique_ptr<FlowEventReader> flow_reader_;
   std::unique_ptr<TcAttachments> tc_;  // null with --tc-mode off
   std::vector<TcWorkload> tc_workloads_;

@@ -11,6 +11,7 @@
 
 #include "agent/agent.h"
 #include "agent/dns_view.h"
+#include "agent/event_query.h"
 #include "common/abi_names.h"
 #include "compiler/address.h"
 #include "compiler/explain_sni.h"
@@ -390,6 +391,19 @@ void Agent::registerRoutes() {
     return jsonResponse(200, flowsJson(query));
   });
   admin_.route("/api/v1/suggest", [this, jsonResponse](const Query&) { return jsonResponse(200, suggestJson()); });
+  // Long poll: the flow events after a sequence number, waiting for the first.
+  admin_.route("/api/v1/events", [this, jsonResponse, errorResponse](const Query& query) {
+    auto parsed = parseEventQuery(query);
+    if (!parsed) return errorResponse(400, parsed.error());
+    const auto not_before = parsed->since.count() ? std::chrono::system_clock::now() - parsed->since
+                                                  : std::chrono::system_clock::time_point::min();
+    auto batch = recent_events_.after(parsed->after, not_before, parsed->wait);
+    json events = json::array();
+    for (auto& event : batch.events) {
+      if (parsed->matches(event)) events.push_back(std::move(event));
+    }
+    return jsonResponse(200, json{{"events", events}, {"next", batch.next}, {"dropped", batch.dropped}});
+  });
   admin_.route("/api/v1/explain", [this, jsonResponse, errorResponse](const Query& query) {
     auto applied = state_.current();
     if (!applied) return errorResponse(503, "no policy applied yet");

@@ -33,8 +33,8 @@ std::string wallTime(uint64_t mono_ns) {
 }  // namespace
 
 Result<std::unique_ptr<FlowEventReader>> FlowEventReader::start(bpf::Datapath& datapath, const AgentState& state,
-                                                                AccessLog& log) {
-  std::unique_ptr<FlowEventReader> reader(new FlowEventReader(datapath, state, log));
+                                                                AccessLog& log, RecentEvents& recent) {
+  std::unique_ptr<FlowEventReader> reader(new FlowEventReader(datapath, state, log, recent));
   reader->ring_ = ring_buffer__new(datapath.flowEventsFd(), &FlowEventReader::onRecord, reader.get(), nullptr);
   if (!reader->ring_) return fail(std::string("open ring buffer flow_events: ") + std::strerror(errno));
   reader->thread_ = std::thread([r = reader.get()] { r->loop(); });
@@ -83,6 +83,7 @@ int FlowEventReader::onRecord(void* self, void* data, size_t size) {
                       {"scope", l.scope},
                       {"new_flow", (ev.flags & EGRESSD_EVENT_F_NEW_FLOW) != 0},
                       {"source", (ev.flags & EGRESSD_EVENT_F_PACKET) ? "packet" : "socket"}};
+  reader->recent_.add(line, std::chrono::system_clock::now());
   reader->log_.write(std::move(line));
   return 0;
 }

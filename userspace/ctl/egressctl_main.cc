@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "ctl/agent_client.h"
+#include "ctl/observe.h"
 #include "ctl/render.h"
 #include "ctl/validate.h"
 
@@ -38,6 +39,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));
   flows->add_option("--limit", limit, "At most this many rows")->capture_default_str();
   auto* suggest = app.add_subcommand("suggest", "ServiceEntry YAML that would allow what audit mode saw denied");
+  ObserveOptions observe_options;
+  auto* observe_cmd = app.add_subcommand("observe", "Stream flow events live (new flows, denials, redirects, audits) "
+                                                    "until Ctrl-C, like hubble observe");
+  observe_cmd->add_option("--workload", observe_options.workload, "Only this NAMESPACE/NAME");
+  observe_cmd->add_option("--verdict", observe_options.verdict, "Only this verdict")
+      ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));
+  observe_cmd->add_option("--host", observe_options.host_glob, "Only hosts (or IPs, where no host is known) matching this glob");
+  observe_cmd->add_option("--since", observe_options.since,
+                          "First the events of this long ago that the agent still holds (30s, 5m, 1h)");
   std::vector<std::string> paths;
   auto* validate = app.add_subcommand(
       "validate", "Check Istio YAML offline as the agent would (no agent needed); non-zero exit on any rejection");
@@ -49,6 +59,12 @@ int main(int argc, char** argv) {
     const ValidateReport report = validatePaths(paths, std::cin);
     std::cout << (output == "json" ? validateJson(report).dump(2) + "\n" : renderValidate(report));
     return validateExitCode(report);
+  }
+
+  if (observe_cmd->parsed()) {
+    observe_options.admin_addr = admin_addr;
+    observe_options.json = output == "json";
+    return observe(observe_options);
   }
 
   AgentClient client(admin_addr);

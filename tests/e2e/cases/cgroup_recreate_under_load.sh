@@ -87,7 +87,7 @@ expect_probe production/stray connect "$LAB_RESOLVER" 53 ECONNREFUSED   # truste
 expect_probe production connect 198.51.100.20 80 ok
 expect_probe elsewhere connect 198.51.100.20 80 ok
 expect_metric '^egressd_verdicts_total\{hook="connect4",verdict="denied",reason="unknown_workload"\} [1-9]'
-grep -q '"reason":"unknown_workload"' "$ACCESS_LOG" && e2e_ok "access log: unknown_workload denials" ||
+wait_until 3000 grep -q '"reason":"unknown_workload"' "$ACCESS_LOG" >/dev/null && e2e_ok "access log: unknown_workload denials" ||
   e2e_fail "no access-log line with reason unknown_workload"
 # --unknown-pods allow: a stray cgroup is untouched.
 e2e_stop_agent
