@@ -116,11 +116,13 @@ const egressd_port_value* lookupPort(const PortMap& ports, std::optional<uint32_
   return it == ports.end() ? nullptr : &it->second;
 }
 
-// class id -> its (port, protocol) slots.
-std::map<uint32_t, std::vector<PortSlot>> indexSlots(const PortMap& ports) {
-  std::map<uint32_t, std::vector<PortSlot>> out;
-  for (const auto& [key, value] : ports) out[key.class_id].emplace_back(key.port, key.protocol);
-  return out;
+// Appends a class's (port, protocol) slots: ports are ordered by key bytes,
+// class id first, so one class's entries are contiguous.
+void appendSlots(const PortMap& ports, uint32_t class_id, std::vector<PortSlot>& out) {
+  egressd_port_key first{};
+  first.class_id = class_id;
+  for (auto it = ports.lower_bound(first); it != ports.end() && it->first.class_id == class_id; ++it)
+    out.emplace_back(it->first.port, it->first.protocol);
 }
 
 // Longest-prefix match of a prefix among a map's prefixes (itself included).
@@ -219,6 +221,7 @@ class Syncer {
 
  private:
   void planClasses();
+  void planSameClass(uint32_t class_id);
   void planScopes();
   void writeClasses(const Blend& blend);
   void writeNames(const Blend& blend);
@@ -276,7 +279,16 @@ class Syncer {
   SyncReport& report_;
 
   std::map<uint32_t, ClassPlan> classes_;  // every class of the intermediate state
-  std::map<uint32_t, std::vector<PortSlot>> old_slots_, new_slots_;
+  // Each (class, slot) of the intermediate state whose entry may change, with
+  // the old and new entries its addresses get (pointers into old_ and
+  // desired_, which never change).
+  struct ClassEntry {
+    egressd_port_key key;
+    const egressd_port_value* old_value;
+    const egressd_port_value* new_value;
+    bool same;  // same class before and after, its own entry unchanged
+  };
+  std::vector<ClassEntry> entries_;
   ScopeMask sources_{}, targets_{}, changed_{}, parked_{};  // parked: targets reached through a temporary slot
   std::map<uint32_t, uint32_t> temp_of_;  // target -> its temporary slot
   std::set<Move> moves_;
@@ -305,28 +317,66 @@ void Syncer::planClasses() {
     auto [it, inserted] = classes_.try_emplace(key.class_id, ClassPlan{std::nullopt, key.class_id});
     if (!inserted && it->second.old_class == key.class_id && !it->second.new_class) it->second.new_class = key.class_id;
   }
-  old_slots_ = indexSlots(old_.ports);
-  new_slots_ = indexSlots(desired_.ports);
+  // Every slot of every class; those that stay as they are (same class
+  // before and after, its own entry unchanged) are marked: only a temporary
+  // slot's bits are written to them.
+  std::vector<PortSlot> slots;
+  for (const auto& [class_id, plan] : classes_) {
+    if (plan.old_class == class_id && plan.new_class == class_id) {
+      planSameClass(class_id);
+      continue;
+    }
+    slots.clear();
+    if (plan.old_class) appendSlots(old_.ports, *plan.old_class, slots);
+    if (plan.new_class) appendSlots(desired_.ports, *plan.new_class, slots);
+    std::sort(slots.begin(), slots.end());
+    slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+    for (const auto& slot : slots) {
+      egressd_port_key key{};
+      key.class_id = class_id;
+      key.port = slot.first;
+      key.protocol = slot.second;
+      entries_.push_back(
+          {key, lookupPort(old_.ports, plan.old_class, slot), lookupPort(desired_.ports, plan.new_class, slot), false});
+    }
+  }
   for (uint32_t id : conflicts)
     report_.warnings.push_back("class " + std::to_string(id) +
                                " serves addresses of different classes before and after: blended");
 }
 
+// A class that is its own before and after (a prefix or host in both): its
+// old and new entries, walked side by side (key order), the common case.
+void Syncer::planSameClass(uint32_t class_id) {
+  egressd_port_key first{};
+  first.class_id = class_id;
+  const AbiKeyLess<egressd_port_key> less;
+  auto o = old_.ports.lower_bound(first), n = desired_.ports.lower_bound(first);
+  auto in_old = [&] { return o != old_.ports.end() && o->first.class_id == class_id; };
+  auto in_new = [&] { return n != desired_.ports.end() && n->first.class_id == class_id; };
+  while (in_old() || in_new()) {
+    if (in_old() && in_new() && !less(o->first, n->first) && !less(n->first, o->first)) {
+      entries_.push_back({o->first, &o->second, &n->second, abiEqual(o->second, n->second)});
+      ++o, ++n;
+    } else if (in_old() && (!in_new() || less(o->first, n->first))) {
+      const PortSlot slot{o->first.port, o->first.protocol};
+      entries_.push_back({o->first, &o->second, lookupPort(desired_.ports, class_id, slot), false});
+      ++o;
+    } else {
+      const PortSlot slot{n->first.port, n->first.protocol};
+      entries_.push_back({n->first, lookupPort(old_.ports, class_id, slot), &n->second, false});
+      ++n;
+    }
+  }
+}
+
 void Syncer::planScopes() {
   // What changes, scope by scope: bits anywhere, or the slot's settings.
-  for (const auto& [class_id, plan] : classes_) {
-    std::set<PortSlot> slots;
-    if (plan.old_class)
-      if (auto it = old_slots_.find(*plan.old_class); it != old_slots_.end()) slots.insert(it->second.begin(), it->second.end());
-    if (plan.new_class)
-      if (auto it = new_slots_.find(*plan.new_class); it != new_slots_.end()) slots.insert(it->second.begin(), it->second.end());
-    for (const auto& slot : slots) {
-      const auto* o = lookupPort(old_.ports, plan.old_class, slot);
-      const auto* n = lookupPort(desired_.ports, plan.new_class, slot);
-      for (size_t w = 0; w < EGRESSD_SCOPE_WORDS; ++w) {
-        changed_[w] |= ((o ? o->allow_scopes[w] : 0) ^ (n ? n->allow_scopes[w] : 0)) |
-                       ((o ? o->redirect_scopes[w] : 0) ^ (n ? n->redirect_scopes[w] : 0));
-      }
+  for (const auto& e : entries_) {
+    const auto *o = e.old_value, *n = e.new_value;
+    for (size_t w = 0; w < EGRESSD_SCOPE_WORDS; ++w) {
+      changed_[w] |= ((o ? o->allow_scopes[w] : 0) ^ (n ? n->allow_scopes[w] : 0)) |
+                     ((o ? o->redirect_scopes[w] : 0) ^ (n ? n->redirect_scopes[w] : 0));
     }
   }
   for (uint32_t id = 0; id < EGRESSD_MAX_SCOPES; ++id) {
@@ -367,22 +417,12 @@ void Syncer::planScopes() {
 }
 
 void Syncer::writeClasses(const Blend& blend) {
-  for (const auto& [class_id, plan] : classes_) {
-    std::set<PortSlot> slots;
-    if (plan.old_class)
-      if (auto it = old_slots_.find(*plan.old_class); it != old_slots_.end()) slots.insert(it->second.begin(), it->second.end());
-    if (plan.new_class)
-      if (auto it = new_slots_.find(*plan.new_class); it != new_slots_.end()) slots.insert(it->second.begin(), it->second.end());
-    for (const auto& slot : slots) {
-      auto value = blendPort(lookupPort(old_.ports, plan.old_class, slot),
-                             lookupPort(desired_.ports, plan.new_class, slot), blend);
-      if (!value) continue;
-      egressd_port_key key{};
-      key.class_id = class_id;
-      key.port = slot.first;
-      key.protocol = slot.second;
-      put(cur_.ports, key, *value, [&] { return maps_.putPort(key, *value); });
-    }
+  const bool temps = !blend.temp_for.empty();
+  for (const auto& e : entries_) {
+    if (e.same && !temps) continue;
+    auto value = blendPort(e.old_value, e.new_value, blend);
+    if (!value) continue;
+    put(cur_.ports, e.key, *value, [&] { return maps_.putPort(e.key, *value); });
   }
 }
 
