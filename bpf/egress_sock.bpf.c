@@ -10,6 +10,7 @@
 #include "egressd/abi.h"
 #include "lib/addr.h"
 #include "lib/counters.h"
+#include "lib/ip_options.h"
 #include "lib/dns_learn.h"
 #include "lib/flows.h"
 #include "lib/gateway.h"
@@ -163,6 +164,16 @@ int egressd_dns_egress(struct __sk_buff *skb)
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct egressd_l4 p;
 
+	/* A workload socket's IPv4 source route (lib/ip_options.h): dropped,
+	 * the sender gets EPERM. skb->data is the IP header here. */
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+		if (data + 1 <= end) {
+			__u8 ihl = *(__u8 *)data & 0xf;
+			if (ihl > 5 && !egressd_ipv4_options_ok(skb, 0, ihl) && egressd_find_workload_skb(skb))
+				return 0;
+		}
+	}
 	if (egressd_parse_l4(skb, &p) < 0)
 		return 1;
 	/* Also datagrams of connected UDP sockets (lib/udp_connect.h). */

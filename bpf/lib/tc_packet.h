@@ -3,7 +3,8 @@
  * decides on: family, addresses (v4-mapped), L4 protocol, ports, TCP flags,
  * the ICMP type and echo identifier. IPv6 extension headers are not walked: the protocol is
  * then the extension's, which matches no registry entry (fail closed).
- * VLAN-tagged frames are not read at all (egressd_packet_is_vlan). */
+ * VLAN-tagged frames are not read at all (egressd_packet_is_vlan); IPv4
+ * packets with a source-route option are refused (egressd_ipv4_options_ok). */
 #ifndef EGRESSD_BPF_TC_PACKET_H
 #define EGRESSD_BPF_TC_PACKET_H
 
@@ -16,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "lib/addr.h"
+#include "lib/ip_options.h"
 
 #ifndef IPPROTO_ICMPV6
 #define IPPROTO_ICMPV6 58
@@ -41,7 +43,7 @@ struct egressd_packet {
 enum egressd_packet_kind {
 	EGRESSD_PACKET_IP = 0,
 	EGRESSD_PACKET_NOT_IP = 1,   /* ARP and other non-IP frames */
-	EGRESSD_PACKET_MALFORMED = 2, /* cut short, or VLAN-tagged */
+	EGRESSD_PACKET_MALFORMED = 2, /* cut short, VLAN-tagged, or IPv4 source-routed */
 };
 
 static __always_inline int egressd_packet_is_echo_request(const struct egressd_packet *p)
@@ -111,6 +113,8 @@ __noinline int egressd_parse_packet(struct __sk_buff *skb, struct egressd_packet
 
 		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)) < 0 || ip.ihl < 5)
 			return EGRESSD_PACKET_MALFORMED;
+		if (ip.ihl > 5 && !egressd_ipv4_options_ok(skb, ETH_HLEN, ip.ihl))
+			return EGRESSD_PACKET_MALFORMED; /* may be source-routed */
 		p->protocol = ip.protocol;
 		p->hop_limit = ip.ttl;
 		p->src = egressd_addr_v4(ip.saddr);

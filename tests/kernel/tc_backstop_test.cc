@@ -145,6 +145,7 @@ std::vector<uint8_t> icmpEcho(uint8_t type, uint16_t id) {
 struct Ip4Options {
   uint16_t frag_off = 0;  // host order: flags (MF = 0x2000) | offset in 8-byte units
   uint8_t option_words = 0;
+  std::vector<uint8_t> options{};  // written first, the rest of option_words NOPs
 };
 
 std::vector<uint8_t> ipv4(const char* src, const char* dst, uint8_t protocol, const std::vector<uint8_t>& l4,
@@ -161,7 +162,8 @@ std::vector<uint8_t> ipv4(const char* src, const char* dst, uint8_t protocol, co
   put16(f, 0);
   for (auto b : ip4(src)) f.push_back(b);
   for (auto b : ip4(dst)) f.push_back(b);
-  for (size_t i = 0; i < o.option_words; ++i) f.insert(f.end(), {1, 1, 1, 1});  // NOPs
+  f.insert(f.end(), o.options.begin(), o.options.end());
+  f.resize(f.size() + 4u * o.option_words - o.options.size(), 1);  // NOPs
   f.insert(f.end(), l4.begin(), l4.end());
   return f;
 }
@@ -483,6 +485,29 @@ TEST_F(TcBackstopTest, PacketTableGivesItsVerdicts) {
        ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000), {.option_words = 2}), D::kFromPod, kNext},
       {"IPv4 with options (ihl 7), UDP to 192.0.2.10:9999 dropped",
        ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9999), {.option_words = 2}), D::kFromPod, kDrop},
+      // IPv4 source routing: a router would forward to the option's next
+      // address, not to the destination decided on (issue 12, "also observed").
+      {"LSRR via allowed 192.0.2.10 to a denied 198.51.100.21 dropped",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000),
+            {.option_words = 3, .options = {1, 0x83, 7, 4, 198, 51, 100, 21}}),
+       D::kFromPod, kDrop},
+      {"SSRR to allowed 192.0.2.10 dropped",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000), {.option_words = 2, .options = {0x89, 7, 4, 192, 0, 2, 10}}),
+       D::kFromPod, kDrop},
+      {"Router Alert (IGMP's) to allowed 192.0.2.10:9000 passes",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000), {.option_words = 1, .options = {0x94, 4, 0, 0}}),
+       D::kFromPod, kNext},
+      {"a timestamp option whose data holds 0x83 dropped (every option byte is compared: fail closed)",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000),
+            {.option_words = 3, .options = {0x44, 12, 5, 0, 0x83, 0x83, 0x83, 0x83, 0, 0, 0, 0}}),
+       D::kFromPod, kDrop},
+      {"40 bytes of options (NOPs), UDP to allowed 192.0.2.10:9000 passes",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000), {.option_words = 10}), D::kFromPod, kNext},
+      {"LSRR in the last option byte of 40 dropped",
+       ipv4(kPod4, "192.0.2.10", IPPROTO_UDP, udp(40000, 9000),
+            {.option_words = 10, .options = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                             1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0x83}}),
+       D::kFromPod, kDrop},
       {"ICMP echo to allowed host 192.0.2.10 dropped (no ICMP entries)",
        ipv4(kPod4, "192.0.2.10", IPPROTO_ICMP, {8, 0, 0, 0, 0, 1, 0, 1}), D::kFromPod, kDrop},
       {"IPv4 UDP to loopback 127.0.0.1 passes", ipv4(kPod4, "127.0.0.1", IPPROTO_UDP, udp(40000, 9999)),
