@@ -41,7 +41,8 @@ static __always_inline struct egressd_workload_value *egressd_find_workload_id(_
  * again)? Then *cgroup_id is the parent's child on the task's path (the
  * pod-level cgroup) and the result 1; the agent writes no
  * parents with --unknown-pods allow. A task in the (deepest) parent itself,
- * or below no parent, gets 0: untouched. Callers ask only after
+ * or below no parent, gets 0: untouched (and egressd_in_unknown_workload()
+ * leaves an excluded pod alone). Callers ask only after
  * egressd_find_workload_id() found nothing: a workload's own tasks pay
  * nothing for this. */
 /* A global function: the verifier checks the walk once per program, not
@@ -64,11 +65,19 @@ __attribute__((noinline)) __u64 egressd_unknown_workload_id(void)
 	return 0;
 }
 
+/* An unknown workload's pod-level cgroup (the parent's child on the path)
+ * may be an excluded pod: its entry, keyed apart from the parents (abi.h),
+ * leaves it and its containers untouched. One lookup here, once the walk is
+ * done: checked in the walk, it would cost the verifier once per level. */
 static __always_inline int egressd_in_unknown_workload(__u64 *cgroup_id)
 {
 	__u64 id = egressd_unknown_workload_id();
+	struct egressd_workload_key excluded;
 
 	if (!id)
+		return 0;
+	excluded.cgroup_id = EGRESSD_PODS_EXCLUDED_KEY(id);
+	if (bpf_map_lookup_elem(&pods_parents, &excluded))
 		return 0;
 	*cgroup_id = id;
 	return 1;

@@ -113,12 +113,23 @@ struct egressd_workload_value {
 	__u32 flags;
 };
 
-/* Map `pods_parents` (hash): cgroup id -> a directory whose child cgroups
- * are expected to be workloads (the parent directories of the registered
- * ones; in Kubernetes the QoS directories). A task below one, in no
- * workload, is an unknown workload. Written by the agent, not map sync. */
+/* Map `pods_parents` (hash): cgroup id -> what lib/identity.h makes of the
+ * tasks below it. Written by the agent, not map sync. */
+/* A directory whose child cgroups are expected to be workloads (the parent
+ * directories of the registered ones; in Kubernetes the QoS directories). A
+ * task below one, in no workload, is an unknown workload. */
+#define EGRESSD_PODS_PARENT 1
+/* A pod left alone (--exclude-namespace, egressd.io/enforce: "false", the
+ * agent's own): tasks in it and below it are untouched, never unknown. Keyed
+ * EGRESSD_PODS_EXCLUDED_KEY(its cgroup id), apart from the parents: the walk
+ * up the task's cgroups never meets it; the unknown pod-level cgroup the walk
+ * found is then looked up once. (Bit 63 is in no cgroup id: kernfs ids are
+ * an inode number and a generation counter that never gets that far.) */
+#define EGRESSD_PODS_EXCLUDED 2
+#define EGRESSD_PODS_EXCLUDED_KEY(cgroup_id) ((cgroup_id) | (1ULL << 63))
+
 struct egressd_pods_parent_value {
-	__u32 flags; /* reserved */
+	__u32 kind; /* EGRESSD_PODS_* */
 	__u32 pad;
 };
 

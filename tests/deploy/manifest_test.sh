@@ -46,6 +46,9 @@ check "mounts" "[$ctr | .volumeMounts[] | [.name, .mountPath, (.readOnly // fals
   '[["bpffs","/host/sys/fs/bpf",false,"HostToContainer"],["cgroup","/host/sys/fs/cgroup",false,"None"]]'
 check "NODE_NAME from the downward API" \
   "[$ctr | .env[] | select(.name == \"NODE_NAME\") | .valueFrom.fieldRef.fieldPath]" '["spec.nodeName"]'
+check "POD_NAMESPACE, POD_NAME and POD_UID from the downward API (the agent's own pod is left alone)" \
+  "[$ctr | .env[] | select(.name == \"POD_NAMESPACE\" or .name == \"POD_NAME\" or .name == \"POD_UID\") | .valueFrom.fieldRef.fieldPath]" \
+  '["metadata.namespace","metadata.name","metadata.uid"]'
 check "liveness on /healthz" "[$ctr | .livenessProbe.httpGet | .host, .port, .path]" '["127.0.0.1",9477,"/healthz"]'
 check "readiness on /readyz" "[$ctr | .readinessProbe.httpGet | .host, .port, .path]" '["127.0.0.1",9477,"/readyz"]'
 check "system-node-critical" "[$pod | .priorityClassName]" '["system-node-critical"]'

@@ -130,7 +130,7 @@ TEST_F(CgroupGateTest, UnknownCgroupBelowAPodsParentGetsTheInitPolicy) {
   const auto container = tree_->make("qos/unknown/container");
   addWorkload(known, kStrict);
   put(CgroupMap::kBackstops, known, EGRESSD_BACKSTOP_ATTACHED);
-  put(CgroupMap::kPodsParents, qos, 1);
+  put(CgroupMap::kPodsParents, qos, EGRESSD_PODS_PARENT);
   const std::vector<ProbeCase> init_policy = {
       {"unregistered destination", kUnregistered, EPERM},
       {"unregistered UDP sendto", kUnregisteredUdp, EPERM},
@@ -166,6 +166,35 @@ TEST_F(CgroupGateTest, UnknownCgroupBelowAPodsParentGetsTheInitPolicy) {
   expectProbes(tree_->make("qos/other"), {{"no parent registered", kUnregistered, 0}});
 }
 
+// An excluded pod (kube-system, egressd.io/enforce: "false", the agent's
+// own) sits below the same QoS parent as enforced ones: its entry leaves it
+// and its containers untouched, while an unknown sibling is still denied.
+TEST_F(CgroupGateTest, ExcludedPodBelowAPodsParentIsLeftAlone) {
+  const auto qos = tree_->make("qos");
+  const auto excluded = tree_->make("qos/excluded");
+  const auto container = tree_->make("qos/excluded/container");
+  const auto unknown = tree_->make("qos/unknown");
+  put(CgroupMap::kPodsParents, qos, EGRESSD_PODS_PARENT);
+  ASSERT_TRUE(datapath_->putCgroupMap(CgroupMap::kPodsParents, EGRESSD_PODS_EXCLUDED_KEY(idOf(excluded)),
+                                      EGRESSD_PODS_EXCLUDED).ok());
+  const std::vector<ProbeCase> untouched = {
+      {"unregistered destination", kUnregistered, 0},
+      {"unregistered UDP sendto", kUnregisteredUdp, 0},
+      {"raw socket", kRaw4, 0},
+  };
+  expectProbes(excluded, untouched);
+  expectProbes(container, {{"its container: unregistered", kUnregistered, 0}, {"its container: raw", kRaw4, 0}});
+  expectProbes(unknown, {{"unknown sibling", kUnregistered, EPERM}});
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_UNKNOWN_WORKLOAD).denied, 1u);
+  EXPECT_EQ(counter(EGRESSD_HOOK_CONNECT4, EGRESSD_REASON_NOT_WORKLOAD).allowed, 2u);
+  egressd_flow_value flow{};
+  EXPECT_FALSE(lookupFlow(flowKey(idOf(excluded), kNetC, 443, IPPROTO_TCP), &flow)) << "no flow for a pod left alone";
+
+  // No longer excluded (its entry deleted), not a workload yet: unknown.
+  ASSERT_TRUE(datapath_->deleteCgroupMap(CgroupMap::kPodsParents, EGRESSD_PODS_EXCLUDED_KEY(idOf(excluded))).ok());
+  expectProbes(container, {{"entry deleted: unknown", kUnregistered, EPERM}});
+}
+
 // A service restarting: its cgroup removed and created at the same path gets
 // a new id. Between the mkdir and the agent writing that id, the new cgroup
 // is an unknown workload: denied, never untouched.
@@ -173,7 +202,7 @@ TEST_F(CgroupGateTest, RecreatedCgroupIsDeniedUntilItsNewIdIsWritten) {
   const auto slice = tree_->make("services");
   const auto service = tree_->make("services/web");
   addWorkload(service, kStrict);
-  put(CgroupMap::kPodsParents, slice, 1);
+  put(CgroupMap::kPodsParents, slice, EGRESSD_PODS_PARENT);
   const uint64_t old_id = idOf(service);
   expectProbes(service, {{"before the restart", kUnregistered, EPERM}});
   ASSERT_EQ(::rmdir(service.c_str()), 0) << std::strerror(errno);

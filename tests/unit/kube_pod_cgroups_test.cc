@@ -157,3 +157,31 @@ TEST(PodCgroupTest, ARootOffCgroupV2IsAClearError) {
 
 }  // namespace
 }  // namespace egressd::kube
+
+namespace egressd::kube {
+namespace {
+
+// What is in the QoS directories, Pod or not: both drivers, every class;
+// containers and the kubelet's other directories are not pods.
+TEST(PodCgroupTest, ListsThePodCgroupsOfEveryQosDirectory) {
+  std::string pattern = (fs::temp_directory_path() / "egressd-podlist-XXXXXX").string();
+  const fs::path top = ::mkdtemp(pattern.data());
+  for (const std::string& dir : {sd("burstable"), sd("burstable") + "/cri-containerd-3f4e5d.scope", kSdGuaranteed,
+                                 cgfs("besteffort"), std::string("kubepods/burstable/pod") + kOtherUid,
+                                 std::string("kubepods.slice/kubepods-besteffort.slice/system.slice"),
+                                 std::string("kubepods/besteffort/podbad_uid"), std::string("elsewhere/pod") + kUid})
+    fs::create_directories(top / dir);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& found : listPodCgroups(top.string())) got.emplace_back(found.path, found.uid);
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {(top / sd("burstable")).string(), kUid},
+      {(top / kSdGuaranteed).string(), kUid},
+      {(top / cgfs("besteffort")).string(), kUid},
+      {(top / "kubepods/burstable/pod").string() + kOtherUid, kOtherUid},
+  };  // in path order ('.' sorts before '/')
+  EXPECT_EQ(got, want);
+  fs::remove_all(top);
+}
+
+}  // namespace
+}  // namespace egressd::kube

@@ -38,10 +38,16 @@ class FakeApiServer : public Transport {
     std::lock_guard lock(mutex_);
     return requested_;
   }
+  // The query of every request (list or watch) to `path`.
+  std::vector<std::vector<std::pair<std::string, std::string>>> queries(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    return queries_[path];
+  }
 
   Result<Response> get(const Request& request, const CancelCheck&) override {
     std::lock_guard lock(mutex_);
     requested_.push_back(request.path);
+    queries_[request.path].push_back(request.query);
     auto it = gets_.find(request.path);
     if (it == gets_.end()) return Response{404, R"({"kind":"Status","code":404,"reason":"NotFound"})"};
     return Response{200, it->second.dump()};
@@ -50,6 +56,7 @@ class FakeApiServer : public Transport {
   Result<Response> stream(const Request& request, const LineHandler& on_line, const CancelCheck& cancelled) override {
     {
       std::lock_guard lock(mutex_);
+      queries_[request.path].push_back(request.query);
       if (gets_.count(request.path) == 0) return Response{404, "{}"};
     }
     while (!cancelled()) {
@@ -69,6 +76,7 @@ class FakeApiServer : public Transport {
   std::map<std::string, json> gets_;
   std::map<std::string, std::deque<std::string>> events_;
   std::vector<std::string> requested_;
+  std::map<std::string, std::vector<std::vector<std::pair<std::string, std::string>>>> queries_;
 };
 
 json list(std::vector<json> items) {
@@ -224,6 +232,69 @@ TEST_F(KubePolicySourceTest, AnInvalidUpdateKeepsThePreviousVersionInTheStore) {
   server_->push(path, "DELETED", broken);
   store.apply(readUntil([](const auto& p) { return p.service_entries.empty() && p.rejected.size() == 1; }));
   EXPECT_TRUE(store.snapshot().service_entries.empty());
+}
+
+json podObject(const std::string& name, const std::string& phase) {
+  // As a typed list item: no kind (the reflector adds it).
+  return json{{"metadata",
+               {{"name", name},
+                {"namespace", "prod"},
+                {"uid", "uid-" + name},
+                {"generateName", "web-7d4b9c8f6-"},
+                {"labels", {{"app", "web"}, {"pod-template-hash", "7d4b9c8f6"}}},
+                {"ownerReferences", {{{"kind", "ReplicaSet"}, {"name", "web-7d4b9c8f6"}, {"controller", true}}}},
+                {"resourceVersion", "4"}}},
+              {"spec", {{"nodeName", "node-1"}}},
+              {"status", {{"phase", phase}, {"qosClass", "BestEffort"}}}};
+}
+
+// The node's pods: listed and watched with the field selector of this node
+// only, each a Workload; one that ran to completion is none; no node name,
+// no pods watched.
+TEST_F(KubePolicySourceTest, PodsOfThisNodeOnlyBecomeWorkloads) {
+  server_->serve("/api/v1/pods", list({podObject("web-7d4b9c8f6-a", "Running"), podObject("web-7d4b9c8f6-b", "Succeeded")}));
+  PolicySourceOptions options;
+  options.node_name = "node-1";
+  start(options);
+  auto parsed = readUntil([](const auto& p) { return !p.workloads.empty(); });
+  ASSERT_EQ(parsed.workloads.size(), 1u);
+  const policy::Workload& w = parsed.workloads[0];
+  EXPECT_EQ(w.meta.namespace_ + "/" + w.meta.name, "prod/web-7d4b9c8f6-a");
+  ASSERT_TRUE(w.pod);
+  EXPECT_EQ(w.pod->uid, "uid-web-7d4b9c8f6-a");
+  EXPECT_EQ(w.pod->istio_workload, "web");
+  EXPECT_TRUE(parsed.rejected.empty());
+
+  // Every list and watch of pods carries the selector; nothing else does.
+  for (int i = 0; i < 200 && server_->queries("/api/v1/pods").size() < 2; ++i) std::this_thread::sleep_for(5ms);
+  const auto queries = server_->queries("/api/v1/pods");
+  ASSERT_GE(queries.size(), 2u) << "a list and a watch";
+  for (const auto& query : queries) {
+    const auto selector = std::find_if(query.begin(), query.end(), [](const auto& kv) { return kv.first == "fieldSelector"; });
+    ASSERT_NE(selector, query.end());
+    EXPECT_EQ(selector->second, "spec.nodeName=node-1");
+  }
+  const bool watched = std::any_of(queries.begin(), queries.end(), [](const auto& query) {
+    return std::find(query.begin(), query.end(), std::pair<std::string, std::string>{"watch", "true"}) != query.end();
+  });
+  EXPECT_TRUE(watched);
+  for (const auto& query : server_->queries("/api/v1/namespaces"))
+    for (const auto& [key, value] : query) EXPECT_NE(key, "fieldSelector");
+
+  // Deleted: gone from the next read.
+  server_->push("/api/v1/pods", "DELETED", podObject("web-7d4b9c8f6-a", "Running"));
+  auto after = readUntil([](const auto& p) { return p.workloads.empty(); });
+  EXPECT_TRUE(after.workloads.empty());
+  EXPECT_EQ(podsOfNode("node-2").selectors,
+            (std::vector<std::pair<std::string, std::string>>{{"fieldSelector", "spec.nodeName=node-2"}}));
+}
+
+TEST_F(KubePolicySourceTest, WithoutANodeNameNoPodsAreWatched) {
+  start();
+  readUntil([](const auto&) { return true; });
+  const auto paths = server_->paths();
+  EXPECT_EQ(std::find(paths.begin(), paths.end(), "/api/v1/pods"), paths.end());
+  for (const auto& state : source_->states()) EXPECT_NE(state.resource, "pods");
 }
 
 TEST_F(KubePolicySourceTest, NotSyncedUntilEveryReflectorListed) {

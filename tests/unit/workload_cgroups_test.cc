@@ -92,6 +92,46 @@ TEST_F(WorkloadCgroupsTest, ParentsAreTheWorkloadsDirectoriesNeverTheRoot) {
   EXPECT_EQ(cgroupWatchSet(later).dirs, (std::set<std::string>{root_ + "/staging"}));
 }
 
+policy::Workload pod(const std::string& name, const std::string& uid, const std::string& qos) {
+  policy::Workload w;
+  w.meta.namespace_ = "prod";
+  w.meta.name = name;
+  w.pod = policy::PodInfo{uid, qos, name, false};
+  return w;
+}
+
+// Kubernetes mode: a pod's cgroup is where the kubelet puts it (the systemd
+// layout here), waiting until it exists; the QoS directories that exist are
+// pods parents, and all of them are watched (missing ones through their
+// nearest ancestor), so a pod cgroup's mkdir is seen wherever it lands.
+TEST_F(WorkloadCgroupsTest, PodsAreFoundFromTheirUidAndTheQosDirectoriesAreParents) {
+  const auto burstable = make("kubepods.slice/kubepods-burstable.slice");
+  const auto web = make("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1111_aaaa.slice");
+  make("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1111_aaaa.slice/cri-containerd-0123.scope");
+  const auto cgroups = resolveWorkloadCgroups(
+      {pod("web", "1111-aaaa", "Burstable"), pod("late", "2222-bbbb", "BestEffort")}, root_, true);
+  EXPECT_EQ(cgroups.resolved.at("prod/web"), idOf(web)) << "the pod-level cgroup, not its container";
+  EXPECT_EQ(cgroups.paths.at("prod/web"), web);
+  const std::string waiting = cgroups.unresolved.at("prod/late");
+  EXPECT_EQ(waiting.rfind(kWaitingForCgroup, 0), 0u) << waiting;
+  EXPECT_NE(waiting.find("kubepods-besteffort-pod2222_bbbb.slice"), std::string::npos) << waiting;
+  EXPECT_NE(waiting.find("kubepods/besteffort/pod2222-bbbb"), std::string::npos) << waiting;
+  EXPECT_EQ(podsParents(cgroups), (std::map<std::string, uint64_t>{{root_ + "/kubepods.slice", idOf(root_ + "/kubepods.slice")},
+                                                                   {burstable, idOf(burstable)}}));
+  // besteffort and the cgroupfs tree do not exist: their nearest ancestors are watched.
+  EXPECT_EQ(cgroupWatchSet(cgroups).dirs, (std::set<std::string>{root_, root_ + "/kubepods.slice", burstable}));
+
+  // Its cgroup appears: resolved, a new id, a new parent.
+  const auto late = make("kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod2222_bbbb.slice");
+  const auto after = resolveWorkloadCgroups(
+      {pod("web", "1111-aaaa", "Burstable"), pod("late", "2222-bbbb", "BestEffort")}, root_, true);
+  EXPECT_EQ(after.resolved.at("prod/late"), idOf(late));
+  EXPECT_FALSE(after.sameIds(cgroups));
+  EXPECT_EQ(podsParents(after).count(root_ + "/kubepods.slice/kubepods-besteffort.slice"), 1u);
+  // Without Kubernetes mode no QoS directory is a parent by itself.
+  EXPECT_TRUE(resolveWorkloadCgroups({}, root_).pod_dirs.empty());
+}
+
 TEST_F(WorkloadCgroupsTest, RecreatedCgroupHasANewId) {
   const auto web = make("prod/web");
   const auto before = resolveWorkloadCgroups({workload("prod", "web", "prod/web")}, root_);

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "agent/api_routes.h"
 #include "agent/option_checks.h"
@@ -59,6 +60,8 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)), policy_reader
   }
   compile_options_.cluster_cidrs = options_.cluster_cidrs;
   compile_options_.audit = options_.audit;
+  compile_options_.exclude_namespaces = options_.exclude_namespaces;
+  compile_options_.own_pod = options_.own_pod;
 }
 
 Agent::~Agent() {
@@ -107,7 +110,7 @@ void Agent::undoFailedStart() {
 Status Agent::startSteps() {
   // Pods are found by their cgroup v2 directory: a v1 node is refused here,
   // with its reason, rather than by the datapath's attach.
-  if (!options_.kubeconfig.empty() || options_.in_cluster) {
+  if (kubeMode()) {
     const std::string root = options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root;
     if (Status s = kube::checkPodCgroupRootIsV2(root); !s) return s;
   }
@@ -155,6 +158,25 @@ Status Agent::startSteps() {
     spdlog::warn("cgroup watcher: {}; workload cgroups are looked at once a second", watcher.error());
   admin_.serve();
   spdlog::info("admin API on http://{}", options_.admin_addr);
+  if (kubeMode() && options_.unknown_pods == "deny" && !options_.own_pod_uid.empty()) {
+    // Before the first list names this agent's pod, its cgroup is below a
+    // pods parent adopted from the previous agent: without this entry its
+    // own requests to the API would be denied as an unknown workload's.
+    const std::string root = options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root;
+    auto own = kube::findPodCgroup(root, options_.own_pod_uid, kube::PodQos::kUnknown);
+    auto id = !own ? Result<uint64_t>(fail(own.error()))
+              : own->path.empty() ? Result<uint64_t>(fail("no pod cgroup for POD_UID " + options_.own_pod_uid))
+                                  : bpf::cgroupIdOf(own->path);
+    if (id) {
+      own_cgroup_id_ = *id;
+      if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, EGRESSD_PODS_EXCLUDED_KEY(*id),
+                                            EGRESSD_PODS_EXCLUDED);
+          !st)
+        spdlog::error("{}", st.error());
+    } else {
+      spdlog::warn("this agent's own pod cgroup: {}; it is left alone once its Pod is listed", id.error());
+    }
+  }
   if (Status s = startKubeSource(); !s) return s;
   waitForKubeSync();  // the first apply should hold the API's state, not wait for the loop
 
@@ -220,9 +242,13 @@ void Agent::run(const std::atomic<bool>& stop) {
     if (endpoint_resolver_ && endpoint_resolver_->takeChanged()) changed = true;
     // A workload's first process (cgroup.events: populated): its backstop now.
     if (cgroup_changes.files) tc_fast_until = Clock::now() + kTcFastFor;
-    if (changed || retry) {
-      if (retry) last_retry = Clock::now();
+    if (changed) {
       reload();
+    } else if (retry) {
+      // Cheap: the cgroups are resolved again, the policy recompiled only
+      // if one appeared (as for inotify's news).
+      last_retry = Clock::now();
+      onCgroupDirectories();
     } else if (cgroup_changes.files || addresses_changed ||
                Clock::now() - last_tc >= (tc_fast ? kTcRecheckFast : kTcRecheck)) {
       last_tc = Clock::now();
@@ -249,11 +275,12 @@ void Agent::reload() {
   applied->rejected = report.rejected;
   applied->warnings = report.warnings;
 
-  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root);
-  for (const auto& [workload, why] : cgroups.unresolved) spdlog::warn("workload {} not enforced yet: {}", workload, why);
+  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root, kubeMode());
   has_unresolved_workloads_ = !cgroups.unresolved.empty();
-  applied->workload_cgroups = cgroups.resolved;
   applied->unresolved_workloads = cgroups.unresolved;
+  applied->cgroup_paths = cgroups.paths;
+  for (const auto& workload : applied->snapshot.workloads)
+    applied->source_workloads[workload.meta.namespace_ + "/" + workload.meta.name] = policy::telemetryName(workload);
 
   const auto stored_at = Clock::now();
   auto live = maps_->live();
@@ -263,12 +290,20 @@ void Agent::reload() {
   }
   endpoint_resolver_->setNames(compiler::endpointHostnames(applied->snapshot));
   compile_options_.resolved_endpoints = endpoint_resolver_->addresses();
-  applied->compiled = compiler::compilePolicy(applied->snapshot, applied->workload_cgroups, compile_options_,
+  applied->compiled = compiler::compilePolicy(applied->snapshot, cgroups.resolved, compile_options_,
                                               compiler::scopeIdsFromLive(**live),
                                               compiler::gatewayIdsFromLive(**live), compiler::classIdsFromLive(**live));
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
   for (const auto& issue : applied->compiled.gateway_issues) spdlog::warn("gateway routing: {}", compiler::describe(issue));
+  applied->workload_cgroups = applied->compiled.workload_cgroups;
+  // Excluded pods leave the unresolved list: waiting or not, they are left alone.
+  for (const auto& [name, why] : applied->compiled.excluded_pods) applied->unresolved_workloads.erase(name);
+  for (const auto& [workload, why] : applied->unresolved_workloads) {
+    auto before = cgroups_.unresolved.find(workload);  // said once per reason, not on every apply
+    if (before == cgroups_.unresolved.end() || before->second != why)
+      spdlog::warn("workload {} not enforced yet: {}", workload, why);
+  }
 
   const auto compiled_at = Clock::now();
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
@@ -289,8 +324,12 @@ void Agent::reload() {
                 ms(started, parsed_at), policy_reader_.lastParsedFiles(), ms(parsed_at, stored_at), ms(stored_at, compiled_at), ms(compiled_at, Clock::now()));
   recordApply(*applied);
   tc_workloads_.clear();
+  std::set<std::string> host_network;  // pods with no interface of their own: no backstop to attach
+  for (const auto& workload : applied->snapshot.workloads)
+    if (workload.pod && workload.pod->host_network)
+      host_network.insert(workload.meta.namespace_ + "/" + workload.meta.name);
   for (const auto& [name, cgroup_id] : applied->workload_cgroups)
-    tc_workloads_.push_back({name, cgroup_id, cgroups.paths[name]});
+    if (!host_network.count(name)) tc_workloads_.push_back({name, cgroup_id, cgroups.paths[name]});
   state_.publish(std::move(applied));
   followCgroups(cgroups);
   if (from_api) api_state_applied_ = true;
@@ -313,7 +352,7 @@ void Agent::reconcileTc() {
 void Agent::onCgroupDirectories() {
   auto applied = state_.current();
   if (!applied) return;
-  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root);
+  WorkloadCgroups cgroups = resolveWorkloadCgroups(applied->snapshot.workloads, options_.cgroup_root, kubeMode());
   if (!cgroups.sameIds(cgroups_)) {
     spdlog::info("workload cgroups changed: applying");
     reload();
@@ -334,17 +373,29 @@ void Agent::followCgroups(const WorkloadCgroups& cgroups) {
     cgroup_watcher_->watch(set.dirs, set.event_files);
   }
   std::map<uint64_t, uint32_t> desired;
-  if (options_.unknown_pods == "deny")
-    for (const auto& [path, id] : podsParents(cgroups)) desired[id] = 1;
+  if (options_.unknown_pods == "deny") {
+    for (const auto& [path, id] : podsParents(cgroups)) desired[id] = EGRESSD_PODS_PARENT;
+    // Excluded pods below those parents are left alone, not unknown.
+    if (auto applied = state_.current()) {
+      for (const auto& [name, why] : applied->compiled.excluded_pods)
+        if (auto it = cgroups.resolved.find(name); it != cgroups.resolved.end())
+          desired[EGRESSD_PODS_EXCLUDED_KEY(it->second)] = EGRESSD_PODS_EXCLUDED;
+    }
+    if (own_cgroup_id_) desired[EGRESSD_PODS_EXCLUDED_KEY(own_cgroup_id_)] = EGRESSD_PODS_EXCLUDED;
+  }
   auto live = datapath_->readCgroupMap(bpf::Datapath::CgroupMap::kPodsParents);
   if (!live) {
     spdlog::error("{}", live.error());
     return;
   }
   CgroupMapDiff diff = diffCgroupMap(desired, *live);
-  for (const auto& [id, value] : diff.put)
-    if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id, value); !st)
-      spdlog::error("{}", st.error());
+  // Exclusions first: a new parent never makes an excluded pod unknown, not
+  // even between two writes.
+  for (const bool exclusions : {true, false})
+    for (const auto& [id, value] : diff.put)
+      if ((value == EGRESSD_PODS_EXCLUDED) == exclusions)
+        if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id, value); !st)
+          spdlog::error("{}", st.error());
   for (uint64_t id : diff.remove)
     if (auto st = datapath_->deleteCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id); !st)
       spdlog::error("{}", st.error());

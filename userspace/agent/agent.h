@@ -54,6 +54,7 @@ class Agent {
   nlohmann::json suggestJson();
   void recordApply(const AppliedPolicy& applied);
   void reconcileTc();
+  bool kubeMode() const { return !options_.kubeconfig.empty() || options_.in_cluster; }
   Status startKubeSource();  // Kubernetes mode only (agent_kube.cc)
   void waitForKubeSync();
   void refreshKubeMetrics();
@@ -94,6 +95,11 @@ class Agent {
   std::atomic<bool> ready_{false};
   uint64_t generation_ = 0;
   bool has_unresolved_workloads_ = false;
+  // Kubernetes mode: the pod cgroup this agent runs in (from POD_UID), left
+  // alone from the start (EGRESSD_PODS_EXCLUDED), before its own Pod is
+  // listed: its own requests to the API must not be an unknown workload's.
+  // 0: none.
+  uint64_t own_cgroup_id_ = 0;
   // Kubernetes mode: the API source (null with only --policy-dir). Last, so
   // its threads stop before the metrics they report to go away.
   std::unique_ptr<kube::KubePolicySource> kube_source_;

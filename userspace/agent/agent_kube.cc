@@ -17,7 +17,7 @@ using Type = admin::MetricsRegistry::Type;
 constexpr auto kFirstSyncWait = std::chrono::seconds(10);
 
 Status Agent::startKubeSource() {
-  if (options_.kubeconfig.empty() && !options_.in_cluster) return Ok{};
+  if (!kubeMode()) return Ok{};
   auto config = options_.in_cluster ? kube::loadInClusterConfig(kube::inClusterEnvFromProcess())
                                     : kube::loadKubeconfig(options_.kubeconfig);
   if (!config) return fail(config.error());
@@ -35,6 +35,7 @@ Status Agent::startKubeSource() {
   kube::PolicySourceOptions source_options;
   source_options.istio_namespace = options_.istio_namespace;
   source_options.istio_revision = options_.istio_revision;
+  source_options.node_name = options_.node_name;
   kube::KubePolicySource::Callbacks callbacks;
   callbacks.error = [this](const std::string& resource, const std::string& reason) {
     metrics_.addCounter("egressd_kube_watch_errors_total", {{"resource", resource}, {"reason", reason}}, 1);

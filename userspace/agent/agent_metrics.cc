@@ -23,7 +23,8 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_gateway_route_issues", Type::kGauge,
                     "Egress gateway routes the kernel cannot follow faithfully, by kind of object.");
   metrics_.describe("egressd_policy_warnings", Type::kGauge, "Accepted objects with analyzer warnings, by kind.");
-  metrics_.describe("egressd_workloads", Type::kGauge, "Local workloads by state (enforced or unresolved).");
+  metrics_.describe("egressd_workloads", Type::kGauge, "Workloads (local ones and pods) by state: enforced, unresolved (waiting for a cgroup) or excluded "
+                    "(pods left alone).");
   metrics_.describe("egressd_scopes", Type::kGauge, "Policy scopes (namespace + Sidecar) in the kernel.");
   metrics_.describe("egressd_tc_interfaces", Type::kGauge,
                     "Workload host-side interfaces with the TC backstop attached, or pending (no process, host network).");
@@ -88,6 +89,8 @@ void Agent::recordApply(const AppliedPolicy& applied) {
   metrics_.setGauge("egressd_workloads", {{"state", "enforced"}}, static_cast<double>(applied.workload_cgroups.size()));
   metrics_.setGauge("egressd_workloads", {{"state", "unresolved"}},
                     static_cast<double>(applied.unresolved_workloads.size()));
+  metrics_.setGauge("egressd_workloads", {{"state", "excluded"}},
+                    static_cast<double>(applied.compiled.excluded_pods.size()));
   metrics_.setGauge("egressd_scopes", {}, static_cast<double>(applied.compiled.scopes.size()));
   metrics_.setGauge("egressd_map_sync_errors", {}, static_cast<double>(applied.sync_errors.size()));
 }
@@ -208,14 +211,14 @@ void Agent::refreshFlowMetrics() {
       if (!delta) continue;
       const std::string host = destinationService(l, verdict);
       connection_totals_[{{"source_namespace", l.namespace_},
-                          {"source_workload", l.name},
+                          {"source_workload", l.source_workload},
                           {"destination_host", host},
                           {"destination_port", std::to_string(l.port)},
                           {"protocol", l.protocol},
                           {"verdict", std::string(verdictName(verdict))}}] += double(delta);
       if (options_.istio_metrics && f.key.protocol == IPPROTO_TCP) {
         istio_opened_[{{"reporter", "source"},
-                       {"source_workload", l.name},
+                       {"source_workload", l.source_workload},
                        {"source_workload_namespace", l.namespace_},
                        {"destination_service_name", host},
                        {"destination_port", std::to_string(l.port)}}] += double(delta);
@@ -225,7 +228,7 @@ void Agent::refreshFlowMetrics() {
       const auto verdict = f.value.connects_denied && !f.value.connects_allowed ? EGRESSD_VERDICT_DENIED
                                                                                 : EGRESSD_VERDICT_ALLOWED;
       istio_closed_[{{"reporter", "source"},
-                     {"source_workload", l.name},
+                     {"source_workload", l.source_workload},
                      {"source_workload_namespace", l.namespace_},
                      {"destination_service_name", destinationService(l, verdict)},
                      {"destination_port", std::to_string(l.port)}}] += double(f.value.closes - prev.closes);
@@ -236,14 +239,14 @@ void Agent::refreshFlowMetrics() {
       if (!delta) continue;
       metrics_.addCounter("egressd_flow_bytes_total",
                           {{"source_namespace", l.namespace_},
-                           {"source_workload", l.name},
+                           {"source_workload", l.source_workload},
                            {"destination_host", destinationService(l, EGRESSD_VERDICT_ALLOWED)},
                            {"direction", direction}},
                           double(delta));
       if (options_.istio_metrics && f.key.protocol == IPPROTO_TCP)
         metrics_.addCounter(std::string(direction) == "out" ? "istio_tcp_sent_bytes_total" : "istio_tcp_received_bytes_total",
                             {{"reporter", "source"},
-                             {"source_workload", l.name},
+                             {"source_workload", l.source_workload},
                              {"source_workload_namespace", l.namespace_},
                              {"destination_service_name", destinationService(l, EGRESSD_VERDICT_ALLOWED)},
                              {"destination_port", std::to_string(l.port)}},
@@ -251,7 +254,7 @@ void Agent::refreshFlowMetrics() {
     }
     if (const uint64_t dropped = f.value.packets_dropped - prev.packets_dropped; dropped)
       metrics_.addCounter("egressd_backstop_dropped_packets_total",
-                          {{"source_namespace", l.namespace_}, {"source_workload", l.name}}, double(dropped));
+                          {{"source_namespace", l.namespace_}, {"source_workload", l.source_workload}}, double(dropped));
   }
   flow_last_ = std::move(seen);
   for (const auto& [labels, value] : connection_totals_) metrics_.setCounter("egressd_connections_total", labels, value);

@@ -22,8 +22,10 @@ struct AppliedPolicy {
   policy::PolicySnapshot snapshot;
   std::vector<policy::Rejection> rejected;
   std::vector<policy::Warning> warnings;
-  std::map<std::string, uint64_t> workload_cgroups;       // "ns/name" -> cgroup id
+  std::map<std::string, uint64_t> workload_cgroups;       // "ns/name" -> cgroup id, of those enforced
   std::map<std::string, std::string> unresolved_workloads;  // "ns/name" -> why
+  std::map<std::string, std::string> cgroup_paths;          // "ns/name" -> cgroup directory (excluded pods too)
+  std::map<std::string, std::string> source_workloads;      // "ns/name" -> its name in telemetry (policy::telemetryName)
   std::vector<std::string> sync_errors;
 };
 

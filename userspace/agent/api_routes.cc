@@ -183,7 +183,10 @@ Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string&
   if (auto it = applied.unresolved_workloads.find(workload); it != applied.unresolved_workloads.end()) {
     return fail("workload " + workload + " is not enforced: " + it->second);
   }
-  return fail("no workload " + workload + " (expected NAMESPACE/NAME of a Workload in the policy)");
+  if (auto it = applied.compiled.excluded_pods.find(workload); it != applied.compiled.excluded_pods.end()) {
+    return fail("pod " + workload + " is left alone (not enforced): " + it->second);
+  }
+  return fail("no workload " + workload + " (expected NAMESPACE/NAME of a pod of this node or a Workload in the policy)");
 }
 
 namespace {

@@ -72,6 +72,7 @@ int FlowEventReader::onRecord(void* self, void* data, size_t size) {
                       {"workload", l.workload},
                       {"namespace", l.namespace_},
                       {"name", l.name},
+                      {"source_workload", l.source_workload},
                       {"destination_ip", l.ip},
                       {"destination_port", l.port},
                       {"protocol", l.protocol},

@@ -34,6 +34,8 @@ FlowLabels describeFlow(const AppliedPolicy* applied, uint64_t cgroup_id, const 
     out.workload = name;
     out.namespace_ = name.substr(0, name.find('/'));
     out.name = name.substr(name.find('/') + 1);
+    auto telemetry = applied->source_workloads.find(name);
+    out.source_workload = telemetry != applied->source_workloads.end() ? telemetry->second : out.name;
   }
   for (const auto& scope : applied->compiled.scopes) {
     if (scope.id != scope_id) continue;

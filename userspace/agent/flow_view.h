@@ -18,6 +18,9 @@ struct FlowLabels {
   std::string workload;  // "ns/name"; "cgroup:<id>" when no workload has the id
   std::string namespace_;
   std::string name;
+  // Its workload as Istio's telemetry names it (source_workload): a pod's
+  // Deployment, StatefulSet..., a local Workload's name; bounded by design.
+  std::string source_workload;
   std::string ip;
   uint16_t port = 0;
   std::string protocol;

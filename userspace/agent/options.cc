@@ -8,6 +8,11 @@ namespace egressd::agent {
 Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   AgentOptions options;
   if (const char* node = std::getenv("NODE_NAME")) options.node_name = node;
+  const char* pod_namespace = std::getenv("POD_NAMESPACE");
+  const char* pod_name = std::getenv("POD_NAME");
+  if (pod_namespace && pod_name && *pod_namespace && *pod_name)
+    options.own_pod = std::string(pod_namespace) + "/" + pod_name;
+  if (const char* uid = std::getenv("POD_UID")) options.own_pod_uid = uid;
   const bool in_a_pod = std::getenv("KUBERNETES_SERVICE_HOST") != nullptr;
 
   CLI::App app{"egressd: enforces Istio's egress policy in the kernel, per workload, at connect()"};
@@ -19,7 +24,12 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   app.add_option("--istio-namespace", options.istio_namespace, "Where the mesh ConfigMap istio (istio-REV) lives")
       ->capture_default_str();
   app.add_option("--istio-revision", options.istio_revision, "Read the mesh config from ConfigMap istio-REV");
-  app.add_option("--node-name", options.node_name, "This node's name (default $NODE_NAME)");
+  app.add_option("--node-name", options.node_name,
+                 "This node's name: its pods (spec.nodeName) are the workloads (default $NODE_NAME)");
+  app.add_option("--exclude-namespace", options.exclude_namespaces,
+                 "Pods of this namespace are left alone, repeatable; given, replaces the default (also: Namespace "
+                 "label egressd.io/enforce: \"false\")")
+      ->capture_default_str();
   app.add_option("--cgroup-root", options.cgroup_root,
                  "cgroup v2 directory the hooks attach to (default: the cgroup2 mount root)");
   app.add_option("--bpffs", options.bpffs, "Where programs, links and maps are pinned")->capture_default_str();
@@ -75,6 +85,12 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
     exit_code = 2;
     return fail("a policy source is required: --policy-dir DIR, --kubeconfig FILE or --in-cluster");
   }
+  if (!options.uninstall && (!options.kubeconfig.empty() || options.in_cluster) && options.node_name.empty()) {
+    exit_code = 2;
+    return fail("with the Kubernetes API, this node's name is required (its pods are the workloads): --node-name "
+                "NAME, or NODE_NAME from the downward API (fieldRef spec.nodeName)");
+  }
+  std::erase(options.exclude_namespaces, std::string());
   return options;
 }
 

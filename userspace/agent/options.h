@@ -16,7 +16,15 @@ struct AgentOptions {
   bool in_cluster = false;
   std::string istio_namespace = "istio-system";  // where the mesh ConfigMap lives
   std::string istio_revision;                     // the mesh ConfigMap is istio-REV
-  std::string node_name;
+  std::string node_name;  // required with the API: its pods are the workloads
+  // Pods left alone (also: Namespace label egressd.io/enforce: "false").
+  // Given on the command line, the list replaces the default.
+  std::vector<std::string> exclude_namespaces = {"kube-system"};
+  // The agent's own pod (downward API env POD_NAMESPACE and POD_NAME), left
+  // alone: "ns/name", empty outside a pod. Its uid (POD_UID) finds its cgroup
+  // before its Pod is listed.
+  std::string own_pod;
+  std::string own_pod_uid;
   std::string cgroup_root;  // empty: the cgroup2 mount root
   std::string bpffs = "/sys/fs/bpf/egressd";
   std::string admin_addr = "127.0.0.1:9477";

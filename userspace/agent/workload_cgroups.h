@@ -20,23 +20,36 @@ struct WorkloadCgroups {
   // the root (a missing one may appear later: the watcher looks for it).
   std::map<std::string, std::string> wanted;
   std::string root;  // the canonical cgroup root they were resolved against
+  // Kubernetes mode: the directories pod cgroups are created in
+  // (kube::podQosDirectories()), existing or not. Those that exist are pods
+  // parents; all are watched for new pods.
+  std::vector<std::string> pod_dirs;
 
   // Same workloads on the same cgroups: nothing for the kernel to change.
   bool sameIds(const WorkloadCgroups& other) const { return resolved == other.resolved; }
 };
 
 // `cgroup_root` empty means the cgroup2 mount root. A workload must live at
-// or below it: the hooks attached there see nothing else.
-WorkloadCgroups resolveWorkloadCgroups(const std::vector<policy::Workload>& workloads, const std::string& cgroup_root);
+// or below it: the hooks attached there see nothing else. A pod's cgroup is
+// looked for where the kubelet makes it (kube::findPodCgroup()); until it
+// exists the pod is unresolved, "waiting for its cgroup". `pods` (Kubernetes
+// mode) fills pod_dirs.
+WorkloadCgroups resolveWorkloadCgroups(const std::vector<policy::Workload>& workloads, const std::string& cgroup_root,
+                                       bool pods = false);
+
+// The reason given for a pod whose cgroup does not exist (yet).
+inline constexpr const char* kWaitingForCgroup = "waiting for its cgroup";
 
 // The pods parents: the parent directory of each wanted workload cgroup that
-// exists, as directory -> cgroup id. Never the root itself: that would make
-// every cgroup of the machine outside the workloads an unknown workload.
+// exists, and the pod directories that exist, as directory -> cgroup id.
+// Never the root itself: that would make every cgroup of the machine outside
+// the workloads an unknown workload.
 std::map<std::string, uint64_t> podsParents(const WorkloadCgroups& cgroups);
 
 // What the cgroup watcher follows: directories whose children come and go
-// (each wanted cgroup's parent, or its nearest existing ancestor while the
-// parent is missing) and each resolved workload's cgroup.events (populated).
+// (each wanted cgroup's parent and each pod directory, or its nearest
+// existing ancestor while it is missing) and each resolved workload's
+// cgroup.events (populated).
 struct CgroupWatchSet {
   std::set<std::string> dirs;
   std::set<std::string> event_files;

@@ -119,7 +119,8 @@ class Datapath {
   Status deleteTcIface(uint32_t ifindex, uint64_t cgroup_id);
   Result<std::map<uint32_t, uint64_t>> readTcIfaces();  // ifindex -> cgroup id
   // Cgroups the agent describes to the kernel beside the policy maps:
-  // `pods_parents` (value ignored) and `backstops` (EGRESSD_BACKSTOP_*).
+  // `pods_parents` (EGRESSD_PODS_*, excluded pods keyed
+  // EGRESSD_PODS_EXCLUDED_KEY) and `backstops` (EGRESSD_BACKSTOP_*).
   enum class CgroupMap { kPodsParents, kBackstops };
   Result<std::map<uint64_t, uint32_t>> readCgroupMap(CgroupMap map);
   Status putCgroupMap(CgroupMap map, uint64_t cgroup_id, uint32_t value);

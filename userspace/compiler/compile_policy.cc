@@ -72,7 +72,7 @@ uint8_t toKernelMode(policy::OutboundMode mode) {
 // Groups workloads into scopes; workloads without a cgroup id are reported.
 std::map<std::string, ScopeBuild> groupScopes(const policy::PolicySnapshot& policy,
                                              const std::map<std::string, uint64_t>& workload_cgroups,
-                                             CompileOutput& out) {
+                                             const CompileOptions& options, CompileOutput& out) {
   std::vector<const policy::Workload*> workloads;
   for (const auto& w : policy.workloads) workloads.push_back(&w);
   std::sort(workloads.begin(), workloads.end(),
@@ -83,8 +83,14 @@ std::map<std::string, ScopeBuild> groupScopes(const policy::PolicySnapshot& poli
   for (const auto* w : workloads) {
     const std::string name = nsName(w->meta);
     known.insert(name);
+    if (auto why = podExclusion(policy, *w, options)) {
+      out.excluded_pods[name] = *why;
+      continue;
+    }
     if (!workload_cgroups.count(name)) {
-      out.errors.push_back("Workload " + name + ": no cgroup id known, not enforced");
+      // A pod waits for its cgroup as a matter of course (reported by the
+      // agent); a local Workload names one that should be there.
+      if (!w->pod) out.errors.push_back("Workload " + name + ": no cgroup id known, not enforced");
       continue;
     }
     const auto* sidecar = selectSidecar(policy, *w, out.warnings);
@@ -317,7 +323,7 @@ AuditSetting workloadAudit(const policy::PolicySnapshot& policy, const policy::W
   if (mesh_audit) return {true, "--audit (mesh-wide)"};
   const std::string label = std::string(policy::kAuditLabel);
   if (auto own = auditLabel(workload.meta)) {
-    return {*own, "Workload " + nsName(workload.meta) + " label " + label + ": \"" + (*own ? "true" : "false") +
+    return {*own, std::string(workload.pod ? "Pod " : "Workload ") + nsName(workload.meta) + " label " + label + ": \"" + (*own ? "true" : "false") +
                       "\"" + where(workload.source)};
   }
   for (const auto& ns : policy.namespaces) {
@@ -346,6 +352,23 @@ ClassIds classIdsFromLive(const DesiredState& live) {
   }
   ids.used.erase(0);
   return ids;
+}
+
+std::optional<std::string> podExclusion(const policy::PolicySnapshot& policy, const policy::Workload& workload,
+                                        const CompileOptions& options) {
+  if (!workload.pod) return std::nullopt;
+  const std::string& ns = workload.meta.namespace_;
+  if (nsName(workload.meta) == options.own_pod) return "the agent's own pod";
+  if (std::find(options.exclude_namespaces.begin(), options.exclude_namespaces.end(), ns) !=
+      options.exclude_namespaces.end())
+    return "namespace " + ns + " is excluded (--exclude-namespace)";
+  for (const auto& n : policy.namespaces) {
+    if (n.meta.name != ns) continue;
+    auto label = n.meta.labels.find(policy::kEnforceLabel);
+    if (label != n.meta.labels.end() && label->second == "false")
+      return "Namespace " + ns + " label " + policy::kEnforceLabel + ": \"false\"";
+  }
+  return std::nullopt;
 }
 
 GatewayIds gatewayIdsFromLive(const DesiredState& live) {
@@ -389,7 +412,7 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   }
 
   // Scopes and their ids.
-  auto builds = groupScopes(policy, workload_cgroups, out);
+  auto builds = groupScopes(policy, workload_cgroups, options, out);
   std::vector<std::string> keys;
   for (const auto& [key, build] : builds) keys.push_back(key);
   const auto ids = assignScopeIds(keys, previous);

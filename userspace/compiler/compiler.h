@@ -32,6 +32,11 @@ struct CompileOptions {
   // Mesh-wide audit mode (--audit); workloads labelled egressd.io/audit: "true",
   // or in a Namespace so labelled, audit too (workloadAudit()).
   bool audit = false;
+  // Pods left alone (Kubernetes mode): those of these namespaces
+  // (--exclude-namespace) and the agent's own ("ns/name"); also those of a
+  // Namespace labelled egressd.io/enforce: "false" (podExclusion()).
+  std::vector<std::string> exclude_namespaces;
+  std::string own_pod;
 };
 
 // A workload's audit mode and where it came from, for `egressctl policy`.
@@ -46,6 +51,13 @@ struct AuditSetting {
 // other than "true"/"false" on a Workload counts as unset (a Namespace with
 // one is rejected by validation).
 AuditSetting workloadAudit(const policy::PolicySnapshot& policy, const policy::Workload& workload, bool mesh_audit);
+
+// Why a pod is left alone (neither enforced nor an unknown workload), or
+// none: the agent's own pod, a namespace in exclude_namespaces, a Namespace
+// labelled egressd.io/enforce: "false". A local Workload is never excluded:
+// it was declared to be enforced.
+std::optional<std::string> podExclusion(const policy::PolicySnapshot& policy, const policy::Workload& workload,
+                                        const CompileOptions& options);
 
 // Scope name hash (FNV-1a 64 of the scope key) -> scope id.
 using ScopeIds = std::map<uint64_t, uint32_t>;
@@ -108,6 +120,7 @@ struct CompileOutput {
   std::vector<std::string> errors;  // e.g. too many scopes, workload without cgroup id
   std::map<std::string, uint64_t> workload_cgroups;  // "ns/name" -> cgroup id, of workloads written
   std::map<std::string, AuditSetting> workload_audit;  // "ns/name" -> audit mode, of workloads written
+  std::map<std::string, std::string> excluded_pods;    // "ns/name" -> why it is left alone (podExclusion())
   std::vector<ServiceGrant> grants;
   std::map<uint32_t, std::string> host_classes;  // class id -> ServiceEntry host learned by DNS
   std::vector<HostGrant> host_grants;            // like grants, for host classes (explain names the entry)

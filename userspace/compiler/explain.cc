@@ -259,6 +259,13 @@ Result<Explanation> explainConnection(const CompileOutput& compiled, const std::
                                       const std::optional<LearnedEntry>& learned) {
   auto address = parseAddress(ip);
   if (!address) return fail("'" + ip + "' is not an IP address");
+  if (auto excluded = compiled.excluded_pods.find(workload); excluded != compiled.excluded_pods.end()) {
+    Explanation ex;
+    ex.verdict = EGRESSD_VERDICT_ALLOWED;
+    ex.reason = EGRESSD_REASON_NOT_WORKLOAD;
+    ex.detail = "pod " + workload + " is left alone (" + excluded->second + "): untouched";
+    return ex;
+  }
   auto cgroup = compiled.workload_cgroups.find(workload);
   if (cgroup == compiled.workload_cgroups.end()) {
     return fail("workload " + workload + " is not in the compiled policy (unknown, no cgroup id, or not enforced)");

@@ -42,6 +42,24 @@ struct PodCgroup {
 // Not finding it is not an error: the kubelet may not have made it yet.
 Result<PodCgroup> findPodCgroup(const std::string& cgroup_root, std::string_view uid, PodQos qos);
 
+// The directories the kubelet creates pod cgroups in, both drivers, as
+// absolute paths under `cgroup_root` (as findPodCgroup() reads it), whether
+// they exist or not: the kubepods directory and its burstable and besteffort
+// ones. Kubernetes mode makes those that exist pods parents (a pod cgroup no
+// Pod names yet is an unknown workload) and watches them for new pods.
+std::vector<std::string> podQosDirectories(const std::string& cgroup_root);
+
+// A pod-level cgroup found in a QoS directory, by its name alone.
+struct FoundPodCgroup {
+  std::string path;  // absolute
+  std::string uid;   // with '-' (the systemd layout's '_' turned back)
+};
+
+// Every pod-level cgroup in the directories of podQosDirectories() that
+// exist: what is there, whether a Pod names it or not (egressctl workloads
+// lists those none names as unknown cgroups).
+std::vector<FoundPodCgroup> listPodCgroups(const std::string& cgroup_root);
+
 // Pods are enforced through cgroup v2 only: fails, saying so, when
 // `cgroup_root` is not on a cgroup2 mount (a node whose pods live in a v1 or
 // hybrid hierarchy), or is empty (no cgroup2 mount found).

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "kube/pod_workload.h"
+
 namespace egressd::kube {
 namespace {
 
@@ -25,7 +27,12 @@ KubePolicySource::KubePolicySource(std::unique_ptr<Transport> transport, PolicyS
 
 KubePolicySource::~KubePolicySource() { stop(); }
 
+ResourceSpec podsOfNode(const std::string& node_name) {
+  return {"pods", "v1", "Pod", "/api/v1/pods", {{"fieldSelector", "spec.nodeName=" + node_name}}};
+}
+
 void KubePolicySource::start() {
+  if (!options_.node_name.empty()) startReflector(podsOfNode(options_.node_name));
   startReflector({"namespaces", "v1", "Namespace", "/api/v1/namespaces", {}});
   startReflector({"services", "v1", "Service", "/api/v1/services", {}});
   startReflector({"configmaps", "v1", "ConfigMap", "/api/v1/namespaces/" + options_.istio_namespace + "/configmaps",
@@ -183,7 +190,26 @@ std::vector<ResourceState> KubePolicySource::states() const {
   return out;
 }
 
+// A Pod is not policy YAML: it becomes a Workload (or nothing once it ran).
+policy::ParsedDocuments KubePolicySource::parsePod(const std::string& text) {
+  policy::ParsedDocuments parsed;
+  const json object = json::parse(text, nullptr, false);
+  auto workload = podWorkload(object);
+  if (!workload) {
+    policy::Rejection rejection{"Pod", "", "", {}, workload.error()};
+    if (object.is_object() && object.contains("metadata") && object["metadata"].is_object()) {
+      rejection.namespace_ = object["metadata"].value("namespace", "");
+      rejection.name = object["metadata"].value("name", "");
+    }
+    parsed.rejected.push_back(std::move(rejection));
+  } else if (*workload) {
+    parsed.workloads.push_back(std::move(**workload));
+  }
+  return parsed;
+}
+
 policy::ParsedDocuments KubePolicySource::parseObject(const std::string& resource, const std::string& text) {
+  if (resource == "pods") return parsePod(text);
   policy::ParsedDocuments parsed = policy::parseYaml(text, "", mesh_config_map_);
   if (!parsed.unreadable_files.empty()) {
     // JSON is YAML, so this is not expected; if it happens, it is this

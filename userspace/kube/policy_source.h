@@ -5,9 +5,10 @@
 // parser and validation as policy files (an object's JSON is YAML), and
 // handed to the same store and compiler by the agent.
 //
-// Another resource (the node's pods) plugs in as one more ResourceSpec: its
-// reflector, sync state, errors and change notification come for free; what
-// its objects become is decided in objectsToDocuments().
+// The node's pods (with a node name) are one more ResourceSpec: their
+// reflector, sync state, errors and change notification are the others';
+// each Pod becomes a policy Workload (pod_workload.h) instead of going
+// through the YAML parser.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +30,9 @@ namespace egressd::kube {
 struct PolicySourceOptions {
   std::string istio_namespace = "istio-system";
   std::string istio_revision;  // the mesh ConfigMap is "istio-<rev>" when set
+  // The node whose pods are watched (fieldSelector spec.nodeName); empty:
+  // pods are not watched.
+  std::string node_name;
   std::chrono::milliseconds discovery_interval{std::chrono::seconds(30)};
   ReflectorOptions reflector;
 };
@@ -83,6 +87,7 @@ class KubePolicySource {
   void applyDiscovery(const ServedVersions& served);
   void notify();
   policy::ParsedDocuments parseObject(const std::string& resource, const std::string& text);
+  static policy::ParsedDocuments parsePod(const std::string& text);
 
   std::unique_ptr<Transport> transport_;
   PolicySourceOptions options_;
@@ -106,6 +111,9 @@ class KubePolicySource {
   std::condition_variable stop_cv_;
   std::thread discovery_thread_;
 };
+
+// The pods of one node: the collection and its field selector.
+ResourceSpec podsOfNode(const std::string& node_name);
 
 // The resources watched for one kind of networking.istio.io object.
 struct IstioKind {

@@ -142,12 +142,34 @@ struct Sidecar {
   std::optional<EgressProxy> egress_proxy;
 };
 
-// Local stand-in for a pod (file mode): a cgroup with metadata.
+// What a workload read from a Pod of this node (Kubernetes mode) adds: how
+// the kubelet names its cgroup, and how Istio names its workload.
+struct PodInfo {
+  std::string uid;             // metadata.uid
+  std::string qos_class;       // status.qosClass as written ("" until set)
+  std::string istio_workload;  // the Deployment, StatefulSet, DaemonSet, Job... else the pod's name
+  bool host_network = false;   // spec.hostNetwork: no interface of its own, no TC backstop
+};
+
+// A workload: a local stand-in for a pod (file mode: a cgroup with
+// metadata), or a Pod of this node (Kubernetes mode: `pod` set, the cgroup
+// found from its uid and QoS class).
 struct Workload {
   ObjectMeta meta;
   SourceRef source;
-  std::string cgroup;  // absolute, or relative to --cgroup-root
+  std::string cgroup;  // absolute, or relative to --cgroup-root; empty for a pod
+  std::optional<PodInfo> pod;
 };
+
+// The name Istio's telemetry gives a workload's traffic (source_workload):
+// a pod's controller, so pod churn does not multiply metric series.
+inline const std::string& telemetryName(const Workload& workload) {
+  return workload.pod ? workload.pod->istio_workload : workload.meta.name;
+}
+
+// Namespace label that leaves every pod of the namespace alone when "false"
+// (as --exclude-namespace does). Any other value, or none, enforces.
+inline constexpr const char* kEnforceLabel = "egressd.io/enforce";
 
 // Label that puts a Workload, or every workload of a Namespace, in audit
 // mode: "true" or "false" (a Workload's own label wins over its Namespace's).

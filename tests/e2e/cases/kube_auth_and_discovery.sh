@@ -27,7 +27,7 @@ data:
 YAML
 
 # No Istio CRDs yet: every networking.istio.io kind is an empty set, and the agent is ready.
-e2e_start_agent --kubeconfig "$KUBE_API_KUBECONFIG_CERT" || return
+e2e_start_agent --kubeconfig "$KUBE_API_KUBECONFIG_CERT" --node-name e2e-node || return
 expect_log "kube serviceentries: ServiceEntry.networking.istio.io is not served"
 expect_probe production/web connect 192.0.2.10 80 EPERM
 kubectl apply -f "$here/../kube/testdata/istio-crds.yaml" >/dev/null || { e2e_fail "CRDs"; return; }
@@ -61,7 +61,7 @@ contexts: [{name: agent, context: {cluster: test, user: agent}}]
 clusters: [{name: test, cluster: {server: "$KUBE_API_SERVER", certificate-authority: "$KUBE_API_CA"}}]
 users: [{name: agent, user: {tokenFile: agent-token}}]
 YAML
-e2e_start_agent --kubeconfig "$LAB_DIR/agent-kubeconfig" || return
+e2e_start_agent --kubeconfig "$LAB_DIR/agent-kubeconfig" --node-name e2e-node || return
 expect_probe production/web connect 192.0.2.10 80 ok
 
 # The server rotates the token: the agent's next requests get 401, logged

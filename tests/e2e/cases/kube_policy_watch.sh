@@ -58,7 +58,7 @@ kubectl apply -f "$here/../kube/testdata/istio-crds.yaml" >/dev/null || { e2e_fa
 kubectl create namespace production >/dev/null && kubectl create namespace istio-system >/dev/null
 mesh_mode REGISTRY_ONLY
 service_entry partner 192.0.2.10
-e2e_start_agent --kubeconfig "$KUBECONFIG" || return
+e2e_start_agent --kubeconfig "$KUBECONFIG" --node-name e2e-node || return
 expect_log "kube serviceentries: watching /apis/networking.istio.io/v1/serviceentries"
 
 expect_probe production/web connect 192.0.2.10 80 ok       # listed before the agent started

@@ -35,13 +35,13 @@ spec:
   resolution: STATIC
   endpoints: [{address: 192.0.2.10}]
 YAML
-e2e_start_agent --kubeconfig "$KUBECONFIG" || return
+e2e_start_agent --kubeconfig "$KUBECONFIG" --node-name e2e-node || return
 expect_probe production/web connect 192.0.2.10 80 ok
 expect_probe production/web connect 192.0.2.20 80 EPERM
 e2e_stop_agent
 
 kube_ctl pause mode=refuse >/dev/null
-"$EGRESSD_BIN/egressd" --kubeconfig "$KUBECONFIG" --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" \
+"$EGRESSD_BIN/egressd" --kubeconfig "$KUBECONFIG" --node-name e2e-node --policy-dir "$E2E_POLICY" --cgroup-root "$LAB_CGROUP" \
   --bpffs "$E2E_BPFFS" --admin-addr "$E2E_ADMIN" --dns-server "$LAB_RESOLVER" --log-level debug --tc-mode off \
   >>"$E2E_LOG" 2>&1 &
 E2E_AGENT_PID=$!
