@@ -48,7 +48,7 @@ for i in $(seq 1 100); do
   printf -- '---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: bulk-%d, namespace: production}\nspec:\n  hosts: [bulk-%d.example.net]\n  addresses: [203.0.113.%d]\n  ports: [{number: %d, name: tcp, protocol: TCP}]\n  resolution: NONE\n' \
     "$i" "$i" $((i % 250 + 1)) $((10000 + i))
 done >"$LAB_DIR/bulk.yaml"
-e2e_start_agent --kubeconfig "$KUBECONFIG" || return
+e2e_start_agent --kubeconfig "$KUBECONFIG" --node-name e2e-node || return
 expect_probe production/web connect 192.0.2.10 80 ok
 expect_probe production/web connect 192.0.2.10 443 EPERM
 
