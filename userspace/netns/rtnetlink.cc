@@ -96,21 +96,27 @@ LinkInfo parseLink(const nlmsghdr* h) {
   return link;
 }
 
-}  // namespace
-
-Result<std::vector<LinkInfo>> listLinks() {
+// A dump request of `type` whose body is Body, every family (AF_UNSPEC is
+// the zeroed body's), each answer message handed to on_message.
+template <typename Body>
+Status dump(uint16_t type, const std::function<void(const nlmsghdr*)>& on_message) {
   auto fd = openRtnetlink();
   if (!fd) return fail(fd.error());
   struct {
     nlmsghdr header;
-    ifinfomsg body;
+    Body body;
   } request{};
   request.header.nlmsg_len = sizeof(request);
-  request.header.nlmsg_type = RTM_GETLINK;
+  request.header.nlmsg_type = type;
   request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  request.body.ifi_family = AF_UNSPEC;
+  return transact(fd->get(), &request, sizeof(request), on_message);
+}
+
+}  // namespace
+
+Result<std::vector<LinkInfo>> listLinks() {
   std::vector<LinkInfo> links;
-  auto st = transact(fd->get(), &request, sizeof(request), [&](const nlmsghdr* h) {
+  auto st = dump<ifinfomsg>(RTM_GETLINK, [&](const nlmsghdr* h) {
     if (h->nlmsg_type == RTM_NEWLINK) links.push_back(parseLink(h));
   });
   if (!st) return fail("list network interfaces: " + st.error());
@@ -118,18 +124,8 @@ Result<std::vector<LinkInfo>> listLinks() {
 }
 
 Result<std::vector<Address>> listAddresses(uint32_t ifindex) {
-  auto fd = openRtnetlink();
-  if (!fd) return fail(fd.error());
-  struct {
-    nlmsghdr header;
-    ifaddrmsg body;
-  } request{};
-  request.header.nlmsg_len = sizeof(request);
-  request.header.nlmsg_type = RTM_GETADDR;
-  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  request.body.ifa_family = AF_UNSPEC;
   std::vector<Address> out;
-  auto st = transact(fd->get(), &request, sizeof(request), [&](const nlmsghdr* h) {
+  auto st = dump<ifaddrmsg>(RTM_GETADDR, [&](const nlmsghdr* h) {
     if (h->nlmsg_type != RTM_NEWADDR) return;
     const auto* ifa = static_cast<const ifaddrmsg*>(NLMSG_DATA(h));
     if (ifa->ifa_index != ifindex || (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)) return;
