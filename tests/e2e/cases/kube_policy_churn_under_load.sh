@@ -53,7 +53,7 @@ expect_probe production/web connect 192.0.2.10 80 ok
 expect_probe production/web connect 192.0.2.10 443 EPERM
 
 generation() { curl -sf "http://$E2E_ADMIN/metrics" | awk '/^egressd_policy_generation / { print $2 }'; }
-lab_exec production/web "$EGRESSD_BIN/egressd_connect_loop" --stop-file "$LAB_DIR/stop" --timeout-ms 1000 \
+lab_exec production/web "$EGRESSD_BIN/egressd_connect_loop" --stop-file "$LAB_DIR/stop" --timeout-ms 1000 --pause-us 500 \
   allow 192.0.2.10 80 deny 192.0.2.10 443 deny 198.51.100.20 80 >"$LAB_DIR/loop" 2>&1 &
 loop=$!
 sleep 0.5
