@@ -12,6 +12,7 @@
 #include "agent/agent.h"
 #include "agent/dns_view.h"
 #include "agent/event_query.h"
+#include "agent/workload_cgroups.h"
 #include "common/abi_names.h"
 #include "compiler/address.h"
 #include "compiler/explain_sni.h"
@@ -132,6 +133,75 @@ json rejectionsJson(const AppliedPolicy& applied) {
                    {"reason", r.reason}});
   }
   return out;
+}
+
+json workloadsJson(const AppliedPolicy& applied, const WorkloadsView& view) {
+  json rows = json::array();
+  std::set<std::string> uids;
+  for (const auto& w : applied.snapshot.workloads) {
+    const std::string id = w.meta.namespace_ + "/" + w.meta.name;
+    if (w.pod) uids.insert(w.pod->uid);
+    json row{{"workload", id},
+             {"kind", w.pod ? "Pod" : "Workload"},
+             {"uid", w.pod ? json(w.pod->uid) : json(nullptr)},
+             {"source_workload", policy::telemetryName(w)},
+             {"host_network", w.pod && w.pod->host_network},
+             {"scope", nullptr}, {"mode", nullptr}, {"audit", nullptr}, {"sidecar", nullptr}, {"tc", nullptr}};
+    auto path = applied.cgroup_paths.find(id);
+    row["cgroup"] = path != applied.cgroup_paths.end() ? json(path->second) : json(nullptr);
+    auto enforced = applied.workload_cgroups.find(id);
+    row["cgroup_id"] = enforced != applied.workload_cgroups.end() ? json(enforced->second) : json(nullptr);
+    if (auto excluded = applied.compiled.excluded_pods.find(id); excluded != applied.compiled.excluded_pods.end()) {
+      row["state"] = "excluded";
+      row["reason"] = excluded->second;
+    } else if (auto unresolved = applied.unresolved_workloads.find(id); unresolved != applied.unresolved_workloads.end()) {
+      const bool waiting = unresolved->second.rfind(kWaitingForCgroup, 0) == 0;
+      row["state"] = waiting ? kWaitingForCgroup : "not enforced";
+      row["reason"] = unresolved->second;
+    } else if (const auto* scope = compiler::scopeOfWorkload(applied.compiled, id)) {
+      row["state"] = "enforced";
+      row["reason"] = nullptr;
+      row["scope"] = scope->key;
+      row["mode"] = modeName(scope->mode);
+      row["sidecar"] = scope->sidecar ? json(*scope->sidecar) : json(nullptr);
+      auto audit = applied.compiled.workload_audit.find(id);
+      row["audit"] = audit != applied.compiled.workload_audit.end() && audit->second.on;
+      // The packet backstop: attached, pending, or why there is none.
+      json tc{{"interface", nullptr}, {"mode", nullptr}, {"none", nullptr}, {"pending", nullptr}};
+      if (w.pod && w.pod->host_network) {
+        tc["none"] = "hostNetwork: no interface of its own (the cgroup hooks enforce it)";
+      } else if (view.tc_off) {
+        tc["none"] = "--tc-mode off";
+      } else {
+        for (const auto& t : view.tc) {
+          if (t.workload != id) continue;
+          if (t.pending.empty()) {
+            tc["interface"] = t.interface;
+            tc["mode"] = t.mode;
+          } else {
+            tc[t.none ? "none" : "pending"] = t.pending;
+          }
+        }
+      }
+      row["tc"] = tc;
+    } else {
+      row["state"] = "not enforced";
+      row["reason"] = "no scope written (see egressctl status)";
+    }
+    rows.push_back(std::move(row));
+  }
+  const std::string unknown_mode = view.unknown_pods == "deny"
+                                       ? "denied but loopback, trusted DNS and --cluster-cidr (--unknown-pods deny)"
+                                       : "untouched (--unknown-pods allow)";
+  for (const auto& found : view.pod_cgroups) {
+    if (uids.count(found.uid)) continue;
+    rows.push_back({{"workload", nullptr}, {"kind", nullptr}, {"uid", found.uid}, {"source_workload", nullptr},
+                    {"host_network", false}, {"cgroup", found.path}, {"cgroup_id", nullptr},
+                    {"state", "unknown cgroup"}, {"reason", "no Pod of this node has uid " + found.uid},
+                    {"scope", nullptr}, {"mode", unknown_mode}, {"audit", nullptr}, {"sidecar", nullptr},
+                    {"tc", nullptr}});
+  }
+  return json{{"workloads", rows}, {"generation", applied.generation}};
 }
 
 // Where Istio would send this scope's flows through the egress gateway, and
@@ -382,6 +452,17 @@ void Agent::registerRoutes() {
     if (it == query.end()) return errorResponse(400, "missing ?workload=NAMESPACE/NAME");
     auto body = workloadPolicyJson(*applied, it->second);
     return body ? jsonResponse(200, *body) : errorResponse(404, body.error());
+  });
+  admin_.route("/api/v1/workloads", [this, jsonResponse, errorResponse](const Query&) {
+    auto applied = state_.current();
+    if (!applied) return errorResponse(503, "no policy applied yet");
+    WorkloadsView view;
+    view.unknown_pods = options_.unknown_pods;
+    view.tc_off = !tc_;
+    if (tc_) view.tc = tc_->status();
+    if (kubeMode())
+      view.pod_cgroups = kube::listPodCgroups(options_.cgroup_root.empty() ? bpf::cgroup2MountRoot() : options_.cgroup_root);
+    return jsonResponse(200, workloadsJson(*applied, view));
   });
   admin_.route("/api/v1/dns", [this, jsonResponse, errorResponse](const Query& query) {
     auto entries = datapath_->readDnsLearned();

@@ -7,12 +7,27 @@
 #include <vector>
 
 #include "agent/agent_state.h"
+#include "agent/tc_attachments.h"
+#include "kube/pod_cgroups.h"
 #include "bpf/datapath.h"
 #include "common/result.h"
 
 namespace egressd::agent {
 
 nlohmann::json rejectionsJson(const AppliedPolicy& applied);
+
+// What `egressctl workloads` lists: every workload the agent knows (this
+// node's pods, local Workloads) with its state (enforced, excluded, waiting
+// for its cgroup, not enforced), scope, mode, audit and TC backstop; then
+// the pod cgroups found in the QoS directories that no Pod names (state
+// "unknown cgroup", what --unknown-pods does to them).
+struct WorkloadsView {
+  std::vector<TcInterfaceStatus> tc;  // of the TC attachments, when there are
+  bool tc_off = false;                // --tc-mode off
+  std::vector<kube::FoundPodCgroup> pod_cgroups;  // Kubernetes mode: what is in the QoS directories
+  std::string unknown_pods = "deny";
+};
+nlohmann::json workloadsJson(const AppliedPolicy& applied, const WorkloadsView& view);
 Result<nlohmann::json> workloadPolicyJson(const AppliedPolicy& applied, const std::string& workload);
 
 // The kernel's dns_learned as explain needs it, read by the agent (explain

@@ -18,11 +18,13 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
   auto* status = app.add_subcommand("status", "Programs, maps and their fill, policy generation, rejected objects");
+  auto* workloads = app.add_subcommand(
+      "workloads", "Every pod of this node (and local Workload): state, uid, cgroup, scope, mode, audit, TC backstop");
   std::string workload, to, protocol = "tcp", sni;
   auto* policy = app.add_subcommand("policy", "What a workload may reach: mode, Sidecar, imported ServiceEntries");
-  policy->add_option("--workload", workload, "NAMESPACE/NAME")->required();
+  policy->add_option("--workload", workload, "NAMESPACE/NAME: a pod of this node, or a local Workload")->required();
   auto* explain = app.add_subcommand("explain", "The verdict for one connection and why");
-  explain->add_option("--workload", workload, "NAMESPACE/NAME")->required();
+  explain->add_option("--workload", workload, "NAMESPACE/NAME: a pod of this node, or a local Workload")->required();
   explain->add_option("--to", to, "IP:PORT, [IPv6]:PORT, or HOST:PORT (the IPs learned for it)")->required();
   explain->add_option("--protocol", protocol, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))->capture_default_str();
   explain->add_option("--sni", sni,
@@ -34,7 +36,7 @@ int main(int argc, char** argv) {
   std::string flow_workload, verdict;
   int limit = 20;
   auto* flows = app.add_subcommand("flows", "Top talkers: per workload and destination, connects by verdict, bytes");
-  flows->add_option("--workload", flow_workload, "Only this NAMESPACE/NAME");
+  flows->add_option("--workload", flow_workload, "Only this NAMESPACE/NAME (a pod, or a local Workload)");
   flows->add_option("--verdict", verdict, "Only flows with such decisions")
       ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));
   flows->add_option("--limit", limit, "At most this many rows")->capture_default_str();
@@ -73,6 +75,9 @@ int main(int argc, char** argv) {
   if (status->parsed()) {
     reply = client.get("/api/v1/status", {});
     render = renderStatus;
+  } else if (workloads->parsed()) {
+    reply = client.get("/api/v1/workloads", {});
+    render = renderWorkloads;
   } else if (policy->parsed()) {
     reply = client.get("/api/v1/policy", {{"workload", workload}});
     render = renderPolicy;

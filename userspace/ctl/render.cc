@@ -91,6 +91,30 @@ std::string renderStatus(const json& s) {
   return out.str();
 }
 
+// One row per pod (or local Workload) and per unknown pod cgroup; the TC
+// column says where the backstop is, or why there is none.
+std::string renderWorkloads(const json& body) {
+  std::vector<Row> rows;
+  for (const auto& w : body["workloads"]) {
+    std::string state = text(w["state"]);
+    if (w.contains("reason") && !w["reason"].is_null() && state != "waiting for its cgroup" && state != "unknown cgroup")
+      state += ": " + text(w["reason"]);
+    std::string tc = "-";
+    if (w["tc"].is_object()) {
+      const auto& t = w["tc"];
+      tc = !t["interface"].is_null() ? text(t["interface"]) + " (" + text(t["mode"]) + ")"
+           : !t["none"].is_null()    ? "none: " + text(t["none"])
+           : !t["pending"].is_null() ? "pending: " + text(t["pending"])
+                                     : "-";
+    }
+    std::string audit = w["audit"].is_null() ? "-" : (w["audit"].get<bool>() ? "on" : "off");
+    rows.push_back({w["workload"].is_null() ? "-" : text(w["workload"]), text(w["uid"]), state, text(w["scope"]),
+                    text(w["mode"]), audit, tc, text(w["cgroup"])});
+  }
+  if (rows.empty()) return "no workloads\n";
+  return table({"WORKLOAD", "UID", "STATE", "SCOPE", "MODE", "AUDIT", "TC", "CGROUP"}, rows);
+}
+
 std::string renderPolicy(const json& p) {
   std::ostringstream out;
   out << "workload: " << text(p["workload"]) << " (cgroup " << text(p["cgroup_id"]) << ")\n"

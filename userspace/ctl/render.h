@@ -13,5 +13,6 @@ std::string renderExplain(const nlohmann::json& explanation);
 std::string renderDns(const nlohmann::json& dns);
 std::string renderFlows(const nlohmann::json& flows);
 std::string renderSuggest(const nlohmann::json& suggestion);
+std::string renderWorkloads(const nlohmann::json& workloads);
 
 }  // namespace egressd::ctl

@@ -9,7 +9,7 @@
 # by label; pods of an excluded namespace, of a Namespace labelled
 # egressd.io/enforce: "false", and a hostNetwork pod; source_workload is the
 # Deployment; a deleted pod, or one that ran to completion, leaves the
-# workloads. The times from the last of (Pod, cgroup) to enforcement are
+# workloads; egressctl workloads lists every pod's state. The times from the last of (Pod, cgroup) to enforcement are
 # measured and printed.
 . "$here/../kube/lib.sh"
 kube_up "$LAB_DIR/kube" --keep-client-uid || { e2e_fail "the test API server did not start"; return; }
@@ -220,6 +220,44 @@ fi
 grep -q '"name":"web-7d4b9c8f6-x2x9z".*"source_workload":"web"' "$ACCESS_LOG" &&
   e2e_ok "access log: the pod, and source_workload web" || e2e_fail "access log lacks source_workload web"
 
+# egressctl workloads: every pod of the node with its state, uid, cgroup,
+# scope, mode, audit and TC backstop (or why none).
+WAIT_UID=0a1b2c3d-0000-4000-8000-000000000007
+apply_pod production pending-0 $WAIT_UID
+wait_until 5000 in_status '.workloads.unresolved["production/pending-0"]' >/dev/null
+row() { egressctl -o json workloads | jq -c --arg w "$1" '.workloads[] | select(.workload == $w)'; }
+check_row() {  # check_row NS/POD JQ_TEST WHAT
+  if row "$1" | jq -e "$2" >/dev/null; then e2e_ok "egressctl workloads: $3"; else e2e_fail "egressctl workloads: $3: $(row "$1")"; fi
+}
+check_row production/web-7d4b9c8f6-x2x9z \
+  ".state == \"enforced\" and .uid == \"$WEB_UID\" and .cgroup == \"$LAB_CGROUP/$(pod_dir systemd besteffort $WEB_UID)\" and .scope == \"production|\" and .mode == \"REGISTRY_ONLY\" and .audit == false and .source_workload == \"web\" and .tc.none == \"--tc-mode off\"" \
+  "web: enforced, uid, its pod cgroup, scope, REGISTRY_ONLY, no audit, TC off"
+check_row production/api-0 '.state == "enforced" and .mode == "ALLOW_ANY" and .sidecar == "production/api-egress"' \
+  "api-0: its Sidecar's ALLOW_ANY"
+check_row kube-system/coredns-5d78c9869d-abcde '.state == "excluded" and (.reason | contains("--exclude-namespace")) and .mode == null' \
+  "coredns: excluded, why"
+check_row legacy/old-app '.state == "excluded" and (.reason | contains("egressd.io/enforce"))' "old-app: excluded by its Namespace's label"
+check_row production/node-exporter-abcde '.state == "enforced" and .host_network and (.tc.none | startswith("hostNetwork"))' \
+  "hostNetwork pod: enforced, no TC backstop, and why"
+check_row production/pending-0 '.state == "waiting for its cgroup" and .cgroup == null' "pending-0: waiting for its cgroup"
+STRAY_UID=0a1b2c3d-0000-4000-8000-0000000000aa
+make_pod_cgroup "$(pod_dir systemd burstable $STRAY_UID)" >/dev/null
+if egressctl -o json workloads | jq -e --arg u $STRAY_UID '.workloads[] | select(.uid == $u) |
+    .state == "unknown cgroup" and .workload == null and (.mode | contains("--unknown-pods deny"))' >/dev/null; then
+  e2e_ok "egressctl workloads: a pod cgroup no Pod names is an unknown cgroup, denied"
+else
+  e2e_fail "egressctl workloads: no unknown cgroup row for $STRAY_UID"
+fi
+table=$(egressctl workloads)
+if grep -q "^WORKLOAD *UID *STATE" <<<"$table" && grep -q "production/web-7d4b9c8f6-x2x9z .*enforced .*REGISTRY_ONLY" <<<"$table" &&
+  grep -q "kube-system/coredns-5d78c9869d-abcde .*excluded: namespace kube-system is excluded" <<<"$table"; then
+  e2e_ok "egressctl workloads: the table"
+else
+  e2e_fail "egressctl workloads table: $table"
+fi
+egressctl -o json flows --workload production/web-7d4b9c8f6-x2x9z | jq -e '.flows | length > 0 and all(.workload == "production/web-7d4b9c8f6-x2x9z")' >/dev/null &&
+  e2e_ok "egressctl flows --workload accepts a pod" || e2e_fail "egressctl flows --workload NS/POD"
+
 # 7. Gone: a deleted pod, and one whose phase became Succeeded, leave the
 #    workloads and the maps; their cgroups (still there) are unknown again.
 kubectl delete pod -n production api-0 --wait=false >/dev/null
@@ -236,6 +274,12 @@ in_status '.workloads.enforced == 2' && e2e_ok "2 pods enforced (web, node-expor
   e2e_fail "enforced: $(egressctl -o json status | jq -c .workloads)"
 n=$(bpftool -j map dump pinned "$E2E_BPFFS/workloads" | jq length)
 [ "$n" -eq 2 ] && e2e_ok "the workloads map holds 2 entries" || e2e_fail "the workloads map holds $n entries"
+if [ -z "$(row production/api-0)" ] && egressctl -o json workloads | jq -e --arg u $API_UID \
+    '[.workloads[] | select(.uid == $u)] | length == 1 and .[0].state == "unknown cgroup"' >/dev/null; then
+  e2e_ok "egressctl workloads: production/api-0 is gone, its cgroup (still there) an unknown cgroup"
+else
+  e2e_fail "egressctl workloads after the delete: $(egressctl -o json workloads | jq -c '.workloads[] | select(.uid == "'$API_UID'")')"
+fi
 
 # 8. Timing, a few rounds of each order, new pods each time: from the start
 #    of `kubectl apply` (and from its return) with the cgroup already there,
