@@ -97,6 +97,13 @@ TEST(EventQuery, FiltersByWorkloadVerdictAndHostGlob) {
   q.workload = "production/api";
   EXPECT_FALSE(q.matches(event("192.0.2.1", "denied")));
   q = EventQuery{};
+  q.namespace_ = "production";
+  auto in_production = event("192.0.2.1", "denied");
+  in_production["namespace"] = "production";
+  EXPECT_TRUE(q.matches(in_production));
+  q.namespace_ = "staging";
+  EXPECT_FALSE(q.matches(in_production));
+  q = EventQuery{};
   q.host_glob = "*.example.com";
   EXPECT_TRUE(q.matches(event("192.0.2.1", "allowed", "api.example.com")));
   EXPECT_FALSE(q.matches(event("192.0.2.1", "allowed", "api.example.org")));

@@ -38,6 +38,7 @@ Result<EventQuery> parseEventQuery(const std::map<std::string, std::string>& que
     if (!n) return fail("wait_ms=" + wait + ": expected 0-" + std::to_string(kMaxWaitMs));
     out.wait = std::chrono::milliseconds(*n);
   }
+  out.namespace_ = get("namespace");
   out.workload = get("workload");
   out.verdict = get("verdict");
   if (!out.verdict.empty() && out.verdict != "allowed" && out.verdict != "denied" && out.verdict != "redirected" &&
@@ -48,6 +49,7 @@ Result<EventQuery> parseEventQuery(const std::map<std::string, std::string>& que
 }
 
 bool EventQuery::matches(const nlohmann::json& event) const {
+  if (!namespace_.empty() && event.value("namespace", "") != namespace_) return false;
   if (!workload.empty() && event.value("workload", "") != workload) return false;
   if (!verdict.empty() && event.value("verdict", "") != verdict) return false;
   if (!host_glob.empty()) {

@@ -16,6 +16,7 @@ struct EventQuery {
   uint64_t after = UINT64_MAX;  // events numbered after this; UINT64_MAX: from now on
   std::chrono::seconds since{0};  // with after=0: only events this recent (0: all held)
   std::chrono::milliseconds wait{1000};
+  std::string namespace_;  // only this namespace's workloads
   std::string workload;   // NS/NAME
   std::string verdict;    // allowed, denied, redirected, audit
   std::string host_glob;  // fnmatch over the host, else the destination IP
@@ -23,7 +24,7 @@ struct EventQuery {
   bool matches(const nlohmann::json& event) const;
 };
 
-// ?after=N|latest&since=SECONDS&wait_ms=MS&workload=&verdict=&host=
+// ?after=N|latest&since=SECONDS&wait_ms=MS&namespace=&workload=&verdict=&host=
 Result<EventQuery> parseEventQuery(const std::map<std::string, std::string>& query);
 
 }  // namespace egressd::agent

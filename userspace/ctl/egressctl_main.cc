@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   ObserveOptions observe_options;
   auto* observe_cmd = app.add_subcommand("observe", "Stream flow events live (new flows, denials, redirects, audits) "
                                                     "until Ctrl-C, like hubble observe");
+  observe_cmd->add_option("--namespace", observe_options.namespace_, "Only workloads of this namespace");
   observe_cmd->add_option("--workload", observe_options.workload, "Only this NAMESPACE/NAME");
   observe_cmd->add_option("--verdict", observe_options.verdict, "Only this verdict")
       ->check(CLI::IsMember({"allowed", "denied", "redirected", "audit"}));

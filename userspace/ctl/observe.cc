@@ -47,6 +47,7 @@ Result<long> parseDuration(const std::string& text) {
 
 int observe(const ObserveOptions& options) {
   std::map<std::string, std::string> query{{"wait_ms", "500"}};
+  if (!options.namespace_.empty()) query["namespace"] = options.namespace_;
   if (!options.workload.empty()) query["workload"] = options.workload;
   if (!options.verdict.empty()) query["verdict"] = options.verdict;
   if (!options.host_glob.empty()) query["host"] = options.host_glob;

@@ -9,6 +9,7 @@ namespace egressd::ctl {
 
 struct ObserveOptions {
   std::string admin_addr;
+  std::string namespace_;  // only this namespace's workloads
   std::string workload;   // NS/NAME
   std::string verdict;    // allowed, denied, redirected, audit
   std::string host_glob;  // host (or IP) glob

@@ -59,5 +59,11 @@ kill -INT "$host"
 wait "$host"
 [ "$(jq -r .host "$LAB_DIR/host.json" | sort -u | tr '\n' ' ')" = "api.example.com " ] &&
   e2e_ok "--host api.*: only the registered host's events" || e2e_fail "--host: $(cat "$LAB_DIR/host.json")"
+observe_bg "$LAB_DIR/ns.json" -o json observe --since 5m --namespace staging
+sleep 1
+kill -INT "$observer"
+wait "$observer"
+[ ! -s "$LAB_DIR/ns.json" ] && e2e_ok "--namespace staging: nothing (every event is production's)" ||
+  e2e_fail "--namespace staging: $(cat "$LAB_DIR/ns.json")"
 if err=$(egressctl observe --since 5min 2>&1); then e2e_fail "--since 5min accepted"; else
   [[ "$err" == *"--since"* ]] && e2e_ok "a bad --since: $err" || e2e_fail "a bad --since: $err"; fi
