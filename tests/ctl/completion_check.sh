@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bash completion (deploy/completion/egressctl.bash) offers exactly the
 # subcommands `egressctl --help` lists, and each subcommand's flags as its
-# --help lists them; completing works in a real bash.   completion_check.sh BIN_DIR
+# --help lists them; completing works in a real bash. Every subcommand's
+# --help ends with an example that names it.   completion_check.sh BIN_DIR
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:?usage: completion_check.sh BIN_DIR}
@@ -20,6 +21,8 @@ offered=$(complete_words egressctl "" | tr ' ' '\n' | grep -v '^-' | grep . | so
 [ "$helped" = "$offered" ] && echo "  ok: subcommands: $offered" || fail "subcommands: --help lists '$helped', completion offers '$offered'"
 
 for sub in $helped; do
+  "$bin/egressctl" "$sub" --help | grep -A3 '^Example' | grep -q "egressctl .*$sub" &&
+    echo "  ok: $sub --help has an example" || fail "$sub --help has no example"
   flags=$("$bin/egressctl" "$sub" --help | grep -oE '^ +(-[a-z],)?--[a-z-]+' | sed 's/.*,//; s/ //g' | grep -v -- '--help' | sort | tr '\n' ' ')
   got=$(complete_words egressctl "$sub" "-" | tr ' ' '\n' | grep -- '^--' | grep -v -- '--help' | sort | tr '\n' ' ')
   [ "$sub" = validate ] && continue   # positional paths only

@@ -56,6 +56,25 @@ int main(int argc, char** argv) {
       "validate", "Check Istio YAML offline as the agent would (no agent needed); non-zero exit on any rejection");
   validate->add_option("paths", paths, "Files, directories, or - for stdin (e.g. kubectl get ... -o yaml)")
       ->required();
+  // Each subcommand's --help ends with a real invocation.
+  app.footer("Examples:\n  egressctl status\n  egressctl explain --workload production/web --to api.example.com:443\n"
+             "  egressctl -o json flows --verdict denied");
+  status->footer("Example: egressctl status   (egressctl -o json status for the full document)");
+  workloads->footer("Example: egressctl workloads   (egressctl -o json workloads | jq '.workloads[] | select(.state != \"enforced\")')");
+  policy->footer("Example: egressctl policy --workload production/web");
+  explain->footer(
+      "Examples:\n  egressctl explain --workload production/web --to 198.51.100.20:80\n"
+      "  egressctl explain --workload production/web --to api.example.com:443 --sni api.example.com\n"
+      "  egressctl explain --workload production/web --to [2001:db8::10]:53 --protocol udp");
+  dns->footer("Example: egressctl dns --all   (expired entries too)");
+  flows->footer("Example: egressctl flows --workload production/web --verdict denied --limit 10");
+  suggest->footer("Example: egressctl suggest > policy/suggested.yaml   (review, then keep it in the policy)");
+  observe_cmd->footer(
+      "Examples:\n  egressctl observe --workload production/web --verdict denied\n"
+      "  egressctl observe --since 5m --host '*.example.com'\n  egressctl -o json observe --namespace staging");
+  validate->footer(
+      "Examples:\n  egressctl validate policy/\n"
+      "  kubectl get serviceentries,sidecars,virtualservices -A -o yaml | egressctl validate -");
   CLI11_PARSE(app, argc, argv);
 
   if (validate->parsed()) {
