@@ -16,7 +16,7 @@ complete_words() {
     _ "$script" "$@" | sort | tr '\n' ' '
 }
 
-helped=$("$bin/egressctl" --help | awk '/^Subcommands:/ { on = 1; next } on && NF { print $1 }' | sort | tr '\n' ' ')
+helped=$("$bin/egressctl" --help | awk '/^Subcommands:/ { on = 1; next } on && !NF { exit } on { print $1 }' | sort | tr '\n' ' ')
 offered=$(complete_words egressctl "" | tr ' ' '\n' | grep -v '^-' | grep . | sort | tr '\n' ' ')
 [ "$helped" = "$offered" ] && echo "  ok: subcommands: $offered" || fail "subcommands: --help lists '$helped', completion offers '$offered'"
 
