@@ -9,7 +9,9 @@ e2e_setup() {
   lab_up "egd$$" || return 1
   E2E_POLICY=$LAB_DIR/policy
   E2E_BPFFS=/sys/fs/bpf/egressd-e2e-$$
-  E2E_ADMIN=127.0.0.1:$(( 20000 + $$ % 20000 ))
+  # Below the ephemeral range (32768 and up), where an outgoing connection
+  # could already hold the port.
+  E2E_ADMIN=127.0.0.1:$(( 20000 + $$ % 12000 ))
   E2E_LOG=$LAB_DIR/egressd.log
   mkdir -p "$E2E_POLICY"
   echo "--- $name (lab $LAB, cgroup $LAB_CGROUP)"

@@ -4,7 +4,6 @@
 # it: nothing when it attached fresh, the previous agent's state (still
 # enforcing) when it had adopted one.
 lab_workload production/web >/dev/null
-lab_external_addr 192.0.2.10
 e2e_registry_only production/web
 
 # attached: programs on the lab cgroup; pins: files under the agent's bpffs.
