@@ -9,6 +9,7 @@
 #include "compiler/compiler.h"
 #include "compiler/host_classes.h"
 #include "compiler/prefix_classes.h"
+#include "policy/hosts.h"
 
 namespace egressd::compiler {
 namespace {
@@ -243,13 +244,9 @@ std::vector<uint32_t> hostClassesFor(const CompileOutput& compiled, const std::s
   auto name = normalizeHost(host);
   if (!name) return out;
   for (const auto& [id, text] : compiled.host_classes) {
-    const bool wildcard = text.size() > 2 && text.compare(0, 2, "*.") == 0;
-    const std::string suffix = wildcard ? text.substr(1) : "";  // ".example.com"
-    if (text == name->text ||
-        (wildcard && !name->wildcard && name->text.size() > suffix.size() &&
-         name->text.compare(name->text.size() - suffix.size(), suffix.size(), suffix) == 0)) {
-      out.push_back(id);
-    }
+    // Istio's host subset rule; a wildcard name matches only its own class
+    // (the kernel learns concrete names: "*.a.example.com" is none).
+    if (name->wildcard ? text == name->text : policy::isHostSubset(name->text, text)) out.push_back(id);
   }
   return out;
 }
