@@ -23,6 +23,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "egressd/abi.h"
+#include "egressd/scope_bits.h"
 #include "lib/addr.h"
 #include "lib/dns_parse.h"
 #include "lib/identity.h"
@@ -67,11 +68,6 @@ static __always_inline void egressd_dns_count(__u32 counter)
 		*c += 1; /* per-CPU slot */
 }
 
-static __always_inline int egressd_bitmap_has(const __u64 *words, __u32 scope_id)
-{
-	return (words[(scope_id / 64) & (EGRESSD_SCOPE_WORDS - 1)] >> (scope_id % 64)) & 1;
-}
-
 static __always_inline int egressd_is_resolver(const struct egressd_addr *addr, __u16 port)
 {
 	struct egressd_dns_server_key key = { .port = port };
@@ -104,12 +100,12 @@ __attribute__((noinline)) int egressd_dns_match_suffix(struct egressd_dns_scratc
 	if (!v)
 		return 0;
 	if (idx + 1 == res->label_count) {
-		if (!v->exact_class || !egressd_bitmap_has(v->exact_scopes, s->scope_id))
+		if (!v->exact_class || !egressd_scope_bit_test(v->exact_scopes, s->scope_id))
 			return 0;
 		class_id = v->exact_class;
 	} else {
 		/* A shorter suffix: a wildcard host, never its own apex. */
-		if (!v->wildcard_class || !egressd_bitmap_has(v->wildcard_scopes, s->scope_id))
+		if (!v->wildcard_class || !egressd_scope_bit_test(v->wildcard_scopes, s->scope_id))
 			return 0;
 		class_id = v->wildcard_class;
 	}

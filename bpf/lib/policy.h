@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "egressd/abi.h"
+#include "egressd/scope_bits.h"
 #include "lib/addr.h"
 #include "lib/maps.h"
 
@@ -31,25 +32,16 @@ static __always_inline struct egressd_decision egressd_redirect(const struct egr
 	return d;
 }
 
-static __always_inline int egressd_bitmap_bit(const __u64 *bitmap, __u32 scope_id)
-{
-	/* scope_id < EGRESSD_MAX_SCOPES once its slot was found; the mask only
-	 * proves it to the verifier. */
-	__u64 word = bitmap[(scope_id / 64) & (EGRESSD_SCOPE_WORDS - 1)];
-
-	return (word >> (scope_id % 64)) & 1;
-}
-
 static __always_inline int egressd_scope_bit(const struct egressd_port_value *pv, __u32 scope_id)
 {
-	return egressd_bitmap_bit(pv->allow_scopes, scope_id);
+	return egressd_scope_bit_test(pv->allow_scopes, scope_id);
 }
 
 /* Gateway workloads are never redirected: their upstream must not loop. */
 static __always_inline int egressd_redirect_bit(const struct egressd_port_value *pv, __u32 scope_id,
 						__u32 workload_flags)
 {
-	return !(workload_flags & EGRESSD_WORKLOAD_F_GATEWAY) && egressd_bitmap_bit(pv->redirect_scopes, scope_id);
+	return !(workload_flags & EGRESSD_WORKLOAD_F_GATEWAY) && egressd_scope_bit_test(pv->redirect_scopes, scope_id);
 }
 
 /* The (class, port, protocol) entry of the longest prefix covering dst, or

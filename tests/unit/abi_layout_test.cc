@@ -153,3 +153,26 @@ TEST(AbiLayout, CgroupMapValues) {
 }
 
 }  // namespace
+
+namespace {
+
+// Connected UDP (lib/udp_connect.h): the decision held per socket, and the
+// pending slots an allowed connect() claims.
+TEST(AbiLayout, UdpConnectMaps) {
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_udp_connect_decision>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_udp_connect_verdict>);
+  EXPECT_TRUE(std::has_unique_object_representations_v<egressd_udp_pending_slot>);
+  EXPECT_EQ(sizeof(egressd_udp_connect_decision), 40u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, addr), 8u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, port), 24u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, verdict), 26u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, hook), 27u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, reason), 28u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_decision, scope_id), 32u);
+  EXPECT_EQ(sizeof(egressd_udp_connect_verdict), 48u);
+  EXPECT_EQ(offsetof(egressd_udp_connect_verdict, active), 40u);
+  EXPECT_EQ(sizeof(egressd_udp_pending_slot), 48u);
+  EXPECT_EQ(offsetof(egressd_udp_pending_slot, decision), 8u);
+}
+
+}  // namespace

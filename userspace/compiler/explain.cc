@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "compiler/address.h"
+#include "egressd/scope_bits.h"
 #include "compiler/compiler.h"
 #include "compiler/host_classes.h"
 #include "compiler/prefix_classes.h"
@@ -56,7 +57,7 @@ std::optional<std::string> decidingServiceEntry(const CompileOutput& compiled, u
 }
 
 bool scopeBit(const __u64* bitmap, uint32_t scope_id) {
-  return (bitmap[(scope_id / 64) % EGRESSD_SCOPE_WORDS] >> (scope_id % 64)) & 1;
+  return egressd_scope_bit_test(bitmap, scope_id);
 }
 
 // The ServiceEntry that opened host:port to this scope: the first in service order.

@@ -13,6 +13,7 @@
 
 #include "compiler/class_ids.h"
 #include "compiler/desired_state.h"
+#include "egressd/scope_bits.h"
 
 namespace egressd::compiler {
 
@@ -20,9 +21,9 @@ namespace egressd::compiler {
 inline constexpr uint16_t kAnyPort = 0;
 
 // A set of scope ids, as the kernel's allow_scopes bitmap.
-using ScopeSet = std::array<uint64_t, EGRESSD_SCOPE_WORDS>;
+using ScopeSet = std::array<__u64, EGRESSD_SCOPE_WORDS>;  // __u64: the ABI bitmap's word
 
-inline void addScope(ScopeSet& set, uint32_t scope_id) { set[scope_id / 64] |= 1ull << (scope_id % 64); }
+inline void addScope(ScopeSet& set, uint32_t scope_id) { egressd_scope_bit_set(set.data(), scope_id, 1); }
 
 class PrefixTable {
  public:

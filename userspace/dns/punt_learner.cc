@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "dns/wide_parse.h"
+#include "egressd/scope_bits.h"
 
 namespace egressd::dns {
 namespace {
@@ -14,7 +15,7 @@ constexpr uint64_t kTcpIdleNs = 30 * kNsPerS;
 constexpr int kStatusOk = 0;
 constexpr int kStatusTruncated = 2;
 
-bool hasScope(const __u64* words, uint32_t scope_id) { return (words[scope_id / 64] >> (scope_id % 64)) & 1; }
+bool hasScope(const __u64* words, uint32_t scope_id) { return egressd_scope_bit_test(words, scope_id); }
 
 }  // namespace
 

@@ -52,29 +52,24 @@
 #include <vector>
 
 #include "compiler/address.h"
+#include "egressd/scope_bits.h"
 
 namespace egressd {
 namespace {
 
 using PortMap = AbiMap<egressd_port_key, egressd_port_value>;
 using PrefixMap = AbiMap<egressd_prefix_key, egressd_prefix_value>;
-using ScopeMask = std::array<uint64_t, EGRESSD_SCOPE_WORDS>;
+using ScopeMask = std::array<__u64, EGRESSD_SCOPE_WORDS>;
 using PortSlot = std::pair<uint16_t, uint8_t>;  // (port, protocol)
 
 bool hasScope(const ScopeMask& mask, uint32_t id) {
-  return id < EGRESSD_MAX_SCOPES && ((mask[id / 64] >> (id % 64)) & 1);
+  return id < EGRESSD_MAX_SCOPES && egressd_scope_bit_test(mask.data(), id);
 }
 void addScope(ScopeMask& mask, uint32_t id) {
-  if (id < EGRESSD_MAX_SCOPES) mask[id / 64] |= 1ull << (id % 64);
+  if (id < EGRESSD_MAX_SCOPES) egressd_scope_bit_set(mask.data(), id, 1);
 }
-bool bitOf(const __u64* bitmap, uint32_t id) { return (bitmap[id / 64] >> (id % 64)) & 1; }
-void setBit(__u64* bitmap, uint32_t id, bool on) {
-  if (on) {
-    bitmap[id / 64] |= 1ull << (id % 64);
-  } else {
-    bitmap[id / 64] &= ~(1ull << (id % 64));
-  }
-}
+bool bitOf(const __u64* bitmap, uint32_t id) { return egressd_scope_bit_test(bitmap, id); }
+void setBit(__u64* bitmap, uint32_t id, bool on) { egressd_scope_bit_set(bitmap, id, on); }
 
 std::string describe(const egressd_workload_key& k) { return "workload cgroup " + std::to_string(k.cgroup_id); }
 std::string describe(const egressd_prefix_key& k) { return "prefix " + compiler::formatPrefix(k); }
