@@ -24,7 +24,7 @@ std::string dottedName(const uint8_t* rname, size_t len) {
 bool AnswerObservations::recordAnswer(const egressd_dns_punt& punt) {
   if (punt.flags & (EGRESSD_DNS_PUNT_F_TCP | EGRESSD_DNS_PUNT_F_INCOMPLETE)) return false;
   const WideParse parsed = parseWide(punt.payload, std::min<size_t>(punt.payload_len, sizeof(punt.payload)));
-  if (parsed.status != 0 || parsed.rname.empty()) return false;
+  if (parsed.status != kParseOk || parsed.rname.empty()) return false;
   const std::string name = dottedName(parsed.rname.data(), parsed.rname.size());
   for (const WideAddress& a : parsed.addresses) {
     Address address;

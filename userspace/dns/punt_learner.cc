@@ -12,8 +12,6 @@ namespace {
 constexpr uint64_t kNsPerS = 1000000000ull;
 // A TCP stream idle this long is forgotten (resolvers close after answering).
 constexpr uint64_t kTcpIdleNs = 30 * kNsPerS;
-constexpr int kStatusOk = 0;
-constexpr int kStatusTruncated = 2;
 
 bool hasScope(const __u64* words, uint32_t scope_id) { return egressd_scope_bit_test(words, scope_id); }
 
@@ -134,7 +132,7 @@ void PuntLearner::onTcpSegment(const egressd_dns_punt& punt, const DesiredState&
     const uint8_t* msg = stream.buffer.data() + 2;
     if (egress) {
       WideParse q = parseWideQuery(msg, msg_len);
-      if (q.status == kStatusOk && q.label_count > 0) c.asked.push_back(Question{q.id, q.qtype, q.rname});
+      if (q.status == kParseOk && q.label_count > 0) c.asked.push_back(Question{q.id, q.qtype, q.rname});
     } else {
       WideParse a = parseWide(msg, msg_len);
       auto asked = std::find(c.asked.begin(), c.asked.end(), Question{a.id, a.qtype, a.rname});
@@ -152,7 +150,7 @@ void PuntLearner::onTcpSegment(const egressd_dns_punt& punt, const DesiredState&
 void PuntLearner::learnMessage(const uint8_t* data, size_t len, uint32_t scope_id, const DesiredState& desired,
                                uint64_t now_ns) {
   WideParse parsed = parseWide(data, len);
-  if (parsed.status != kStatusOk && parsed.status != kStatusTruncated) {
+  if (parsed.status != kParseOk && parsed.status != kParseTruncated) {
     stats_.add("agent_unparsable");
     return;
   }

@@ -20,6 +20,8 @@ namespace egressd::dns {
 
 using namespace wide;
 
+static_assert(kParseOk == DNS_PARSE_OK && kParseTruncated == DNS_PARSE_TRUNCATED);
+
 namespace {
 
 WideParse parseWith(const uint8_t* message, size_t len, bool query) {

@@ -9,6 +9,11 @@
 
 namespace egressd::dns {
 
+// The parser's statuses (enum dns_parse_status) that callers act on, named
+// here so they need not include its C header (checked in wide_parse.cc).
+inline constexpr int kParseOk = 0;
+inline constexpr int kParseTruncated = 2;
+
 struct WideAddress {
   uint8_t addr[16];  // IPv4 v4-mapped
   uint32_t ttl;
