@@ -307,9 +307,10 @@ void Agent::reload() {
 
   const auto compiled_at = Clock::now();
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
-  for (const auto& error : sync.errors) spdlog::error("map sync: {}", error);
+  logSyncErrors(sync.errors);
   for (const auto& warning : sync.warnings) spdlog::warn("map sync: {}", warning);
   applied->sync_errors = sync.errors;
+  warnOfFullMaps();
 
   applied->generation = ++generation_;
   applied->applied_at = std::chrono::system_clock::now();
@@ -338,6 +339,31 @@ void Agent::reload() {
     ready_ = true;
   }
   reconcileTc();
+}
+
+// Once per apply, however many writes failed (a full map fails one write per
+// entry that does not fit): how many, and the first few.
+void Agent::logSyncErrors(const std::vector<std::string>& errors) {
+  if (errors.empty()) return;
+  constexpr size_t kShown = 3;
+  std::string first;
+  for (size_t i = 0; i < errors.size() && i < kShown; ++i) first += (i ? "; " : "") + errors[i];
+  spdlog::error("map sync: {} write(s) failed in this apply (egressd_map_sync_errors; egressctl -o json status lists "
+                "them): {}{}",
+                errors.size(), first, errors.size() > kShown ? "; ..." : "");
+}
+
+// A map at 80% of its capacity or more is said once, when it gets there
+// (again after it went below).
+void Agent::warnOfFullMaps() {
+  constexpr double kWarnAt = 0.8;
+  for (const auto& fill : datapath_->mapFill()) {
+    const bool high = fill.capacity && double(fill.entries) >= kWarnAt * fill.capacity;
+    if (high && full_maps_.insert(fill.name).second)
+      spdlog::warn("map {} is {:.0f}% full ({} of {} entries); docs/LIMITS.md says what happens when it is full",
+                   fill.name, 100.0 * fill.entries / fill.capacity, fill.entries, fill.capacity);
+    if (!high) full_maps_.erase(fill.name);
+  }
 }
 
 void Agent::reconcileTc() {

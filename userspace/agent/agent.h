@@ -3,6 +3,7 @@
 // maps equal to the compiled policy of --policy-dir, reloading on change.
 #include <atomic>
 #include <memory>
+#include <set>
 
 #include "admin/admin_server.h"
 #include "admin/metrics.h"
@@ -54,6 +55,8 @@ class Agent {
   nlohmann::json suggestJson();
   void recordApply(const AppliedPolicy& applied);
   void reconcileTc();
+  void logSyncErrors(const std::vector<std::string>& errors);
+  void warnOfFullMaps();
   bool kubeMode() const { return !options_.kubeconfig.empty() || options_.in_cluster; }
   Status startKubeSource();  // Kubernetes mode only (agent_kube.cc)
   void waitForKubeSync();
@@ -104,7 +107,8 @@ class Agent {
   // its threads stop before the metrics they report to go away.
   std::unique_ptr<kube::KubePolicySource> kube_source_;
   bool api_state_applied_ = false;
-  bool start_attached_fresh_ = false;  // no earlier agent's pins: a failed start detaches all
+  bool start_attached_fresh_ = false;
+  std::set<std::string> full_maps_;  // maps at 80% or more, said once  // no earlier agent's pins: a failed start detaches all
 };
 
 }  // namespace egressd::agent
