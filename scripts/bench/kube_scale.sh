@@ -123,6 +123,7 @@ mem_ready=$(mem)
 # The prober: pod w-1 (ns-1), its container cgroup, the lab's workload netns.
 target=1
 coproc PROBER { lab_exec "$(pod_cgroup $target)" python3 "$root/scripts/bench/kube_scale_probe.py"; }
+# shellcheck disable=SC2153  # set by coproc
 prober_pid=$PROBER_PID
 echo "timeout $wait_s" >&"${PROBER[1]}"
 probe() { echo "$*" >&"${PROBER[1]}"; local answer; read -r -t 15 answer <&"${PROBER[0]}"; echo "$answer"; }
@@ -135,7 +136,7 @@ echo "load into the test API server:  $(ms $seed_ns) ms ($seeded, one POST to /s
 echo "agent start to /readyz 200:     $(ms $ready_ns) ms (connect, list, first apply, maps synced)"
 echo "  ${applied_line}"
 echo "  in the kernel at ready:       pod w-1 -> 10.0.5.1:5353 (se-5) $listed, -> 198.51.100.20:5353 $unlisted"
-[ "$listed" = ok ] && [ "$unlisted" = EPERM ] || { echo "the kernel does not enforce the listed state" >&2; exit 1; }
+if [ "$listed" != ok ] || [ "$unlisted" != EPERM ]; then echo "the kernel does not enforce the listed state" >&2; exit 1; fi
 grep -q "applied in .* $pods workloads" <<<"$applied_line" || echo "  WARNING: not $pods workloads enforced at ready"
 echo "agent memory after ready:       $mem_ready"
 
