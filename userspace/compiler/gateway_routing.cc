@@ -442,6 +442,13 @@ GatewayRouting evaluateGatewayRouting(const policy::PolicySnapshot& policy, cons
                                       const policy::Sidecar* selected_sidecar) {
   GatewayRouting out;
   if (isGatewayWorkload(policy, workload_labels, workload_namespace)) return out;
+  // Routes and issues come only from VirtualServices bound to the mesh: with
+  // none, skip listing the listeners (a scan of every ServiceEntry, per
+  // workload, that dominated a recompile at 10,000 entries).
+  if (std::none_of(policy.virtual_services.begin(), policy.virtual_services.end(),
+                   [](const policy::VirtualService& vs) { return vs.boundToMesh(); })) {
+    return out;
+  }
   Evaluator eval(policy, workload_namespace, workload_labels);
   std::map<std::tuple<std::string, uint16_t>, std::string> decided;  // (host, port) -> VirtualService
   for (const Listener& listener : listenersFor(policy, workload_namespace, selected_sidecar)) {
