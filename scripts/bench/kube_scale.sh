@@ -176,7 +176,7 @@ done
 sleep 0.5   # the last apply's log line
 mem_changes=$(mem)
 grep 'policy generation [0-9]* applied' "$LAB_DIR/agent.log" | tail -n +$((gen_before + 1)) |
-  grep -o 'applied in [0-9.]*' | awk '{print $3 * 1e6}' > "$LAB_DIR/apply.ns"
+  grep -o 'applied in [0-9.]*' | awk '{printf "%.0f\n", $3 * 1e6}' > "$LAB_DIR/apply.ns"
 row() { printf '  %-38s p50 %7s ms  p99 %7s ms  max %7s ms\n' "$1" "$(ms "$(pct 50 "$2")")" "$(ms "$(pct 99 "$2")")" "$(ms "$(pct 100 "$2")")"; }
 echo "one ServiceEntry changed, $((2 * changes - failed)) of $((2 * changes)) changes enforced (at $entries entries; $changes each way):"
 row "kubectl patch start -> enforced:" "$LAB_DIR/kubectl.e2e"
