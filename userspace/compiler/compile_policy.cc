@@ -260,7 +260,10 @@ void redirectRoutes(const policy::ServiceEntry& se, const std::vector<Destinatio
                     const std::vector<std::pair<uint32_t, Import>>& importers, CompileOutput& out,
                     GatewaySlots& slots, PrefixTable& table, HostTable& hosts,
                     std::map<uint32_t, ScopeSet>& gateway_scopes) {
-  for (const auto& [scope_id, import] : importers) {
+  for (const auto& importer : importers) {
+    // Not a structured binding: the lambdas below capture them (clang 14, the fuzz build, can't).
+    const uint32_t scope_id = importer.first;
+    const Import& import = importer.second;
     const auto scope = std::find_if(out.scopes.begin(), out.scopes.end(),
                                     [&](const CompiledScope& c) { return c.id == scope_id; });
     if (scope == out.scopes.end()) continue;

@@ -1,6 +1,7 @@
 // parseYaml: split a file into documents, route each by apiVersion/kind to
 // its reader, validate, and turn problems into Rejections/Warnings.
 #include <spdlog/spdlog.h>
+#include <yaml-cpp/depthguard.h>
 
 #include <algorithm>
 #include <array>
@@ -283,6 +284,16 @@ ParsedDocuments parseYaml(std::string_view text, const std::string& file_name, c
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp's own depth guard (its parser recurses per level; without the
+    // guard, 100,000 nested lists would overflow the stack). Its message is
+    // just "bad file": say what it means.
+    out.unreadable_files.push_back(file_name);
+    out.warnings.push_back({"File", "", "", {file_name, e.mark.line < 0 ? 0 : e.mark.line + 1},
+                            "YAML nested too deeply (the parser stops at depth " + std::to_string(e.depth()) +
+                                "; Istio objects nest a few levels); objects from this file keep their previous "
+                                "versions"});
+    return out;
   } catch (const YAML::Exception& e) {
     // One syntax error makes the whole file unreliable: keep what it had.
     out.unreadable_files.push_back(file_name);
