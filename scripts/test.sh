@@ -11,8 +11,10 @@ start=$(date +%s)
 cd build
 ctest --output-on-failure --timeout 1200 "$@"
 cd ..
-# A short fuzz run of the kernel DNS parser's user-space twin (same C source).
-./scripts/fuzz-dns.sh "${EGRESSD_FUZZ_SECONDS:-20}" build-fuzz > build-fuzz.log 2>&1 \
-  || { tail -n 30 build-fuzz.log; echo "test.sh: DNS parser fuzzing failed" >&2; exit 1; }
-grep -E '^stat::number_of_executed_units' build-fuzz.log | sed 's/^/fuzz: /'
+# A short run of every fuzz target (scripts/fuzz.sh): the kernel DNS parser's
+# user-space twin, the policy parser, the DNS punt learner. A crash or a broken
+# invariant fails the run.
+./scripts/fuzz.sh "${EGRESSD_FUZZ_SECONDS:-12}" build-fuzz > build-fuzz.log 2>&1 \
+  || { grep -E -B5 -A30 'ERROR|invariant broken|failed' build-fuzz.log | tail -n 60; echo "test.sh: fuzzing failed" >&2; exit 1; }
+grep -E ': stat::(number_of_executed_units|new_units_added)' build-fuzz.log | sed 's/^/fuzz: /'
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"
