@@ -34,9 +34,11 @@ done < <(find "$root/tests" "$root/deploy/examples" \( -name '*.yaml' -o -name '
 declare -A max_len=([dns_parse]=1400 [policy_parse]=16384 [punt_learner]=16384)
 for t in "${targets[@]}"; do
   echo "fuzz.sh: $t for ${seconds}s"
-  if ! "$build/bin/${t}_fuzz" -max_total_time="$seconds" -max_len="${max_len[$t]}" -rss_limit_mb=2048 \
-    -malloc_limit_mb=1024 -print_final_stats=1 -print_funcs=0 -artifact_prefix="$build/fuzz-artifacts/$t-" "$corpus/$t" 2>&1 \
-    | sed "s/^/$t: /"; then
+  # -timeout: one input slower than that is a finding; `timeout`: a run that
+  # cannot end (e.g. stuck reporting) fails instead of hanging CI.
+  if ! timeout -k 10 $((seconds + 120)) "$build/bin/${t}_fuzz" -max_total_time="$seconds" -max_len="${max_len[$t]}" \
+    -timeout=20 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -print_funcs=0 \
+    -artifact_prefix="$build/fuzz-artifacts/$t-" "$corpus/$t" 2>&1 | sed -u "s/^/$t: /"; then
     echo "fuzz.sh: $t failed (artifacts: $build/fuzz-artifacts)" >&2
     exit 1
   fi
