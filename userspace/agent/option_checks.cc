@@ -1,6 +1,5 @@
 #include "agent/option_checks.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -16,16 +15,12 @@
 #include <vector>
 
 #include "compiler/address.h"
+#include "policy/hosts.h"
 
 namespace egressd::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool isIpLiteral(const std::string& text) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
-}
 
 // A decimal port 1-65535, or nullopt.
 std::optional<uint16_t> parsePort(const std::string& text) {
@@ -78,8 +73,8 @@ std::string checkAdminAddr(const std::string& address) {
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
-    if (!isIpLiteral(host)) return expected;
-  } else if (!isIpLiteral(host)) {
+    if (!policy::isIpAddress(host)) return expected;
+  } else if (!policy::isIpAddress(host)) {
     const bool name = std::all_of(host.begin(), host.end(), [](char c) { return std::isalnum(c) || c == '.' || c == '-'; });
     if (!name) return expected;
   }
@@ -116,7 +111,7 @@ Result<compiler::DnsServer> parseDnsServerFlag(const std::string& text) {
   } else {
     server.ip = text;
   }
-  if (!isIpLiteral(server.ip)) return bad();
+  if (!policy::isIpAddress(server.ip)) return bad();
   if (!port.empty()) {
     auto number = parsePort(port);
     if (!number) return bad();
