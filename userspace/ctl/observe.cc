@@ -6,28 +6,13 @@
 #include <map>
 
 #include "ctl/agent_client.h"
+#include "ctl/render.h"
 
 namespace egressd::ctl {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 void onSignal(int) { g_stop = 1; }
-
-std::string text(const nlohmann::json& v) {
-  if (v.is_null()) return "-";
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
-// "TIME  WORKLOAD -> IP:PORT/PROTO  VERDICT (REASON)  host=H  via=socket|packet"
-std::string line(const nlohmann::json& e) {
-  std::string out = text(e["time"]) + "  " + text(e["workload"]) + " -> " + text(e["destination_ip"]) + ":" +
-                    text(e["destination_port"]) + "/" + text(e["protocol"]) + "  " + text(e["verdict"]) + " (" +
-                    text(e["reason"]) + ")";
-  if (!e["host"].is_null()) out += "  host=" + text(e["host"]);
-  if (!e["service_entry"].is_null()) out += "  serviceentry=" + text(e["service_entry"]);
-  if (e.value("source", "") == "packet") out += "  (packet backstop)";
-  return out;
-}
 
 }  // namespace
 
@@ -76,7 +61,7 @@ int observe(const ObserveOptions& options) {
     const uint64_t dropped = reply.body.value("dropped", uint64_t{0});
     if (!first && dropped)
       std::cerr << "# " << dropped << " events went by faster than they were read (the agent keeps the last 10000)\n";
-    for (const auto& event : reply.body["events"]) std::cout << (options.json ? event.dump() : line(event)) << "\n";
+    for (const auto& event : reply.body["events"]) std::cout << (options.json ? event.dump() : renderEvent(event)) << "\n";
     std::cout.flush();
     query["after"] = std::to_string(reply.body.value("next", uint64_t{0}));
     query.erase("since");

@@ -210,6 +210,17 @@ std::string renderFlows(const json& body) {
               : "");
 }
 
+// "TIME  WORKLOAD -> IP:PORT/PROTO  VERDICT (REASON)  host=H  serviceentry=SE"
+std::string renderEvent(const json& e) {
+  std::string out = text(e["time"]) + "  " + text(e["workload"]) + " -> " + text(e["destination_ip"]) + ":" +
+                    text(e["destination_port"]) + "/" + text(e["protocol"]) + "  " + text(e["verdict"]) + " (" +
+                    text(e["reason"]) + ")";
+  if (!e["host"].is_null()) out += "  host=" + text(e["host"]);
+  if (!e["service_entry"].is_null()) out += "  serviceentry=" + text(e["service_entry"]);
+  if (e.value("source", "") == "packet") out += "  (packet backstop)";
+  return out;
+}
+
 std::string renderSuggest(const json& body) {
   const std::string yaml = body.value("yaml", "");
   return yaml.empty() ? "# nothing to suggest: audit mode saw no denied connection\n" : yaml;

@@ -13,6 +13,8 @@ std::string renderExplain(const nlohmann::json& explanation);
 std::string renderDns(const nlohmann::json& dns);
 std::string renderFlows(const nlohmann::json& flows);
 std::string renderSuggest(const nlohmann::json& suggestion);
+// One flow event of `egressctl observe`, on one line.
+std::string renderEvent(const nlohmann::json& event);
 std::string renderWorkloads(const nlohmann::json& workloads);
 
 }  // namespace egressd::ctl
