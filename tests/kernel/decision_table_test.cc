@@ -173,12 +173,6 @@ const Row kRows[] = {
      EGRESSD_REASON_GATEWAY_WORKLOAD, "7. the gateway is exempt from REGISTRY_ONLY"},
 };
 
-uint64_t bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 class DecisionTableTest : public DatapathTest {
  protected:
   // Every (hook, reason) verdict counter, summed over CPUs.

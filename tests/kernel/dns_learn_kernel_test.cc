@@ -29,6 +29,8 @@
 namespace egressd::testing {
 namespace {
 
+using ktest::bootNs;
+
 constexpr uint32_t kScope = 3;
 
 struct SkelDeleter {
@@ -80,12 +82,6 @@ std::vector<uint8_t> queryFor(const std::vector<uint8_t>& answer, int id_delta) 
   q[6] = q[7] = 0;  // ancount
   q[10] = q[11] = 0;  // arcount
   return q;
-}
-
-uint64_t bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 class DnsLearnKernelTest : public ::testing::TestWithParam<std::tuple<DnsLearnCase, int>> {

@@ -14,12 +14,6 @@ namespace {
 
 constexpr uint32_t kHostClass = 0x70000001;  // a host class: no prefix points at it
 
-uint64_t bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 class DnsLearnedEnforcementTest : public DatapathTest {
  protected:
   void SetUp() override {

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 #include "bpf/cgroup.h"
 
@@ -23,6 +24,12 @@ std::string kernelTestBlocker() {
 bool underCi() {
   const char* ci = std::getenv("CI");
   return ci != nullptr && *ci != '\0';
+}
+
+uint64_t bootNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace egressd::ktest

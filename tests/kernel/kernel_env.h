@@ -3,9 +3,13 @@
 // with the reason, except under CI (env CI set), where they must fail.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace egressd::ktest {
+
+// CLOCK_BOOTTIME in ns, the clock of dns_learned expiries (bpf_ktime_get_boot_ns).
+uint64_t bootNs();
 
 // Empty when this machine can run kernel tests, else why not.
 std::string kernelTestBlocker();

@@ -51,12 +51,6 @@ std::string sidecar(const std::string& name, const std::string& hosts) {
          ", namespace: prod}\nspec:\n  workloadSelector: {labels: {app: web}}\n  egress: [{hosts: " + hosts + "}]\n";
 }
 
-uint64_t bootNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 egressd_dns_learned_key learnedKey(uint32_t scope, const char* ipv4) {
   egressd_dns_learned_key key{};
   key.scope_id = scope;
