@@ -54,7 +54,7 @@ spec: {cgroup: ns/w}
 YAML
   flag=; [ $v = off ] && flag=--no-flow-stats
   "$bin/egressd" --policy-dir "$LAB_DIR/$v" --cgroup-root "$LAB_CGROUP/$v" --bpffs "/sys/fs/bpf/egressd-flowbench-$v" \
-    --admin-addr 127.0.0.1:$port --dns-server "$LAB_RESOLVER" --access-log "$LAB_DIR/$v.access" $flag \
+    --admin-addr 127.0.0.1:$port --dns-server "$LAB_RESOLVER" --access-log "$LAB_DIR/$v.access" --bpf-run-stats $flag \
     >"$LAB_DIR/$v.log" 2>&1 &
   pids+=($!)
   eval "admin_$v=127.0.0.1:$port"

@@ -6,7 +6,7 @@
 # `redirected` LRU hash when another socket holds the slot; cleared at
 # sock_release) and to an allowed, unrouted host, interleaved rounds,
 # medians. The figure that matters is the connect4 program's own cost from
-# BPF run-time stats (target: redirect <= plain allow + 100 ns; measured
+# BPF run-time stats (on with --bpf-run-stats; target: redirect <= plain allow + 100 ns; measured
 # +63..+83 ns with 31 rounds on the 2-vCPU test VM with the slot, +368..+568
 # ns LRU-only; 5 rounds are too few on a noisy machine).
 # Sockets here close before the next opens, so they always get their slot:
@@ -93,14 +93,14 @@ spec:
   - match: [{gateways: [mesh], port: 443, sniHosts: [api.external-service.com]}]
     route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, port: {number: 443}}}]
 YAML
-"$bin/egressd" --policy-dir "$policy" --cgroup-root "$LAB_CGROUP" --bpffs "$bpffs" --admin-addr "$admin" \
+"$bin/egressd" --policy-dir "$policy" --cgroup-root "$LAB_CGROUP" --bpffs "$bpffs" --admin-addr "$admin" --bpf-run-stats \
   >"$LAB_DIR/agent.log" 2>&1 &
 agent_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://$admin/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 
 run() { (echo $BASHPID > "$LAB_CGROUP/production/app/cgroup.procs" && exec ip netns exec "$LAB-wl" "$bin/connect_bench" "$1" 443 "$n" tcp); }
 # The connect4 program's own cost, from the kernel's BPF run-time stats (the
-# agent keeps them on): runs and nanoseconds before and after each batch. This
+# agent holds them on with --bpf-run-stats): runs and nanoseconds before and after each batch. This
 # is the hook alone, without the SYN that dominates the wall-clock figure.
 prog_stats() {
   curl -sf "http://$admin/metrics" | awk '

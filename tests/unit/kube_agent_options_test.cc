@@ -99,5 +99,15 @@ TEST(KubeAgentOptionsTest, NoSourceOrTwoWaysToTheApiAreErrors) {
   EXPECT_NE(twice.options.error().find("use one"), std::string::npos);
 }
 
+// Kernel BPF run-time stats cost every BPF program on the node: opt-in.
+TEST(KubeAgentOptionsTest, BpfRunStatsAreOffUnlessAsked) {
+  auto plain = parse({"--policy-dir", "/policy"});
+  ASSERT_TRUE(plain.options) << plain.options.error();
+  EXPECT_FALSE(plain.options->bpf_run_stats);
+  auto asked = parse({"--policy-dir", "/policy", "--bpf-run-stats"});
+  ASSERT_TRUE(asked.options) << asked.options.error();
+  EXPECT_TRUE(asked.options->bpf_run_stats);
+}
+
 }  // namespace
 }  // namespace egressd::agent

@@ -145,10 +145,13 @@ Status Agent::startSteps() {
   auto events = FlowEventReader::start(*datapath_, state_, *access_log_, recent_events_);
   if (!events) return fail(events.error());
   flow_reader_ = std::move(*events);
-  // Program run counts and run time for /metrics; the kernel keeps them on
-  // while this fd is open (a no-op cost when nobody holds one).
-  bpf_stats_fd_ = bpf::UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
-  if (!bpf_stats_fd_.valid()) spdlog::warn("BPF run-time stats unavailable: {}", std::strerror(errno));
+  // Program run counts and run time for /metrics, only when asked: the
+  // kernel keeps them on while this fd is open, for every BPF program on the
+  // node (two clock reads and a per-CPU update per run, tens of ns each).
+  if (options_.bpf_run_stats) {
+    bpf_stats_fd_ = bpf::UniqueFd(bpf_enable_stats(BPF_STATS_RUN_TIME));
+    if (!bpf_stats_fd_.valid()) spdlog::warn("BPF run-time stats unavailable: {}", std::strerror(errno));
+  }
   endpoint_resolver_ = std::make_unique<EndpointResolver>();
   if (options_.tc_mode != "off")
     tc_ = std::make_unique<TcAttachments>(*datapath_, options_.bpffs, tcModeFromOption(options_.tc_mode));

@@ -56,8 +56,11 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_udp_connect_slot_fallbacks_total", Type::kCounter,
                     "Allowed UDP connects whose socket-cookie slot another socket held: recorded at connect, not at the first send.");
   metrics_.describe("egressd_access_log_lines_total", Type::kCounter, "Access-log lines written or suppressed by the rate limit.");
-  metrics_.describe("egressd_bpf_program_runs_total", Type::kCounter, "Program runs (kernel BPF stats).");
-  metrics_.describe("egressd_bpf_program_run_seconds_total", Type::kCounter, "Time spent in each program (kernel BPF stats).");
+  if (options_.bpf_run_stats) {
+    metrics_.describe("egressd_bpf_program_runs_total", Type::kCounter, "Program runs (kernel BPF stats).");
+    metrics_.describe("egressd_bpf_program_run_seconds_total", Type::kCounter,
+                      "Time spent in each program (kernel BPF stats).");
+  }
   if (options_.istio_metrics) {
     metrics_.describe("istio_tcp_connections_opened_total", Type::kCounter,
                       "TCP connections opened, as Istio's sidecar reports them (reporter=source).");
@@ -102,9 +105,14 @@ void Agent::refreshKernelMetrics() {
     metrics_.setGauge("egressd_bpf_map_fill_ratio", {{"map", fill.name}},
                       fill.capacity ? double(fill.entries) / fill.capacity : 0);
   }
-  for (const auto& p : datapath_->programs()) {
-    metrics_.setCounter("egressd_bpf_program_runs_total", {{"program", p.name}}, double(p.run_cnt));
-    metrics_.setCounter("egressd_bpf_program_run_seconds_total", {{"program", p.name}}, double(p.run_time_ns) / 1e9);
+  // Without --bpf-run-stats the kernel counts nothing (or only for whoever
+  // turned the stats on): no series rather than misleading ones.
+  if (options_.bpf_run_stats) {
+    for (const auto& p : datapath_->programs()) {
+      metrics_.setCounter("egressd_bpf_program_runs_total", {{"program", p.name}}, double(p.run_cnt));
+      metrics_.setCounter("egressd_bpf_program_run_seconds_total", {{"program", p.name}},
+                          double(p.run_time_ns) / 1e9);
+    }
   }
   if (tc_) {
     double attached = 0, pending = 0;

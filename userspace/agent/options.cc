@@ -53,6 +53,9 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
   app.add_flag("--istio-metrics", options.istio_metrics,
                "Also export istio_tcp_connections_opened_total/closed_total (reporter=source)");
   app.add_flag("!--no-flow-stats", options.flow_stats, "Disable per-flow stats and events (benchmark baseline)");
+  app.add_flag("--bpf-run-stats", options.bpf_run_stats,
+               "Turn the kernel's BPF run-time stats on while the agent runs, for "
+               "egressd_bpf_program_run{s,_seconds}_total; node-wide: every BPF program on the node pays for them");
   app.add_option("--tc-mode", options.tc_mode,
                  "TC backstop and byte counters on workload interfaces: auto (tcx, else clsact), tcx, clsact, off")
       ->check(CLI::IsMember({"auto", "tcx", "clsact", "off"}))

@@ -40,6 +40,9 @@ struct AgentOptions {
   bool audit = false;                  // mesh-wide audit mode
   bool istio_metrics = false;          // also istio_tcp_connections_{opened,closed}_total
   bool flow_stats = true;              // off only for benchmarks
+  // Kernel BPF run-time stats (BPF_ENABLE_STATS) while the agent runs: they
+  // are node-wide, every BPF program on the node pays for them, so opt-in.
+  bool bpf_run_stats = false;
   // The TC backstop on workload interfaces: "auto" (tcx, else clsact),
   // "tcx", "clsact" or "off".
   std::string tc_mode = "auto";

@@ -36,7 +36,7 @@ spec:
   - address: 192.0.2.10
 YAML
 ACCESS_LOG=$LAB_DIR/access.log
-e2e_start_agent --access-log "$ACCESS_LOG" --istio-metrics || return
+e2e_start_agent --access-log "$ACCESS_LOG" --istio-metrics --bpf-run-stats || return
 
 for _ in 1 2 3; do expect_http production/web http://192.0.2.10/; done
 for _ in 1 2; do expect_probe production/web connect 198.51.100.20 80 EPERM; done
