@@ -64,13 +64,15 @@ static __always_inline int egressd_handle(struct bpf_sock_addr *ctx, __u32 hook,
 	__u32 workload_flags;
 	__u32 scope_id;
 	__u8 l4;
+	int in;
 
 	if (w) {
 		workload_flags = w->flags;
 		scope_id = w->scope_id;
-	} else if (egressd_in_unknown_workload(&cgroup_id)) {
-		/* No workload, but below a pods parent: the init policy. */
-		workload_flags = EGRESSD_WORKLOAD_F_UNKNOWN;
+	} else if ((in = egressd_in_unknown_workload(&cgroup_id)) != EGRESSD_IN_NO_WORKLOAD) {
+		/* No workload, but below a pods parent: the init policy. Or
+		 * an enforced workload without its entry: no scope. */
+		workload_flags = in == EGRESSD_IN_UNKNOWN_POD ? EGRESSD_WORKLOAD_F_UNKNOWN : 0;
 		scope_id = EGRESSD_SCOPE_NONE;
 	} else {
 		egressd_count(hook, EGRESSD_REASON_NOT_WORKLOAD, 1);

@@ -30,7 +30,7 @@ struct {
  * written by the agent as cgroups and interfaces come and go. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, EGRESSD_MAX_WORKLOADS);
+	__uint(max_entries, EGRESSD_MAX_PODS_PARENTS);
 	__type(key, struct egressd_workload_key);
 	__type(value, struct egressd_pods_parent_value);
 } pods_parents SEC(".maps");

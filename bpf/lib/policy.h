@@ -12,6 +12,12 @@
 #include "lib/addr.h"
 #include "lib/maps.h"
 
+/* Load-time knob (--fail-mode): what a workload whose state is missing gets
+ * (its scope not active, or its `workloads` entry not written: lib/identity.h).
+ * 0, closed: denied. 1, open: audited (passes, counted and recorded as a
+ * would-be denial under reason UNKNOWN_SCOPE). Never allowed silently. */
+const volatile __u32 fail_open = 0;
+
 struct egressd_decision {
 	__u32 verdict;    /* enum egressd_verdict */
 	__u32 reason;     /* enum egressd_reason */
@@ -140,7 +146,8 @@ egressd_decide(__u32 scope_id, __u32 workload_flags, const struct egressd_addr *
 
 	scope = bpf_map_lookup_elem(&scopes, &scope_id);
 	if (!scope || !(scope->flags & EGRESSD_SCOPE_F_ACTIVE))
-		return egressd_decision(EGRESSD_VERDICT_DENIED, EGRESSD_REASON_UNKNOWN_SCOPE);
+		return egressd_decision(fail_open ? EGRESSD_VERDICT_AUDIT : EGRESSD_VERDICT_DENIED,
+					EGRESSD_REASON_UNKNOWN_SCOPE);
 
 	if (pv) {
 		if (egressd_redirect_bit(pv, scope_id, workload_flags))

@@ -8,12 +8,16 @@
 
 #include <linux/types.h>
 
-#define EGRESSD_ABI_VERSION 8
+#define EGRESSD_ABI_VERSION 9
 
 /* Capacities. Scope membership is a bitmap, so scopes are bounded by it. */
 #define EGRESSD_MAX_SCOPES 256
 #define EGRESSD_SCOPE_WORDS (EGRESSD_MAX_SCOPES / 64)
 #define EGRESSD_MAX_WORKLOADS 4096
+/* Pods parents, excluded pods and one entry per workload the agent enforces
+ * (EGRESSD_PODS_WORKLOAD): room for every workload twice over, so a workload
+ * that finds no room in `workloads` still has its deny entry here. */
+#define EGRESSD_MAX_PODS_PARENTS 16384
 #define EGRESSD_MAX_DEST_PREFIXES 65536
 #define EGRESSD_MAX_DEST_PORTS 131072
 #define EGRESSD_MAX_GATEWAYS 64 /* egress gateway (address, port) targets; id 0 = none */
@@ -127,6 +131,12 @@ struct egressd_workload_value {
  * an inode number and a generation counter that never gets that far.) */
 #define EGRESSD_PODS_EXCLUDED 2
 #define EGRESSD_PODS_EXCLUDED_KEY(cgroup_id) ((cgroup_id) | (1ULL << 63))
+/* A workload the agent enforces, keyed by its own cgroup id, written before
+ * its `workloads` entry and removed after it. The walk meets it only when no
+ * `workloads` entry covers the task (none written: no room, a failed write,
+ * no scope slot for it): the workload is then decided with no scope, reason
+ * UNKNOWN_SCOPE (denied; --fail-mode open audits it), never left untouched. */
+#define EGRESSD_PODS_WORKLOAD 3
 
 struct egressd_pods_parent_value {
 	__u32 kind; /* EGRESSD_PODS_* */

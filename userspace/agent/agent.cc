@@ -125,6 +125,9 @@ Status Agent::startSteps() {
   // An upgrade goes live only after the first sync below has filled its maps.
   datapath_options.stage_upgrade = true;
   datapath_options.raw_socket_gate = options_.tc_mode != "off";
+  datapath_options.fail_open = options_.fail_mode == "open";
+  if (datapath_options.fail_open)
+    spdlog::warn("--fail-mode open: a workload whose state is missing is audited (allowed, recorded), not denied");
   auto datapath = bpf::Datapath::open(datapath_options);
   if (!datapath) return fail(datapath.error());
   datapath_ = std::move(datapath.value());
@@ -309,6 +312,9 @@ void Agent::reload() {
   }
 
   const auto compiled_at = Clock::now();
+  // Each enforced workload's pods_parents entry before its `workloads` entry:
+  // one that does not get the latter is denied, never untouched.
+  const auto unmarked = syncPodsParents(cgroups, applied->compiled.excluded_pods);
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
   logSyncErrors(sync.errors);
   for (const auto& warning : sync.warnings) spdlog::warn("map sync: {}", warning);
@@ -391,43 +397,71 @@ void Agent::onCgroupDirectories() {
 }
 
 // After the workloads map has the current ids: the watcher follows the
-// current paths, and the kernel knows the pods parents (--unknown-pods deny),
-// so a cgroup created below one before the agent ties it to a workload is
-// denied (bpf/lib/identity.h), not free. Parents are added before stale ones
-// go; none is the root (podsParents()).
+// current paths, and pods_parents is brought up to date (syncPodsParents()).
 void Agent::followCgroups(const WorkloadCgroups& cgroups) {
   cgroups_ = cgroups;
   if (cgroup_watcher_) {
     CgroupWatchSet set = cgroupWatchSet(cgroups);
     cgroup_watcher_->watch(set.dirs, set.event_files);
   }
+  auto applied = state_.current();
+  syncPodsParents(cgroups, applied ? applied->compiled.excluded_pods : std::map<std::string, std::string>{});
+}
+
+// pods_parents (bpf/lib/identity.h), written before map sync so that no
+// workload is ever left untouched for want of its entry:
+//  - every enforced workload's own cgroup (EGRESSD_PODS_WORKLOAD): a
+//    workload whose `workloads` entry is missing (no room, a failed write,
+//    no scope slot) is decided with no scope (reason unknown_scope, then
+//    --fail-mode), wherever its cgroup sits;
+//  - with --unknown-pods deny, the pods parents, so a cgroup created below
+//    one before the agent ties it to a workload is denied, not free; and the
+//    excluded pods below them, left alone.
+// Exclusions first (a new parent never makes an excluded pod unknown, not
+// even between two writes), then workloads in name order, then parents;
+// stale entries go last; none is the root (podsParents()). Returns the
+// workloads whose entry could not be written: those alone could be untouched.
+std::vector<std::string> Agent::syncPodsParents(const WorkloadCgroups& cgroups,
+                                                const std::map<std::string, std::string>& excluded) {
   std::map<uint64_t, uint32_t> desired;
+  std::map<uint64_t, std::string> workload_of;
+  for (const auto& [name, id] : cgroups.resolved) {
+    if (excluded.count(name)) continue;
+    desired[id] = EGRESSD_PODS_WORKLOAD;
+    workload_of[id] = name;
+  }
   if (options_.unknown_pods == "deny") {
-    for (const auto& [path, id] : podsParents(cgroups)) desired[id] = EGRESSD_PODS_PARENT;
-    // Excluded pods below those parents are left alone, not unknown.
-    if (auto applied = state_.current()) {
-      for (const auto& [name, why] : applied->compiled.excluded_pods)
-        if (auto it = cgroups.resolved.find(name); it != cgroups.resolved.end())
-          desired[EGRESSD_PODS_EXCLUDED_KEY(it->second)] = EGRESSD_PODS_EXCLUDED;
-    }
+    for (const auto& [path, id] : podsParents(cgroups)) desired.emplace(id, EGRESSD_PODS_PARENT);
+    for (const auto& [name, why] : excluded)
+      if (auto it = cgroups.resolved.find(name); it != cgroups.resolved.end())
+        desired[EGRESSD_PODS_EXCLUDED_KEY(it->second)] = EGRESSD_PODS_EXCLUDED;
     if (own_cgroup_id_) desired[EGRESSD_PODS_EXCLUDED_KEY(own_cgroup_id_)] = EGRESSD_PODS_EXCLUDED;
   }
+  std::vector<std::string> unwritten;
   auto live = datapath_->readCgroupMap(bpf::Datapath::CgroupMap::kPodsParents);
   if (!live) {
     spdlog::error("{}", live.error());
-    return;
+    for (const auto& [id, name] : workload_of) unwritten.push_back(name);
+    return unwritten;
   }
   CgroupMapDiff diff = diffCgroupMap(desired, *live);
-  // Exclusions first: a new parent never makes an excluded pod unknown, not
-  // even between two writes.
-  for (const bool exclusions : {true, false})
-    for (const auto& [id, value] : diff.put)
-      if ((value == EGRESSD_PODS_EXCLUDED) == exclusions)
-        if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id, value); !st)
-          spdlog::error("{}", st.error());
+  std::string first_error;
+  size_t failed = 0;
+  for (const uint32_t kind : {EGRESSD_PODS_EXCLUDED, EGRESSD_PODS_WORKLOAD, EGRESSD_PODS_PARENT})
+    for (const auto& [id, value] : diff.put) {
+      if (value != kind) continue;
+      if (auto st = datapath_->putCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id, value); !st) {
+        if (!failed++) first_error = st.error();
+        if (auto w = workload_of.find(id); w != workload_of.end()) unwritten.push_back(w->second);
+      }
+    }
   for (uint64_t id : diff.remove)
-    if (auto st = datapath_->deleteCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id); !st)
-      spdlog::error("{}", st.error());
+    if (auto st = datapath_->deleteCgroupMap(bpf::Datapath::CgroupMap::kPodsParents, id); !st) {
+      if (!failed++) first_error = st.error();
+    }
+  // Once per sync, however many failed (a full map fails each write).
+  if (failed) spdlog::error("pods_parents: {} write(s) failed: {}", failed, first_error);
+  return unwritten;
 }
 
 // Which workloads' raw and packet sockets may be created

@@ -65,6 +65,8 @@ class Agent {
   // backstops follow the workloads' cgroups.
   void onCgroupDirectories();
   void followCgroups(const WorkloadCgroups& cgroups);
+  std::vector<std::string> syncPodsParents(const WorkloadCgroups& cgroups,
+                                           const std::map<std::string, std::string>& excluded);
   void syncBackstops();
 
   AgentOptions options_;

@@ -65,6 +65,12 @@ Result<AgentOptions> parseAgentOptions(int argc, char** argv, int& exit_code) {
                  "trusted DNS and cluster CIDRs; reason unknown_workload) or allow (untouched)")
       ->check(CLI::IsMember({"deny", "allow"}))
       ->capture_default_str();
+  app.add_option("--fail-mode", options.fail_mode,
+                 "A workload the agent enforces whose state is missing (no room in a map, its scope not active): "
+                 "closed (denied, reason unknown_scope) or open (passes as audit: counted and recorded, never "
+                 "silently); docs/LIMITS.md")
+      ->check(CLI::IsMember({"closed", "open"}))
+      ->capture_default_str();
   app.add_option("--log-level", options.log_level, "trace, debug, info, warn or error")->capture_default_str();
   app.add_flag("--uninstall", options.uninstall,
                "Detach the programs and remove every pin under --bpffs, then exit");

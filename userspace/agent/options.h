@@ -50,6 +50,7 @@ struct AgentOptions {
   // workloads) that no workload names: "deny" (EGRESSD_REASON_UNKNOWN_WORKLOAD)
   // or "allow" (untouched).
   std::string unknown_pods = "deny";
+  std::string fail_mode = "closed";  // --fail-mode: closed or open (bpf/lib/policy.h)
   std::string log_level = "info";
   bool uninstall = false;
 };

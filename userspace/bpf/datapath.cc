@@ -501,6 +501,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   state->skel->rodata->dns_max_ttl_s = options.dns_max_ttl_s;
   state->skel->rodata->flow_stats_enabled = options.flow_stats ? 1 : 0;
   state->skel->rodata->raw_socket_gate = options.raw_socket_gate ? 1 : 0;
+  state->skel->rodata->fail_open = options.fail_open ? 1 : 0;
   state->skel->rodata->host_netns_cookie = ownNetnsCookie();
 
   if (auto st = recoverInterruptedUpgrade(state->bpffs_dir); !st) return fail(st.error());

@@ -38,6 +38,10 @@ struct DatapathOptions {
   // The agent attaches TC backstops: refuse a workload's raw and packet
   // sockets until its backstop is there (bpf/lib/sock_create.h).
   bool raw_socket_gate = false;
+  // --fail-mode open: a workload whose state is missing (its scope not
+  // active, its `workloads` entry not written) is audited, not denied
+  // (bpf/lib/policy.h).
+  bool fail_open = false;
 };
 
 struct FlowEntry {
