@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "lib/dns_parse.h"
+#include "lib/skb_copy.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -85,8 +86,7 @@ int dns_parse_prog(struct __sk_buff *skb)
 		dns_parse(s, len, res);
 		return 1;
 	}
-	// A constant-bounded, non-zero length for the verifier.
-	if (len < 1 || bpf_skb_load_bytes(skb, off, s->data, len & DNS_BUF_MASK) < 0) {
+	if (egressd_skb_copy(skb, off, s->data, len, DNS_MSG_MAX) < 0) {
 		res->status = DNS_TEST_NO_PAYLOAD;
 		return 1;
 	}
@@ -100,9 +100,9 @@ int dns_copy_prog(struct __sk_buff *skb)
 {
 	__u32 zero = 0, off, len;
 	struct dns_msg *s = bpf_map_lookup_elem(&dns_scratch, &zero);
-	if (!s || udp_payload(skb, &off, &len) < 0 || len < 1 || len > DNS_MSG_MAX)
+	if (!s || udp_payload(skb, &off, &len) < 0)
 		return 1;
-	bpf_skb_load_bytes(skb, off, s->data, len & DNS_BUF_MASK);
+	egressd_skb_copy(skb, off, s->data, len, DNS_MSG_MAX);
 	return 1;
 }
 

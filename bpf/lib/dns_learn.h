@@ -28,6 +28,7 @@
 #include "lib/dns_parse.h"
 #include "lib/identity.h"
 #include "lib/maps.h"
+#include "lib/skb_copy.h"
 #include "lib/skb_l4.h"
 
 #ifndef SOCK_RAW
@@ -185,16 +186,10 @@ __attribute__((noinline)) int egressd_dns_learn_addr(struct egressd_dns_scratch 
 	return 1;
 }
 
-/* Copies a payload of 1..DNS_MSG_MAX bytes into the scratch message. The
- * empty asm pins len to one register, so the verifier sees the bound checked
- * on the register that is passed (clang otherwise checks a copy). */
+/* Copies a payload of 1..DNS_MSG_MAX bytes into the scratch message. */
 static __always_inline int egressd_load_payload(struct __sk_buff *skb, __u32 off, __u32 len, struct dns_msg *msg)
 {
-	__u64 n = len; /* 64-bit: no zero-extension between check and use */
-	asm volatile("" : "+r"(n));
-	if (n < 1 || n > DNS_MSG_MAX)
-		return -1;
-	return bpf_skb_load_bytes(skb, off, msg->data, n);
+	return egressd_skb_copy(skb, off, msg->data, len, DNS_MSG_MAX);
 }
 
 /* Hands the payload to the agent. Counted either way: never silently lost.
@@ -231,8 +226,7 @@ static __always_inline void egressd_dns_punt(struct __sk_buff *skb, const struct
 		ev->flags |= EGRESSD_DNS_PUNT_F_INCOMPLETE;
 	}
 	ev->payload_len = (__u16)n;
-	asm volatile("" : "+r"(n));
-	if (n > EGRESSD_DNS_PUNT_MAX || (n && bpf_skb_load_bytes(skb, p->payload_off, ev->payload, n) < 0)) {
+	if (n && egressd_skb_copy(skb, p->payload_off, ev->payload, n, EGRESSD_DNS_PUNT_MAX) < 0) {
 		bpf_ringbuf_discard(ev, 0);
 		egressd_dns_count(EGRESSD_DNS_PUNT_DROPPED);
 		return;
