@@ -69,12 +69,12 @@ e2e_start_agent() {
     "$@" >>"$E2E_LOG" 2>&1 &
   E2E_AGENT_PID=$!
   local i
-  for i in $(seq 1 100); do
+  for i in $(seq 1 $((100 * ${E2E_TIME_SCALE:-1}))); do
     curl -sf "http://$E2E_ADMIN/readyz" >/dev/null 2>&1 && return 0
     kill -0 "$E2E_AGENT_PID" 2>/dev/null || { e2e_fail "agent exited at start"; return 1; }
     sleep 0.05
   done
-  e2e_fail "agent not ready after 5s"
+  e2e_fail "agent not ready after $((5 * ${E2E_TIME_SCALE:-1}))s"
   return 1
 }
 
@@ -140,13 +140,26 @@ expect_log() {
   if grep -Eq "$1" "$E2E_LOG"; then e2e_ok "log /$1/"; else e2e_fail "no log line matches /$1/"; fi
 }
 
+# The mode --tc-mode auto must end up in on this kernel: tcx from Linux 6.6,
+# clsact filters before (Debian 12's 6.1).
+e2e_kernel_tc_mode() {
+  local release major minor
+  release=$(uname -r)
+  major=${release%%.*}
+  minor=${release#*.}
+  minor=${minor%%[!0-9]*}
+  if [ "$major" -gt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -ge 6 ]; }; then echo tcx; else echo clsact; fi
+}
+
 egressctl() {
   "$EGRESSD_BIN/egressctl" --admin-addr "$E2E_ADMIN" "$@"
 }
 
 # wait_until TIMEOUT_MS CMD...: polls CMD every 5 ms; prints the elapsed ms.
+# E2E_TIME_SCALE stretches every timeout: an emulated guest
+# (scripts/test-kernel.sh without KVM) runs the same steps many times slower.
 wait_until() {
-  local timeout_ms=$1
+  local timeout_ms=$(($1 * ${E2E_TIME_SCALE:-1}))
   shift
   local start now
   start=$(date +%s%N)

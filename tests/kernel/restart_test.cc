@@ -447,7 +447,10 @@ TEST_F(RestartTest, UpgradeMovesPinnedTcxLinks) {
     for (bpf::TcHook hook : {bpf::TcHook::kIngress, bpf::TcHook::kEgress}) {
       bpf::TcAttachRequest request{datapath_->tcProgramFd(hook), 1, hook, bpf::TcMode::kTcx,
                                    pins[hook == bpf::TcHook::kIngress ? 0 : 1]};
-      if (!bpf::attachOrAdoptTc(request).ok()) ::_exit(3);
+      if (auto attached = bpf::attachOrAdoptTc(request); !attached.ok()) {
+        // A kernel without tcx (before 6.6) refuses the attach type.
+        ::_exit(attached.error().find("Invalid argument") != std::string::npos ? 11 : 3);
+      }
     }
     datapath_.reset();
     const int fd = bpf_obj_get((bpffs_dir_ + "/abi_info").c_str());
@@ -471,6 +474,11 @@ TEST_F(RestartTest, UpgradeMovesPinnedTcxLinks) {
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
+  // Not a missing privilege but a kernel without the feature (6.1): the TC
+  // backstop runs as clsact filters there, which have no link to move; the
+  // agent's TC reconcile replaces them (e2e tc_backstop_clsact, and the
+  // 6.1 guest of scripts/test-kernel.sh).
+  if (WEXITSTATUS(status) == 11) GTEST_SKIP() << "this kernel has no tcx (6.6+)";
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2 unshare, 3 attach tcx, 4 rewrite abi_info, 5 staged open, 6 no pinned "
                                        "tcx link, 7 goLive, 8 link not moved, 9/10 link on another program";
 }

@@ -5,8 +5,10 @@
 # log; the same raw datagrams to an allowed destination arrive; answers to a
 # connection into the workload pass; an audited workload's would-be drops
 # pass and are counted; a removed workload's links go; the backstop keeps
-# dropping while the agent is down, and a restarted agent adopts it.
+# dropping while the agent is down, and a restarted agent adopts it. auto
+# picks tcx links where the kernel has them (6.6+), clsact filters before.
 E2E_TC_MODE=auto
+TC_MODE=$(e2e_kernel_tc_mode)
 lab_pod production/web 1 >/dev/null
 lab_pod staging/app 2 >/dev/null
 e2e_policy mesh.yaml <<'YAML'
@@ -46,9 +48,9 @@ pkt=$EGRESSD_BIN/egressd_packet
 lab_exec production/web sleep 600 &
 lab_exec staging/app sleep 600 &
 attached() {
-  [ "$(curl -sf "http://$E2E_ADMIN/api/v1/status" | jq '[.tc_interfaces[] | select(.mode == "tcx")] | length')" = 2 ]
+  [ "$(curl -sf "http://$E2E_ADMIN/api/v1/status" | jq '[.tc_interfaces[] | select(.mode == "'"$TC_MODE"'")] | length')" = 2 ]
 }
-if ms=$(wait_until 5000 attached); then e2e_ok "TC backstop attached to both workloads' veths in ${ms} ms"; else
+if ms=$(wait_until 5000 attached); then e2e_ok "TC backstop attached ($TC_MODE) to both workloads' veths in ${ms} ms"; else
   e2e_fail "TC not attached: $(curl -sf "http://$E2E_ADMIN/api/v1/status" | jq -c .tc_interfaces)"; return; fi
 iface=$(curl -sf "http://$E2E_ADMIN/api/v1/status" | jq -r '.tc_interfaces[] | select(.workload == "production/web") | .interface')
 [ "$iface" = "$LAB-v1" ] && e2e_ok "production/web's host side is $iface" || e2e_fail "host side: '$iface', expected $LAB-v1"
@@ -125,7 +127,14 @@ expect_flow packets_out 198.51.100.20 9998 udp 2 staging/app
 
 # The agent down: the pinned links keep dropping. Restarted: adopted.
 e2e_stop_agent
-ls "$E2E_BPFFS/links/" | grep -q '^tc-' && e2e_ok "tcx links pinned while the agent is down" || e2e_fail "no pinned tc links"
+# egressd's TC programs on a host-side veth, one direction: 1 or 0.
+tc_filters() { tc -n "$LAB-ext" filter show dev "$1" "$2" | grep -c 'handle 0xe9d'; }
+if [ "$TC_MODE" = tcx ]; then
+  ls "$E2E_BPFFS/links/" | grep -q '^tc-' && e2e_ok "tcx links pinned while the agent is down" || e2e_fail "no pinned tc links"
+else
+  [ "$(tc_filters "$LAB-v1" ingress)$(tc_filters "$LAB-v1" egress)" = 11 ] &&
+    e2e_ok "clsact filters stay while the agent is down" || e2e_fail "no clsact filters on $LAB-v1"
+fi
 ip netns exec "$LAB-ext" "$pkt" sink 198.51.100.20 9997 2 >"$LAB_DIR/sink.down" 2>/dev/null &
 sleep 0.3
 lab_exec production/web "$pkt" raw 198.51.100.20 9997 3 10 >/dev/null
@@ -134,7 +143,13 @@ wait_until 4000 test -s "$LAB_DIR/sink.down" >/dev/null
   e2e_fail "agent down: sink got '$(cat "$LAB_DIR/sink.down")'"
 e2e_start_agent --access-log "$ACCESS_LOG" || return
 wait_until 5000 attached >/dev/null && e2e_ok "restarted agent has both attached" || e2e_fail "not attached after restart"
-expect_log 'TC backstop adopted on'
+if [ "$TC_MODE" = tcx ]; then
+  expect_log 'TC backstop adopted on'
+else
+  # Replaced in place (same handle), not added beside the old one.
+  [ "$(tc_filters "$LAB-v1" ingress)$(tc_filters "$LAB-v1" egress)" = 11 ] &&
+    e2e_ok "restart replaced the clsact filters in place" || e2e_fail "clsact filters on $LAB-v1 after restart"
+fi
 
 # A workload removed from the policy: its links and map entry go.
 e2e_policy workloads.yaml <<'YAML'
@@ -145,5 +160,10 @@ spec: {cgroup: production/web}
 YAML
 detached() { [ "$(curl -sf "http://$E2E_ADMIN/api/v1/status" | jq '.tc_interfaces | length')" = 1 ]; }
 wait_until 5000 detached >/dev/null && e2e_ok "staging/app removed: one TC interface left" || e2e_fail "staging/app still attached"
-[ "$(ls "$E2E_BPFFS/links/" | grep -c '^tc-')" = 2 ] && e2e_ok "its two pinned links are gone" ||
-  e2e_fail "pinned tc links: $(ls "$E2E_BPFFS/links/" | grep '^tc-' | tr '\n' ' ')"
+if [ "$TC_MODE" = tcx ]; then
+  [ "$(ls "$E2E_BPFFS/links/" | grep -c '^tc-')" = 2 ] && e2e_ok "its two pinned links are gone" ||
+    e2e_fail "pinned tc links: $(ls "$E2E_BPFFS/links/" | grep '^tc-' | tr '\n' ' ')"
+else
+  [ "$(tc_filters "$LAB-v2" ingress)$(tc_filters "$LAB-v2" egress)" = 00 ] && e2e_ok "its two clsact filters are gone" ||
+    e2e_fail "clsact filters left on $LAB-v2"
+fi
