@@ -1,5 +1,6 @@
 // egressd: the node agent. Parses flags, then hands over to Agent.
 #include <spdlog/spdlog.h>
+#include <sys/utsname.h>
 
 #include <atomic>
 #include <csignal>
@@ -8,12 +9,34 @@
 #include "agent/agent.h"
 #include "agent/option_checks.h"
 #include "bpf/datapath.h"
+#include "bpf/kernel_features.h"
 
 namespace {
 
 std::atomic<bool> g_stop{false};  // set from the signal handler only
 
 void onSignal(int) { g_stop = true; }
+
+// The kernel's BPF features before anything is loaded: a kernel that lacks
+// one gets a message naming it and the release that brings it, not a
+// verifier log. A probe that can't run (no privilege) is left to the load.
+bool kernelSupported() {
+  utsname uts{};
+  const std::string release = ::uname(&uts) == 0 ? uts.release : "(unknown)";
+  auto missing = egressd::bpf::missingKernelFeatures();
+  if (!missing) {
+    spdlog::warn("{}", missing.error());
+    return true;
+  }
+  if (auto supported = egressd::bpf::kernelSupport(release, *missing); !supported) {
+    spdlog::critical("{}", supported.error());
+    return false;
+  }
+  if (egressd::bpf::olderThanTested(release))
+    spdlog::warn("kernel {} has every feature egressd probes for but is older than the oldest tested kernel ({})",
+                 release, egressd::bpf::kOldestTestedKernel);
+  return true;
+}
 
 }  // namespace
 
@@ -42,6 +65,7 @@ int main(int argc, char** argv) {
     std::cerr << checked.error() << "\n";
     return 2;
   }
+  if (!kernelSupported()) return 1;
   std::signal(SIGINT, onSignal);
   std::signal(SIGTERM, onSignal);
   egressd::agent::Agent agent(*options);
