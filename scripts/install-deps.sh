@@ -9,9 +9,11 @@ build_pkgs=(cmake make g++ clang llvm pkg-config libbpf-dev bpftool
   libclang-rt-14-dev)
 run_pkgs=(iproute2 dnsmasq-base nginx-light libnginx-mod-stream openssl curl
   dnsutils iperf3 procps psmisc jq iputils-ping)
+# scripts/test-kernel.sh: Debian's own kernel in a qemu guest.
+kernel_test_pkgs=(qemu-system-x86 busybox-static kmod)
 
 missing=()
-for p in "${build_pkgs[@]}" "${run_pkgs[@]}"; do
+for p in "${build_pkgs[@]}" "${run_pkgs[@]}" "${kernel_test_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # kubectl drives the Kubernetes tests (and python3 runs their API server): the

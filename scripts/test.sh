@@ -18,4 +18,9 @@ cd ..
 ./scripts/fuzz.sh "${EGRESSD_FUZZ_SECONDS:-12}" build-fuzz dns_parse punt_learner > build-fuzz.log 2>&1 \
   || { grep -E -B5 -A30 'ERROR|invariant broken|failed' build-fuzz.log | tail -n 60; echo "test.sh: fuzzing failed" >&2; exit 1; }
 grep -E ': stat::(number_of_executed_units|new_units_added)' build-fuzz.log | sed 's/^/fuzz: /'
+# What differs by kernel, again on Debian 12's own kernel (6.1) in a qemu
+# guest (docs/KERNELS.md): fails under CI, skips (77) without root.
+rc=0
+./scripts/test-kernel.sh 6.1 --ci || rc=$?
+[ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || { echo "test.sh: tests on kernel 6.1 failed" >&2; exit 1; }
 echo "test.sh: all tests passed in $(( $(date +%s) - start ))s"

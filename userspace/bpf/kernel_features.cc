@@ -44,7 +44,7 @@ const FeatureProbe kProbes[] = {
     {Probe::kMapType, kNoProg, BPF_MAP_TYPE_RINGBUF, "BPF ring buffer", "5.8"},
     {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_ancestor_cgroup_id,
      "bpf_get_current_ancestor_cgroup_id in cgroup/connect", "5.6"},
-    {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie in cgroup/connect",
+    {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SOCK, BPF_FUNC_get_netns_cookie, "bpf_get_netns_cookie in cgroup/sock_create",
      "5.7"},
     {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_sk_storage_get, "bpf_sk_storage_get in cgroup/connect",
      "5.8"},
@@ -53,7 +53,7 @@ const FeatureProbe kProbes[] = {
      "5.8"},
     {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_skb_ancestor_cgroup_id,
      "bpf_skb_ancestor_cgroup_id in cgroup_skb", "5.7"},
-    {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns (flow stats)",
+    {Probe::kHelper, BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns in cgroup_skb (flows, inbound UDP)",
      "5.11"},
     {Probe::kHelper, BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_fib_lookup, "bpf_fib_lookup in TC", "4.18"},
 };
