@@ -3,9 +3,11 @@
 // (the fuzzer, tests/fuzz/policy_parse_fuzz.cc, explores around these).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "policy/parser.h"
+#include "policy/yaml_guard.h"
 #include "policy_test_util.h"
 
 namespace egressd::policy {
@@ -126,6 +128,65 @@ TEST(PolicyHostileInput, HundredThousandObjectsInOneFile) {
   EXPECT_TRUE(parsed.rejected.empty());
   EXPECT_EQ(parsed.service_entries.back().meta.name, "se-99999");
   EXPECT_EQ(parsed.service_entries.back().source.line, 99999 * 7 + 2);  // 7 lines each, after its "---"
+}
+
+// yaml-cpp 0.7 on a ',' where a document's node is expected starts empty
+// documents at the same place forever (2 GB from the fuzzer's 228 bytes).
+// The guard stops it on the line of the ','.
+TEST(PolicyHostileInput, StrayCommaIsAClearErrorNotEndlessDocuments) {
+  for (const std::string text : {",", ",a", "- a\n,", "[a]\n,", "\"x\"\n,", "a: b\n---\n,", "!tag ,", "# c\n  ,"}) {
+    SCOPED_TRACE(text);
+    const ParsedDocuments parsed = parseYaml(text, "h.yaml");
+    expectUnreadable(parsed, "a ',' outside a flow collection");
+    EXPECT_EQ(parsed.warnings[0].source.line, static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1);
+  }
+  // The same in a real object's file: the objects before it are not applied
+  // either (the file is unreliable as a whole, as for a syntax error).
+  expectUnreadable(parseYaml(serviceEntryYaml(kSeSpec) + "---\n- a\n,\n", "h.yaml"), "outside a flow collection");
+}
+
+// Anchors of anchors (the "billion laughs"): ten levels of ten aliases would
+// be walked 10^10 times by the reader. Bounded, and said.
+TEST(PolicyHostileInput, AliasBombIsAClearError) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev;
+    for (int j = 1; j < 10; ++j) text += ", " + prev;
+    text += "]\n";
+  }
+  expectUnreadable(parseYaml(text, "h.yaml"), "aliases expand to more than 1,000,000 nodes");
+  // A few aliases, as people use them, are read.
+  const ParsedDocuments ok = parseYaml(
+      "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: a, namespace: ns}\nspec:\n"
+      "  hosts: [a.example.com]\n  ports: &ports [{number: 443, name: tls, protocol: TLS}]\n  resolution: DNS\n"
+      "---\napiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: b, namespace: ns}\nspec:\n"
+      "  hosts: [b.example.com]\n  ports: [{number: 443, name: tls, protocol: TLS}]\n  resolution: DNS\n",
+      "h.yaml");
+  EXPECT_EQ(ok.service_entries.size(), 2u) << warnings(ok) << reasons(ok);
+}
+
+// Size and counts: bounded with a clear error, checked before nodes are built.
+TEST(PolicyHostileInput, FileSizeDocumentsAndNodesAreBounded) {
+  YamlLimits small;
+  small.max_bytes = 100;
+  auto problem = checkYamlBounds(std::string(101, ' '), small);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->message, "file of 101 bytes, more than the 100 a policy file may have");
+  small = {};
+  small.max_documents = 3;
+  problem = checkYamlBounds("a\n---\nb\n---\nc\n---\nd\n", small);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->line, 6);  // the fourth document's "---"
+  EXPECT_EQ(problem->message, "more than 3 YAML documents in one file");
+  small = {};
+  small.max_nodes = 5;
+  problem = checkYamlBounds("[1, 2, 3, 4, 5]", small);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->message, "more than 5 YAML nodes in one file");
+  EXPECT_FALSE(checkYamlBounds("[1, 2, 3, 4]", small));
+  // The default bound, through parseYaml: 64 MiB.
+  expectUnreadable(parseYaml(std::string((64u << 20) + 1, '#'), "h.yaml"), "more than the 67,108,864");
 }
 
 }  // namespace

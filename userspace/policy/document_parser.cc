@@ -10,6 +10,7 @@
 #include "policy/object_parsers.h"
 #include "policy/parser.h"
 #include "policy/validation.h"
+#include "policy/yaml_guard.h"
 
 namespace egressd::policy {
 namespace {
@@ -283,6 +284,13 @@ ParsedDocuments parseYaml(std::string_view text, const std::string& file_name, c
   ParsedDocuments out;
   std::vector<YAML::Node> documents;
   try {
+    // Before the nodes are built: inputs yaml-cpp cannot survive, and size.
+    if (auto problem = checkYamlBounds(text)) {
+      out.unreadable_files.push_back(file_name);
+      out.warnings.push_back({"File", "", "", {file_name, problem->line},
+                              problem->message + "; objects from this file keep their previous versions"});
+      return out;
+    }
     documents = YAML::LoadAll(std::string(text));
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp's own depth guard (its parser recurses per level; without the
