@@ -12,7 +12,7 @@ using nlohmann::json;
 
 policy::Workload pod(const std::string& ns, const std::string& name, const std::string& uid, bool host_network = false) {
   policy::Workload w;
-  w.meta = {name, ns, {{"app", name}}};
+  w.meta = {name, ns, {{"app", name}}, ""};
   w.pod = policy::PodInfo{uid, "BestEffort", "deploy-" + name, host_network};
   return w;
 }

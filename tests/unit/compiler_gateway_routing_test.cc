@@ -415,7 +415,7 @@ TEST_P(GatewayRoutingCases, RoutesAsIstiosSidecarWould) {
   store.apply(parsed);
   const policy::PolicySnapshot& snapshot = store.snapshot();
   policy::Workload workload;
-  workload.meta = {"w", c.workload_namespace, c.labels};
+  workload.meta = {"w", c.workload_namespace, c.labels, ""};
   std::vector<std::string> warnings;
   const policy::Sidecar* sidecar = selectSidecar(snapshot, workload, warnings);
   const GatewayRouting routing = evaluateGatewayRouting(snapshot, c.workload_namespace, c.labels, sidecar);

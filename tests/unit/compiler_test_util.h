@@ -20,7 +20,7 @@ namespace egressd::compiler::testing {
 using Labels = std::map<std::string, std::string>;
 
 inline policy::ObjectMeta meta(const std::string& ns, const std::string& name, Labels labels = {}) {
-  return policy::ObjectMeta{name, ns, std::move(labels)};
+  return policy::ObjectMeta{name, ns, std::move(labels), ""};
 }
 
 inline policy::ServicePort port(uint32_t number, policy::PortProtocol protocol = policy::PortProtocol::kTcp,

@@ -205,7 +205,7 @@ TEST(PodExclusionTest, APodWaitingForItsCgroupIsNoCompileError) {
   policy::PolicySnapshot snapshot;
   snapshot.workloads.push_back(**converted);
   policy::Workload local;
-  local.meta = {"svc", "prod", {}};
+  local.meta = {"svc", "prod", {}, ""};
   local.cgroup = "prod/svc";
   snapshot.workloads.push_back(local);
   auto out = compiler::compilePolicy(snapshot, {}, {}, {});

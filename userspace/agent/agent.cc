@@ -296,9 +296,12 @@ void Agent::reload() {
   }
   endpoint_resolver_->setNames(compiler::endpointHostnames(applied->snapshot));
   compile_options_.resolved_endpoints = endpoint_resolver_->addresses();
-  applied->compiled = compiler::compilePolicy(applied->snapshot, cgroups.resolved, compile_options_,
-                                              compiler::scopeIdsFromLive(**live),
-                                              compiler::gatewayIdsFromLive(**live), compiler::classIdsFromLive(**live));
+  auto admitted = compiler::compileWithinCapacity(applied->snapshot, cgroups.resolved, compile_options_,
+                                                  compiler::scopeIdsFromLive(**live),
+                                                  compiler::gatewayIdsFromLive(**live),
+                                                  compiler::classIdsFromLive(**live));
+  applied->compiled = std::move(admitted.compiled);
+  applied->not_enforced = std::move(admitted.not_enforced);
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);
   for (const auto& error : applied->compiled.errors) spdlog::error("{}", error);
   for (const auto& issue : applied->compiled.gateway_issues) spdlog::warn("gateway routing: {}", compiler::describe(issue));
@@ -314,7 +317,10 @@ void Agent::reload() {
   const auto compiled_at = Clock::now();
   // Each enforced workload's pods_parents entry before its `workloads` entry:
   // one that does not get the latter is denied, never untouched.
-  const auto unmarked = syncPodsParents(cgroups, applied->compiled.excluded_pods);
+  for (const auto& name : syncPodsParents(cgroups, applied->compiled.excluded_pods))
+    applied->not_enforced.push_back({"Workload", name, "pods_parents", EGRESSD_MAX_PODS_PARENTS,
+                                     "untouched unless its workloads entry is written"});
+  logNotEnforced(applied->not_enforced);
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
   logSyncErrors(sync.errors);
   for (const auto& warning : sync.warnings) spdlog::warn("map sync: {}", warning);
@@ -360,6 +366,20 @@ void Agent::logSyncErrors(const std::vector<std::string>& errors) {
   spdlog::error("map sync: {} write(s) failed in this apply (egressd_map_sync_errors; egressctl -o json status lists "
                 "them): {}{}",
                 errors.size(), first, errors.size() > kShown ? "; ..." : "");
+}
+
+// Once per apply: how many objects the full maps left out, by the rule of
+// compiler/admission.h, and the first few (egressctl status lists them all).
+void Agent::logNotEnforced(const std::vector<compiler::NotEnforced>& left_out) {
+  if (left_out.empty()) return;
+  constexpr size_t kShown = 3;
+  std::string first;
+  for (size_t i = 0; i < left_out.size() && i < kShown; ++i)
+    first += (i ? "; " : "") + left_out[i].kind + " " + left_out[i].name + " (" + left_out[i].map + ", capacity " +
+             std::to_string(left_out[i].capacity) + ")";
+  spdlog::error("{} object(s) not enforced: no room in the maps; older objects keep their place "
+                "(egressd_objects_not_enforced; egressctl status lists them): {}{}",
+                left_out.size(), first, left_out.size() > kShown ? "; ..." : "");
 }
 
 // A map at 80% of its capacity or more is said once, when it gets there

@@ -65,6 +65,11 @@ class Agent {
   // backstops follow the workloads' cgroups.
   void onCgroupDirectories();
   void followCgroups(const WorkloadCgroups& cgroups);
+  void logNotEnforced(const std::vector<compiler::NotEnforced>& left_out);
+  size_t notEnforcedCount() const {
+    auto applied = state_.current();
+    return applied ? applied->not_enforced.size() : 0;
+  }
   std::vector<std::string> syncPodsParents(const WorkloadCgroups& cgroups,
                                            const std::map<std::string, std::string>& excluded);
   void syncBackstops();

@@ -39,6 +39,9 @@ void Agent::describeMetrics() {
   metrics_.describe("egressd_dns_evictions_estimate", Type::kGauge,
                     "Learned entries pushed out of the full LRU map: entries created minus entries present.");
   metrics_.describe("egressd_map_sync_errors", Type::kGauge, "Map writes that failed in the last apply.");
+  metrics_.describe("egressd_objects_not_enforced", Type::kGauge,
+                    "Objects left out of a full map in the last apply, by kind and map (older objects keep their "
+                    "place; egressctl status names them).");
   metrics_.describe("egressd_bpf_map_fill_ratio", Type::kGauge, "Map pressure: entries / capacity per map.");
   metrics_.describe("egressd_connections_total", Type::kCounter,
                     "connect()/sendmsg() decisions per workload and destination; destination_host is the "
@@ -96,6 +99,11 @@ void Agent::recordApply(const AppliedPolicy& applied) {
                     static_cast<double>(applied.compiled.excluded_pods.size()));
   metrics_.setGauge("egressd_scopes", {}, static_cast<double>(applied.compiled.scopes.size()));
   metrics_.setGauge("egressd_map_sync_errors", {}, static_cast<double>(applied.sync_errors.size()));
+  std::map<admin::Labels, double> not_enforced;
+  for (const char* map : {"dest_prefixes", "dest_ports", "dns_names"}) not_enforced[{{"kind", "ServiceEntry"}, {"map", map}}] = 0;
+  for (const char* map : {"workloads", "scopes", "pods_parents"}) not_enforced[{{"kind", "Workload"}, {"map", map}}] = 0;
+  for (const auto& n : applied.not_enforced) not_enforced[{{"kind", n.kind}, {"map", n.map}}] += 1;
+  metrics_.replaceGauges("egressd_objects_not_enforced", not_enforced);
 }
 
 void Agent::refreshKernelMetrics() {

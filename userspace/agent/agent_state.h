@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/admission.h"
 #include "compiler/compiler.h"
 #include "policy/model.h"
 
@@ -27,6 +28,9 @@ struct AppliedPolicy {
   std::map<std::string, std::string> cgroup_paths;          // "ns/name" -> cgroup directory (excluded pods too)
   std::map<std::string, std::string> source_workloads;      // "ns/name" -> its name in telemetry (policy::telemetryName)
   std::vector<std::string> sync_errors;
+  // Objects left out of full maps (compiler/admission.h), and enforced
+  // workloads whose pods_parents entry could not be written either.
+  std::vector<compiler::NotEnforced> not_enforced;
 };
 
 class AgentState {

@@ -403,8 +403,16 @@ void Agent::registerRoutes() {
   };
 
   admin_.route("/healthz", [](const Query&) { return Response{200, "text/plain", "ok\n"}; });
+  // Ready: programs attached and the whole current policy in the maps. An
+  // object left out of a full map (compiler/admission.h) makes it not ready,
+  // saying so; everything that fits is enforced meanwhile.
   admin_.route("/readyz", [this](const Query&) {
-    return ready_ ? Response{200, "text/plain", "ready\n"} : Response{503, "text/plain", "not ready\n"};
+    if (!ready_) return Response{503, "text/plain", "not ready\n"};
+    if (auto left_out = notEnforcedCount())
+      return Response{503, "text/plain",
+                      "not ready: " + std::to_string(left_out) +
+                          " object(s) not enforced, no room in the maps (egressctl status)\n"};
+    return Response{200, "text/plain", "ready\n"};
   });
   admin_.route("/metrics", [this](const Query&) {
     refreshKernelMetrics();
@@ -432,7 +440,7 @@ void Agent::registerRoutes() {
         tc.push_back(entry);
       }
     }
-    json out{{"ready", ready_.load()}, {"adopted", datapath_->adopted()}, {"bpffs", options_.bpffs},
+    json out{{"ready", ready_.load() && notEnforcedCount() == 0}, {"adopted", datapath_->adopted()}, {"bpffs", options_.bpffs},
              {"programs", programs}, {"maps", maps}, {"tc_mode", options_.tc_mode}, {"tc_interfaces", tc}};
     if (applied) {
       out["generation"] = applied->generation;
@@ -442,6 +450,11 @@ void Agent::registerRoutes() {
       out["workloads"] = {{"enforced", applied->workload_cgroups.size()}, {"unresolved", applied->unresolved_workloads}};
       out["rejected"] = rejectionsJson(*applied);
       out["sync_errors"] = applied->sync_errors;
+      json left_out = json::array();
+      for (const auto& n : applied->not_enforced)
+        left_out.push_back(
+            {{"kind", n.kind}, {"name", n.name}, {"map", n.map}, {"capacity", n.capacity}, {"effect", n.effect}});
+      out["not_enforced"] = left_out;
     }
     return jsonResponse(200, out);
   });

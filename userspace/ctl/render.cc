@@ -88,6 +88,13 @@ std::string renderStatus(const json& s) {
     }
     out << table({"KIND", "NAME", "SOURCE", "REASON"}, rows);
   }
+  if (s.contains("not_enforced") && !s["not_enforced"].empty()) {
+    out << "\nnot enforced, no room in the maps (older objects keep their place; docs/LIMITS.md):\n";
+    std::vector<Row> rows;
+    for (const auto& n : s["not_enforced"])
+      rows.push_back({text(n["kind"]), text(n["name"]), text(n["map"]), text(n["capacity"]), text(n["effect"])});
+    out << table({"KIND", "NAME", "MAP", "CAPACITY", "EFFECT"}, rows);
+  }
   return out.str();
 }
 

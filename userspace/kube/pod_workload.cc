@@ -70,6 +70,7 @@ Result<std::optional<policy::Workload>> podWorkload(const json& pod) {
   policy::Workload workload;
   workload.meta.name = stringAt(metadata, "name");
   workload.meta.namespace_ = stringAt(metadata, "namespace");
+  workload.meta.creation_timestamp = stringAt(metadata, "creationTimestamp");
   if (workload.meta.name.empty() || workload.meta.namespace_.empty()) {
     return fail("Pod without metadata.name or metadata.namespace");
   }

@@ -11,6 +11,8 @@ ObjectMeta readMeta(DocumentReader& reader, const YAML::Node& document) {
       reader.string(DocumentReader::child(metadata, "namespace"), "metadata.namespace").value_or("default");
   if (meta.namespace_.empty()) meta.namespace_ = "default";
   meta.labels = reader.stringMap(DocumentReader::child(metadata, "labels"), "metadata.labels");
+  meta.creation_timestamp =
+      reader.string(DocumentReader::child(metadata, "creationTimestamp"), "metadata.creationTimestamp").value_or("");
   return meta;
 }
 

@@ -19,6 +19,10 @@ struct ObjectMeta {
   std::string name;
   std::string namespace_;
   std::map<std::string, std::string> labels;
+  // RFC 3339, as the API server writes it ("2026-12-07T15:04:05Z": ordered
+  // as text); empty in files. Decides which objects keep their place when
+  // the maps are full (compiler/admission.h).
+  std::string creation_timestamp;
 };
 
 enum class OutboundMode { kAllowAny, kRegistryOnly };
