@@ -17,6 +17,7 @@ fi
 
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] || mapfile -t cases < <(cd "$here/cases" && ls ./*.sh | sed 's|^\./||; s|\.sh$||')
+[ ${#cases[@]} -gt 0 ] || { echo "FAIL: e2e: no cases found in $here/cases" >&2; exit 1; }
 
 failed=()
 for c in "${cases[@]}"; do
