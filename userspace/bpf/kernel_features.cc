@@ -104,6 +104,10 @@ const std::vector<KernelFeature>& requiredKernelFeatures() {
 }
 
 Result<std::vector<KernelFeature>> missingKernelFeatures() {
+  // libbpf's type probes read any failed load as "missing", EPERM too: first
+  // make sure this process may load a program at all.
+  if (int loads = probeAttachType(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_CGROUP_INET4_CONNECT); loads < 0)
+    return fail(errnoMessage("cannot probe the kernel's BPF features (load a cgroup/connect4 program)", -loads));
   std::vector<KernelFeature> missing;
   for (const auto& p : kProbes) {
     const int supported = runProbe(p);
