@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(cmake make g++ clang llvm pkg-config libbpf-dev bpftool
   libyaml-cpp-dev libspdlog-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
-  libclang-rt-14-dev)
+  libclang-rt-14-dev python3-yaml)
 run_pkgs=(iproute2 dnsmasq-base nginx-light libnginx-mod-stream openssl curl
   dnsutils iperf3 procps psmisc jq iputils-ping)
 # scripts/test-kernel.sh: Debian's own kernel in a qemu guest.

@@ -15,6 +15,9 @@ if(EGRESSD_FUZZ)
   egressd_fuzz_target(policy_parse_fuzz egressd_compiler)
   # The DNS-over-TCP (and punted UDP) learner, on sequences of punt records.
   egressd_fuzz_target(punt_learner_fuzz egressd_dns)
+  # The Kubernetes JSON: a list page and a watch stream through the
+  # reflector, then each object as the policy source reads it.
+  egressd_fuzz_target(kube_decode_fuzz egressd_kube)
   # Writes the seed corpora: DNS fixtures, and punt sequences built from them.
   add_executable(fuzz_seeds ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_seeds.cc)
   target_include_directories(fuzz_seeds PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
