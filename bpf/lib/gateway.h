@@ -46,6 +46,22 @@ static __always_inline struct egressd_redirect_slot *egressd_redirect_slot_of(__
 	return bpf_map_lookup_elem(&redirected_slots, &index);
 }
 
+/* abi_info: an array lookup the verifier inlines. */
+static __always_inline struct egressd_abi_info *egressd_abi_state(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&abi_info, &zero);
+}
+
+/* May the LRU hold anything? Yes when the flag cannot be read. */
+static __always_inline int egressd_redirect_lru_used(void)
+{
+	struct egressd_abi_info *info = egressd_abi_state();
+
+	return !info || (info->flags & EGRESSD_ABI_F_REDIRECT_LRU_USED);
+}
+
 /* Rewrites ctx to gateways[gateway_id]. Returns 0 on success; nonzero means
  * the flow must be denied (fail closed, never around the gateway): no such
  * gateway, an IPv6 gateway for an AF_INET socket, or the original could not
@@ -139,8 +155,8 @@ static __always_inline void egressd_restore_peer(struct bpf_sock_addr *ctx, int 
 
 /* cgroup/sock_release: the socket's redirect state goes with it. Every
  * socket under the root passes here, almost none redirected: a slot read
- * (an inlined array lookup) and a lock-free LRU lookup, the delete (bucket
- * lock) only for an entry that exists. A slot holder clears its state, then
+ * (an inlined array lookup) and, once the LRU was ever used, a lock-free LRU
+ * lookup, the delete (bucket lock) only for an entry that exists. A slot holder clears its state, then
  * frees the slot with an atomic exchange (a full barrier, so the clearing
  * can't land after the next owner's writes); it still checks the LRU, where
  * an earlier connect of the same socket may have gone while the slot was
@@ -154,7 +170,10 @@ static __always_inline void egressd_forget_redirect(__u64 cookie)
 		__builtin_memset(&slot->state, 0, sizeof(slot->state));
 		__sync_lock_test_and_set(&slot->cookie, 0);
 	}
-	if (bpf_map_lookup_elem(&redirected, &key))
+	/* Every socket under the root passes here, and a miss in the LRU's
+	 * 65,536 buckets is a cache miss: about half of this program's time
+	 * when it was always made. Nothing to find before the flag is set. */
+	if (egressd_redirect_lru_used() && bpf_map_lookup_elem(&redirected, &key))
 		bpf_map_delete_elem(&redirected, &key);
 }
 

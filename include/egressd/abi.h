@@ -93,11 +93,18 @@ enum egressd_hook {
 	EGRESSD_HOOK_COUNT = 5,
 };
 
-/* Map `abi_info` (array, 1 entry): written once at creation. */
+/* Map `abi_info` (array, 1 entry): the version, written once at creation,
+ * and flags about the maps' state that outlive the programs (pinned). */
 struct egressd_abi_info {
 	__u32 version;
-	__u32 reserved;
+	__u32 flags; /* EGRESSD_ABI_F_*; sticky: set, never cleared */
 };
+
+/* The `redirected` LRU may hold an entry: set by the agent before it writes
+ * the first gateway into `gateways` (no redirect can happen before), and
+ * when it loads programs over a `redirected` map that is not empty (an older
+ * build set no flag). Until then sock_release skips that map's lookup. */
+#define EGRESSD_ABI_F_REDIRECT_LRU_USED (1u << 0)
 
 /* Map `workloads` (hash): workload cgroup id -> its scope. */
 struct egressd_workload_key {

@@ -121,6 +121,52 @@ class GatewayRedirectTest : public DatapathTest {
   std::string gateway_;
 };
 
+// abi_info's sticky flags (abi.h), as the pinned map holds them.
+uint32_t abiFlags(const std::string& bpffs_dir) {
+  bpf::UniqueFd fd(bpf_obj_get((bpffs_dir + "/abi_info").c_str()));
+  EXPECT_TRUE(fd.valid()) << "open pinned map abi_info";
+  const uint32_t zero = 0;
+  egressd_abi_info info{};
+  EXPECT_EQ(bpf_map_lookup_elem(fd.get(), &zero, &info), 0);
+  return info.flags;
+}
+
+bool lruFlag(const std::string& bpffs_dir) { return abiFlags(bpffs_dir) & EGRESSD_ABI_F_REDIRECT_LRU_USED; }
+
+// sock_release looks in the `redirected` LRU only once it may hold entries:
+// a datapath that never had a gateway has the flag clear; the first gateway
+// written sets it first (sticky: a reopened datapath keeps it), and then a
+// redirect that found its slot held still has its LRU entry deleted at close
+// (TakenSlotFallsBackToLru).
+TEST_F(DatapathTest, RedirectLruFlagIsSetBeforeTheFirstGateway) {
+  EXPECT_FALSE(lruFlag(bpffs_dir_)) << "no gateway yet";
+  addScope(1, EGRESSD_MODE_REGISTRY_ONLY);
+  addPrefix("192.0.2.0/24", 1);
+  addPort(1, 443, IPPROTO_TCP, {1});
+  EXPECT_FALSE(lruFlag(bpffs_dir_)) << "policy without a gateway";
+  addGateway(1, kNetC, kGwPort);
+  EXPECT_TRUE(lruFlag(bpffs_dir_));
+  openDatapath();
+  EXPECT_TRUE(lruFlag(bpffs_dir_)) << "sticky across a restart";
+}
+
+// Programs loaded over an LRU that already holds entries (an older build's,
+// which set no flag) set it, so those entries are still deleted at close.
+TEST_F(DatapathTest, LoadOverAFilledRedirectLruSetsTheFlag) {
+  openDatapath();
+  EXPECT_FALSE(lruFlag(bpffs_dir_)) << "empty LRU";
+  {
+    bpf::UniqueFd fd(bpf_obj_get((bpffs_dir_ + "/redirected").c_str()));
+    ASSERT_TRUE(fd.valid());
+    const egressd_redirect_key key{1ull << 62};
+    const egressd_redirect_state state{};
+    ASSERT_EQ(bpf_map_update_elem(fd.get(), &key, &state, BPF_ANY), 0);
+  }
+  EXPECT_FALSE(lruFlag(bpffs_dir_));
+  openDatapath();
+  EXPECT_TRUE(lruFlag(bpffs_dir_));
+}
+
 // Connects to (addr, port); expects getpeername == (addr, port) and the
 // connection on the gateway's listener iff `via`.
 Probe peer(int family, const std::string& addr, uint16_t port, bool via) {

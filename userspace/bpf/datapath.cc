@@ -290,6 +290,16 @@ Status writeAbiInfo(const bpf_map* map) {
   return mapPut(bpf_map__fd(map), "abi_info", key, info);
 }
 
+// sock_release looks in the `redirected` LRU only once a flag in abi_info
+// says it may hold entries (abi.h). The map backend sets it before the first
+// gateway; an older build set none, so an LRU that already holds entries
+// when these programs load sets it here.
+Status flagUsedRedirectLru(const bpf_map* redirected, const bpf_map* abi_info) {
+  egressd_redirect_key key{};
+  if (bpf_map_get_next_key(bpf_map__fd(redirected), nullptr, &key) != 0) return Ok{};  // empty
+  return addAbiFlags(bpf_map__fd(abi_info), EGRESSD_ABI_F_REDIRECT_LRU_USED);
+}
+
 // An old map's entries into its staged successor (same bytes: sameBytes()).
 Status copyEntries(const std::string& from_path, const bpf_map* to) {
   UniqueFd from(bpf_obj_get(from_path.c_str()));
@@ -536,6 +546,8 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
     if (bpf_map__is_internal(map) || plan->use[bpf_map__name(map)] != PinUse::kCopy) continue;
     if (auto st = copyEntries(pinPath(state->bpffs_dir, bpf_map__name(map)), map); !st) return fail(st.error());
   }
+  if (auto st = flagUsedRedirectLru(state->skel->maps.redirected, state->skel->maps.abi_info); !st)
+    return fail(st.error());
 
   state->cgroup_id = *cgroup_id;
   state->staged = plan->upgrade;
@@ -547,7 +559,7 @@ Result<std::unique_ptr<Datapath>> Datapath::open(const DatapathOptions& options)
   state->backend = std::make_unique<PinnedMapBackend>(PolicyMapFds{
       bpf_map__fd(maps.workloads), bpf_map__fd(maps.scopes), bpf_map__fd(maps.dest_prefixes),
       bpf_map__fd(maps.dest_ports), bpf_map__fd(maps.dns_names), bpf_map__fd(maps.dns_servers),
-      bpf_map__fd(maps.gateways), bpf_map__fd(maps.dns_learned)});
+      bpf_map__fd(maps.gateways), bpf_map__fd(maps.dns_learned), bpf_map__fd(maps.abi_info)});
   auto datapath = std::unique_ptr<Datapath>(new Datapath(std::move(state)));
   if (!options.stage_upgrade) {
     if (auto st = datapath->goLive(); !st) return fail(st.error());

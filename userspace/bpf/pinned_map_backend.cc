@@ -91,10 +91,25 @@ Status PinnedMapBackend::deleteDnsServer(const egressd_dns_server_key& key) {
   return mapDelete(fds_.dns_servers, "dns_servers", key);
 }
 
+Status addAbiFlags(int abi_info_fd, uint32_t flags) {
+  const uint32_t zero = 0;
+  egressd_abi_info info{};
+  if (bpf_map_lookup_elem(abi_info_fd, &zero, &info) != 0) return fail(errnoMessage("read abi_info", errno));
+  if ((info.flags & flags) == flags) return Ok{};
+  info.flags |= flags;
+  return mapPut(abi_info_fd, "abi_info", zero, info);
+}
+
 Status PinnedMapBackend::putGateway(uint32_t gateway_id, const egressd_gateway_value& value) {
   if (gateway_id >= EGRESSD_MAX_GATEWAYS)
     return fail("update map gateways: gateway id " + std::to_string(gateway_id) + " out of range (max " +
                 std::to_string(EGRESSD_MAX_GATEWAYS) + ")");
+  // Before the first gateway can redirect a socket, sock_release must look
+  // in the `redirected` LRU too (abi.h): until now it had nothing to find.
+  if ((value.flags & EGRESSD_GATEWAY_F_ACTIVE) && !redirect_lru_flagged_ && fds_.abi_info >= 0) {
+    if (auto st = addAbiFlags(fds_.abi_info, EGRESSD_ABI_F_REDIRECT_LRU_USED); !st) return st;
+    redirect_lru_flagged_ = true;
+  }
   return mapPut(fds_.gateways, "gateways", gateway_id, value);
 }
 

@@ -14,7 +14,11 @@ struct PolicyMapFds {
   int dns_servers = -1;
   int gateways = -1;
   int dns_learned = -1;
+  int abi_info = -1;  // its sticky flags (abi.h); -1: none are set
 };
+
+// Adds `flags` to abi_info's sticky flags (abi.h), keeping the version.
+Status addAbiFlags(int abi_info_fd, uint32_t flags);
 
 class PinnedMapBackend final : public MapBackend {
  public:
@@ -42,6 +46,7 @@ class PinnedMapBackend final : public MapBackend {
 
  private:
   PolicyMapFds fds_;
+  bool redirect_lru_flagged_ = false;  // EGRESSD_ABI_F_REDIRECT_LRU_USED written
 };
 
 }  // namespace egressd::bpf
