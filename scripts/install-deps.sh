@@ -8,7 +8,8 @@ build_pkgs=(cmake make g++ clang llvm pkg-config libbpf-dev bpftool
   libcli11-dev libcpp-httplib-dev nlohmann-json3-dev libcurl4-openssl-dev
   libclang-rt-14-dev python3-yaml)
 run_pkgs=(iproute2 dnsmasq-base nginx-light libnginx-mod-stream openssl curl
-  dnsutils iperf3 procps psmisc jq iputils-ping)
+  dnsutils iperf3 procps psmisc jq iputils-ping
+  iptables ipset nftables squid)  # the alternatives scripts/bench.sh compares with
 # scripts/test-kernel.sh: Debian's own kernel in a qemu guest.
 kernel_test_pkgs=(qemu-system-x86 busybox-static kmod)
 
