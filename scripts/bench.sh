@@ -207,7 +207,7 @@ if [ -n "${BENCH_HOLD:-}" ]; then
   echo "lab held: $LAB_DIR/variants; kill $$ to end" >&2
   sleep infinity & wait $!
 fi
-echo "== ${SECONDS}s: connect latency, ${#variants[@]} variants, $rounds rounds" >&2
+echo "== ${SECONDS}s: connect latency, $(( ${#variants[@]} + 2 )) variants, $rounds rounds" >&2
 # What kernel BPF run-time stats cost (the agent turned them on node-wide
 # before --bpf-run-stats): the same workloads, their batches with the stats on.
 mid=$(label "${sizes[$(( ${#sizes[@]} / 2 ))]}")
