@@ -321,6 +321,9 @@ void Agent::reload() {
     applied->not_enforced.push_back({"Workload", name, "pods_parents", EGRESSD_MAX_PODS_PARENTS,
                                      "untouched unless its workloads entry is written"});
   logNotEnforced(applied->not_enforced);
+  for (const auto& n : applied->not_enforced)
+    if (auto it = cgroups.resolved.find(n.name); n.kind != "ServiceEntry" && it != cgroups.resolved.end())
+      applied->not_enforced_cgroups[n.name] = it->second;
   SyncReport sync = syncMaps(*maps_, applied->compiled.desired);
   logSyncErrors(sync.errors);
   for (const auto& warning : sync.warnings) spdlog::warn("map sync: {}", warning);

@@ -31,6 +31,9 @@ struct AppliedPolicy {
   // Objects left out of full maps (compiler/admission.h), and enforced
   // workloads whose pods_parents entry could not be written either.
   std::vector<compiler::NotEnforced> not_enforced;
+  // "ns/name" -> cgroup id of the workloads among them: their denials are
+  // recorded under that id, and named in flows and the access log.
+  std::map<std::string, uint64_t> not_enforced_cgroups;
 };
 
 class AgentState {

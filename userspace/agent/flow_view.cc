@@ -29,13 +29,17 @@ FlowLabels describeFlow(const AppliedPolicy* applied, uint64_t cgroup_id, const 
   out.protocol = std::string(protocolName(protocol));
   out.workload = "cgroup:" + std::to_string(cgroup_id);
   if (!applied) return out;
-  for (const auto& [name, id] : applied->workload_cgroups) {
-    if (id != cgroup_id) continue;
-    out.workload = name;
-    out.namespace_ = name.substr(0, name.find('/'));
-    out.name = name.substr(name.find('/') + 1);
-    auto telemetry = applied->source_workloads.find(name);
-    out.source_workload = telemetry != applied->source_workloads.end() ? telemetry->second : out.name;
+  // Enforced workloads, then those left out of full maps (denied by their
+  // pods_parents entry, under their own cgroup id).
+  for (const auto* cgroups : {&applied->workload_cgroups, &applied->not_enforced_cgroups}) {
+    for (const auto& [name, id] : *cgroups) {
+      if (id != cgroup_id) continue;
+      out.workload = name;
+      out.namespace_ = name.substr(0, name.find('/'));
+      out.name = name.substr(name.find('/') + 1);
+      auto telemetry = applied->source_workloads.find(name);
+      out.source_workload = telemetry != applied->source_workloads.end() ? telemetry->second : out.name;
+    }
   }
   for (const auto& scope : applied->compiled.scopes) {
     if (scope.id != scope_id) continue;

@@ -34,3 +34,6 @@ expect_probe w000 connect 198.51.100.20 80 EPERM   # written: REGISTRY_ONLY
 expect_probe w299 connect 198.51.100.20 80 EPERM   # no scope slot: denied, not free
 expect_probe w256 sendto 198.51.100.20 53 EPERM
 expect_metric '^egressd_verdicts_total\{hook="connect4",verdict="denied",reason="unknown_scope"\} [1-9]'
+# The denial is recorded under the workload's own name, not a bare cgroup id.
+"$EGRESSD_BIN/egressctl" --admin-addr "$E2E_ADMIN" -o json flows | jq -e '.flows[] | select(.workload == "ns299/w299" and .last_reason == "unknown_scope")' >/dev/null &&
+  e2e_ok "egressctl flows names ns299/w299 (unknown_scope)" || e2e_fail "flows: $("$EGRESSD_BIN/egressctl" --admin-addr "$E2E_ADMIN" -o json flows | head -c 400)"
