@@ -63,7 +63,9 @@ TEST_F(DatapathTest, ProgramsReportIdsAttachPointsAndVerifierBudget) {
     EXPECT_GT(p.verified_insns, 0u) << p.name;
     // The DNS programs carry the parser (docs/DNS_LEARNING.md has the figures).
     const bool dns = p.name.find("dns") != std::string::npos;
-    EXPECT_LT(p.verified_insns, dns ? 300000u : 10000u) << p.name << ": verifier budget";
+    // connect4 took 9,830 on 6.18 before the missing-state walk (a pods_parents
+    // entry of the workload's own: docs/LIMITS.md), 10,486 after it.
+    EXPECT_LT(p.verified_insns, dns ? 300000u : 12000u) << p.name << ": verifier budget";
     const bool tc = p.attach_point.rfind("tc/", 0) == 0;
     EXPECT_NE(p.attach_point.find(tc ? "workload interfaces" : tree_->root()), std::string::npos) << p.attach_point;
     std::printf("[ verifier ] %s %s verified_insns=%u\n", p.name.c_str(), p.attach_point.c_str(), p.verified_insns);
