@@ -28,7 +28,7 @@ expect_probe production/web connect "${addrs[0]}" 80 EPERM                 # not
 mkdir -p "$LAB_DIR/race"
 pids=()
 for i in $(seq 1 "$N"); do
-  lab_exec production/web curl -sS -m 5 "http://name-$i.race.example.com/" > "$LAB_DIR/race/$i" 2>&1 &
+  lab_exec production/web curl -sS -m $((5 * ${E2E_TIME_SCALE:-1})) "http://name-$i.race.example.com/" > "$LAB_DIR/race/$i" 2>&1 &
   pids+=($!)
 done
 wait "${pids[@]}"  # not a bare wait: the agent is a background job too
