@@ -571,5 +571,111 @@ TEST(MapSyncInvariant, SidecarRemovedWithABulkRemovalKeepsPartnerAllowed) {
   EXPECT_GT(before.flips, 0u);
 }
 
+
+// FNV-1a over every map's bytes: equal hashes, equal intermediate states.
+uint64_t stateHash(const FakeMapBackend& maps) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const void* data, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(data)[i]) * 1099511628211ull;
+  };
+  auto all = [&](const auto& map) {
+    for (const auto& [key, value] : map) mix(&key, sizeof key), mix(&value, sizeof value);
+  };
+  all(maps.state.workloads), all(maps.state.scopes), all(maps.state.prefixes), all(maps.state.ports);
+  all(maps.state.dns_names), all(maps.state.dns_servers), all(maps.state.gateways), all(maps.learned);
+  return h;
+}
+
+// Syncs old -> new twice, once planning every entry and once what changed:
+// the same writes, in the same order, through the same intermediate states,
+// with the same report. Returns whether syncMaps() took the subset path.
+bool expectSubsetSyncMatchesFull(const compiler::CompileOutput& old_out, const compiler::CompileOutput& new_out,
+                                 const std::string& label) {
+  FakeMapBackend whole, subset;
+  std::vector<uint64_t> whole_states, subset_states;  // every intermediate state, hashed
+  for (auto [maps, states] : {std::pair{&whole, &whole_states}, std::pair{&subset, &subset_states}}) {
+    EXPECT_TRUE(syncAllMaps(*maps, old_out.desired).errors.empty()) << label;
+    maps->learned = learnedFor(old_out);
+    maps->ops.clear();
+    maps->after_write = [maps, states](const FakeMapBackend::Op&) { states->push_back(stateHash(*maps)); };
+  }
+  const SyncReport a = syncAllMaps(whole, new_out.desired);
+  const SyncReport b = syncMaps(subset, new_out.desired);
+  EXPECT_EQ(whole_states, subset_states) << label;
+  EXPECT_EQ(whole.ops.size(), subset.ops.size()) << label;
+  for (size_t op = 0; op < std::min(whole.ops.size(), subset.ops.size()); ++op) {
+    EXPECT_EQ(whole.ops[op].kind, subset.ops[op].kind) << label << " op " << op;
+    EXPECT_EQ(whole.ops[op].id, subset.ops[op].id) << label << " op " << op;
+  }
+  EXPECT_EQ(std::tie(a.added, a.changed, a.removed, a.moved_workloads, a.learned_copied, a.learned_removed),
+            std::tie(b.added, b.changed, b.removed, b.moved_workloads, b.learned_copied, b.learned_removed))
+      << label;
+  EXPECT_EQ(a.errors, b.errors) << label;
+  EXPECT_EQ(a.warnings, b.warnings) << label;
+  return std::equal(new_out.desired.workloads.begin(), new_out.desired.workloads.end(),
+                    old_out.desired.workloads.begin(), old_out.desired.workloads.end(),
+                    [](const auto& x, const auto& y) { return abiEqual(x.first, y.first) && abiEqual(x.second, y.second); });
+}
+
+// syncMaps() plans only what changed when no workload moves
+// (sync/changed_subset.h): on the generated changes it must sync exactly as
+// the sync that plans every entry.
+TEST(MapSyncInvariant, SyncOfWhatChangedWritesExactlyWhatAFullSyncWrites) {
+  constexpr int kCases = 300;
+  std::mt19937 rng(20261208);
+  const auto options = compiler::testing::options({"10.0.0.0/8"}, {{"10.0.0.10", 53}});
+  size_t subset_cases = 0;
+  for (int i = 0; i < kCases; ++i) {
+    const Shape from = randomShape(rng);
+    const auto old_policy = build(from), new_policy = build(mutate(from, rng));
+    const auto cgroups = compiler::testing::cgroupsFor(old_policy);
+    const auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
+    const auto new_out = compiler::compilePolicy(new_policy, cgroups, options,
+                                                 compiler::scopeIdsFromLive(old_out.desired),
+                                                 compiler::gatewayIdsFromLive(old_out.desired),
+                                                 compiler::classIdsFromLive(old_out.desired));
+    subset_cases += expectSubsetSyncMatchesFull(old_out, new_out, "case " + std::to_string(i));
+    if (HasFailure()) return;
+  }
+  std::printf("  %d generated changes, %zu without a workload move (planned by what changed)\n", kCases, subset_cases);
+  EXPECT_GT(subset_cases, kCases / 4u);
+}
+
+// Changes whose intermediate states depend on prefixes that did not change:
+// the ones covering a new, removed or changed prefix (the blend of old and new
+// classes reads them), and a class id passing from one prefix to another.
+TEST(MapSyncInvariant, SyncOfWhatChangedReadsTheCoveringPrefixes) {
+  using policy::Resolution;
+  const auto options = compiler::testing::options({}, {});
+  auto policyOf = [](std::vector<policy::ServiceEntry> entries) {
+    policy::PolicySnapshot p;
+    p.mesh.outbound_mode = policy::OutboundMode::kRegistryOnly;
+    p.workloads.push_back(compiler::testing::workload("prod", "web"));
+    p.service_entries = std::move(entries);
+    return p;
+  };
+  auto entry = [](const std::string& name, const std::string& cidr, uint32_t number) {
+    return serviceEntry("prod", name, {name + ".example.com"}, {cidr}, {port(number)}, {}, Resolution::kNone);
+  };
+  const std::vector<std::pair<std::vector<policy::ServiceEntry>, std::vector<policy::ServiceEntry>>> cases = {
+      // A /32 appears inside a /24 that changes its port in the same update.
+      {{entry("wide", "192.0.2.0/24", 80)}, {entry("wide", "192.0.2.0/24", 443), entry("one", "192.0.2.10/32", 8080)}},
+      // ... and goes away again.
+      {{entry("wide", "192.0.2.0/24", 443), entry("one", "192.0.2.10/32", 8080)}, {entry("wide", "192.0.2.0/24", 80)}},
+      // A /16 appears above /24s that stay.
+      {{entry("a", "198.51.100.0/24", 80), entry("b", "203.0.113.0/24", 80)},
+       {entry("a", "198.51.100.0/24", 80), entry("b", "203.0.113.0/24", 80), entry("wide", "198.51.0.0/16", 443)}},
+      // A /24 split in two /25s that take its place.
+      {{entry("a", "192.0.2.0/24", 80)}, {entry("a", "192.0.2.0/25", 80), entry("b", "192.0.2.128/25", 80)}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto old_policy = policyOf(cases[i].first), new_policy = policyOf(cases[i].second);
+    const auto cgroups = compiler::testing::cgroupsFor(old_policy);
+    const auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
+    const auto new_out = compiler::compilePolicy(new_policy, cgroups, options, compiler::scopeIdsFromLive(old_out.desired),
+                                                 {}, compiler::classIdsFromLive(old_out.desired));
+    EXPECT_TRUE(expectSubsetSyncMatchesFull(old_out, new_out, "directed case " + std::to_string(i)));
+  }
+}
 }  // namespace
 }  // namespace egressd::testing

@@ -1,6 +1,7 @@
 #pragma once
 // What the kernel maps should contain: the compiler's output, map sync's input.
 // Keys and values are the ABI structs themselves, so nothing is translated twice.
+#include <cstdint>
 #include <cstring>
 #include <map>
 

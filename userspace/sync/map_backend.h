@@ -19,6 +19,9 @@ class MapBackend {
   // Reads the live contents of every policy map (not dns_learned: the
   // kernel owns it).
   virtual Result<DesiredState> readLive() = 0;
+  // The same without a copy, active scope slots only, where the backend
+  // keeps it (valid until the next write); nullptr: call readLive().
+  virtual const DesiredState* liveView() { return nullptr; }
 
   virtual Status putWorkload(const egressd_workload_key& key, const egressd_workload_value& value) = 0;
   virtual Status deleteWorkload(const egressd_workload_key& key) = 0;

@@ -53,6 +53,7 @@
 
 #include "compiler/address.h"
 #include "egressd/scope_bits.h"
+#include "sync/changed_subset.h"
 
 namespace egressd {
 namespace {
@@ -621,19 +622,42 @@ void Syncer::run() {
 
 bool slotUsed(const egressd_scope_value& v) { return !abiEqual(v, egressd_scope_value{}); }
 
+// What the maps hold now, without the inactive slots of the scopes array.
+Result<DesiredState> readActiveLive(MapBackend& maps) {
+  auto live = maps.readLive();
+  if (!live.ok()) return live;
+  std::erase_if(live.value().scopes, [](const auto& kv) { return !slotUsed(kv.second); });
+  return live;
+}
+
 }  // namespace
+
+SyncReport syncAllMaps(MapBackend& maps, const DesiredState& desired) {
+  SyncReport report;
+  auto live = readActiveLive(maps);
+  if (!live.ok()) {
+    report.errors.push_back("reading live maps: " + live.error());
+    return report;
+  }
+  Syncer(maps, std::move(live.value()), desired, report).run();
+  return report;
+}
 
 SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
   SyncReport report;
-  auto live_result = maps.readLive();
-  if (!live_result.ok()) {
-    report.errors.push_back("reading live maps: " + live_result.error());
-    return report;
+  const DesiredState* live = maps.liveView();
+  std::optional<DesiredState> read;
+  if (!live) {
+    auto result = readActiveLive(maps);
+    if (!result.ok()) {
+      report.errors.push_back("reading live maps: " + result.error());
+      return report;
+    }
+    live = &read.emplace(std::move(result.value()));
   }
-  DesiredState& live = live_result.value();
-  // The scopes array always has every slot: only used ones count as live.
-  std::erase_if(live.scopes, [](const auto& kv) { return !slotUsed(kv.second); });
-  Syncer(maps, std::move(live), desired, report).run();
+  std::optional<SyncSubsets> subsets = changedSubsets(*live, desired);
+  if (!subsets) return syncAllMaps(maps, desired);
+  Syncer(maps, std::move(subsets->live), subsets->desired, report).run();
   return report;
 }
 

@@ -21,6 +21,12 @@ struct SyncReport {
   std::vector<std::string> warnings;  // where the order could not keep every verdict (and why)
 };
 
+// Plans and writes only what changed (changed_subset.h) when no workload
+// moves; otherwise as syncAllMaps().
 SyncReport syncMaps(MapBackend& maps, const DesiredState& desired);
+
+// Plans every entry of both states: the reference syncMaps() must write
+// exactly as (tests/unit/map_sync_subset_test.cc).
+SyncReport syncAllMaps(MapBackend& maps, const DesiredState& desired);
 
 }  // namespace egressd

@@ -11,6 +11,11 @@ Result<const DesiredState*> MirroredMapBackend::live() {
   return &*mirror_;
 }
 
+const DesiredState* MirroredMapBackend::liveView() {
+  auto state = live();
+  return state ? *state : nullptr;
+}
+
 Result<DesiredState> MirroredMapBackend::readLive() {
   auto state = live();
   if (!state) return fail(state.error());

@@ -18,6 +18,7 @@ class MirroredMapBackend : public MapBackend {
   // that only look (the agent recovers scope ids from it on every reload).
   // Valid until the next write.
   Result<const DesiredState*> live();
+  const DesiredState* liveView() override;
   // Forces the next readLive() to read the kernel maps.
   void forget() { mirror_.reset(); }
 
