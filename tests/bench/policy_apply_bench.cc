@@ -1,8 +1,11 @@
 // The agent's apply path without the kernel: one policy directory of N
 // ServiceEntries (the shape scripts/bench/scale.sh writes) and W workloads,
 // read, stored, compiled and synced into in-memory maps; then C changes of
-// one ServiceEntry each (a file rewritten), each timed phase by phase.
-// Prints the start and the per-change percentiles: where an apply's time goes.
+// one ServiceEntry each (a file rewritten), each timed phase by phase, by two
+// agents side by side: one compiling with the entry cache and syncing what
+// changed (as the agent does), one compiling everything and planning every
+// map entry (the reference paths). Prints the start and the per-change
+// percentiles of both, and their ratio: where an apply's time goes.
 //   policy_apply_bench [--entries 10000] [--workloads 250] [--namespaces 50] [--changes 200]
 #include <algorithm>
 #include <chrono>
@@ -16,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "compiler/compiler.h"
+#include "compiler/entry_cache.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
 #include "sync/map_sync.h"
@@ -75,7 +79,8 @@ struct Phases {
 
 class ApplyLoop {
  public:
-  ApplyLoop(const fs::path& dir, const Shape& shape) : reader_(dir), maps_(kernel_) {
+  ApplyLoop(const fs::path& dir, const Shape& shape, bool incremental)
+      : incremental_(incremental), reader_(dir), maps_(kernel_) {
     for (int w = 0; w < shape.workloads; ++w)
       cgroups_["ns-" + std::to_string(w % shape.namespaces) + "/w-" + std::to_string(w)] = 1000 + w;
     options_.dns_servers = {{"192.0.2.53", 53}};
@@ -95,10 +100,11 @@ class ApplyLoop {
     auto live = maps_.live();
     compiler::CompileOutput compiled =
         compiler::compilePolicy(snapshot, cgroups_, options_, compiler::scopeIdsFromLive(**live),
-                                compiler::gatewayIdsFromLive(**live), compiler::classIdsFromLive(**live));
+                                compiler::gatewayIdsFromLive(**live), compiler::classIdsFromLive(**live),
+                                incremental_ ? &entry_cache_ : nullptr);
     p.compile = msSince(t);
     t = Clock::now();
-    SyncReport report = syncMaps(maps_, compiled.desired);
+    SyncReport report = incremental_ ? syncMaps(maps_, compiled.desired) : syncAllMaps(maps_, compiled.desired);
     p.sync = msSince(t);
     entries = report.added + report.changed + report.removed;
     kernel_.ops.clear();
@@ -106,10 +112,12 @@ class ApplyLoop {
   }
 
  private:
+  bool incremental_;
   policy::PolicyDirReader reader_;
   policy::PolicyStore store_;
   testing::FakeMapBackend kernel_;
   MirroredMapBackend maps_;
+  compiler::EntryCache entry_cache_;
   std::map<std::string, uint64_t> cgroups_;
   compiler::CompileOptions options_;
 };
@@ -132,27 +140,40 @@ int main(int argc, char** argv) {
 
   const fs::path dir = fs::temp_directory_path() / ("egressd-apply-bench-" + std::to_string(::getpid()));
   writePolicy(dir, shape);
-  ApplyLoop loop(dir, shape);
+  struct Side {
+    const char* name;
+    ApplyLoop loop;
+    std::vector<double> read, store, compile, sync, total;
+  };
+  Side sides[] = {{"incremental", ApplyLoop(dir, shape, true), {}, {}, {}, {}, {}},
+                  {"full", ApplyLoop(dir, shape, false), {}, {}, {}, {}, {}}};
   size_t entries = 0;
-  const Phases first = loop.apply(entries);
-  std::printf("start: %.1f ms (read %.1f, store %.1f, compile %.1f, sync %.1f), %zu map entries\n", first.total(),
-              first.read, first.store, first.compile, first.sync, entries);
-
-  std::vector<double> read, store, compile, sync, total;
+  for (auto& side : sides) {
+    const Phases first = side.loop.apply(entries);
+    std::printf("%-11s start: %.1f ms (read %.1f, store %.1f, compile %.1f, sync %.1f), %zu map entries\n", side.name,
+                first.total(), first.read, first.store, first.compile, first.sync, entries);
+  }
   for (int c = 0; c < shape.changes; ++c) {
     const int changed = (c * 7919) % shape.entries;  // spread over files and namespaces
     writeEntriesFile(dir, shape, changed / 100, changed, c + 1);
-    const Phases p = loop.apply(entries);
-    read.push_back(p.read), store.push_back(p.store), compile.push_back(p.compile), sync.push_back(p.sync);
-    total.push_back(p.total());
+    for (int k = 0; k < 2; ++k) {  // interleaved: each goes first every other change
+      Side& side = sides[(c + k) % 2];
+      const Phases p = side.loop.apply(entries);
+      side.read.push_back(p.read), side.store.push_back(p.store), side.compile.push_back(p.compile);
+      side.sync.push_back(p.sync), side.total.push_back(p.total());
+    }
     writeEntriesFile(dir, shape, changed / 100, -1, 0);  // back, so each change is one entry
-    loop.apply(entries);
+    for (auto& side : sides) side.loop.apply(entries);
   }
-  auto row = [](const char* name, const std::vector<double>& v) {
-    std::printf("  %-8s p50 %8.2f ms  p99 %8.2f ms  max %8.2f ms\n", name, percentile(v, 0.5), percentile(v, 0.99),
-                percentile(v, 1.0));
+  std::printf("one ServiceEntry changed, %d changes, %d entries, %d workloads:\n", shape.changes, shape.entries,
+              shape.workloads);
+  auto row = [](const char* name, const std::vector<double>& a, const std::vector<double>& b) {
+    std::printf("  %-8s incremental p50 %8.2f p99 %8.2f ms | full p50 %8.2f p99 %8.2f ms | p50 ratio %.3f\n", name,
+                percentile(a, 0.5), percentile(a, 0.99), percentile(b, 0.5), percentile(b, 0.99),
+                percentile(a, 0.5) / percentile(b, 0.5));
   };
-  std::printf("one ServiceEntry changed, %d changes:\n", shape.changes);
-  row("read", read), row("store", store), row("compile", compile), row("sync", sync), row("total", total);
+  const Side &inc = sides[0], &full = sides[1];
+  row("read", inc.read, full.read), row("store", inc.store, full.store), row("compile", inc.compile, full.compile);
+  row("sync", inc.sync, full.sync), row("total", inc.total, full.total);
   fs::remove_all(dir);
 }

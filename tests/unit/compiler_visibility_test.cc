@@ -36,7 +36,7 @@ TEST_P(CompilerExportTo, DecidesVisibility) {
                       c.visible ? kMatch : kNotInRegistry, "ext/api"}});
   const auto* scope = scopeOf(out, who);
   ASSERT_NE(scope, nullptr);
-  EXPECT_EQ(scope->visible_service_entries.size(), c.visible ? 1u : 0u);
+  EXPECT_EQ(scope->visible_services.size(), c.visible ? 1u : 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(

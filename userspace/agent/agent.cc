@@ -299,7 +299,7 @@ void Agent::reload() {
   auto admitted = compiler::compileWithinCapacity(applied->snapshot, cgroups.resolved, compile_options_,
                                                   compiler::scopeIdsFromLive(**live),
                                                   compiler::gatewayIdsFromLive(**live),
-                                                  compiler::classIdsFromLive(**live));
+                                                  compiler::classIdsFromLive(**live), {}, &entry_cache_);
   applied->compiled = std::move(admitted.compiled);
   applied->not_enforced = std::move(admitted.not_enforced);
   for (const auto& warning : applied->compiled.warnings) spdlog::warn("{}", warning);

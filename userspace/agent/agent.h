@@ -20,6 +20,7 @@
 #include "bpf/unique_fd.h"
 #include "common/result.h"
 #include "compiler/compiler.h"
+#include "compiler/entry_cache.h"
 #include "kube/policy_source.h"
 #include "policy/parser.h"
 #include "policy/policy_store.h"
@@ -76,6 +77,7 @@ class Agent {
 
   AgentOptions options_;
   compiler::CompileOptions compile_options_;
+  compiler::EntryCache entry_cache_;  // unchanged ServiceEntries are not compiled again
   std::unique_ptr<bpf::Datapath> datapath_;
   std::unique_ptr<MirroredMapBackend> maps_;  // the policy maps, as last written
   policy::PolicyDirReader policy_reader_;

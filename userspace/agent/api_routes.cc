@@ -229,7 +229,8 @@ json gatewayIssuesJson(const AppliedPolicy& applied) {
 Result<json> workloadPolicyJson(const AppliedPolicy& applied, const std::string& workload) {
   if (const auto* scope = compiler::scopeOfWorkload(applied.compiled, workload)) {
     json entries = json::array();
-    for (const auto& id : scope->visible_service_entries) {
+    for (uint32_t service : scope->visible_services) {
+      const std::string& id = applied.compiled.services[service];
       if (const auto* se = policy::findServiceEntry(applied.snapshot, id)) entries.push_back(serviceEntryJson(*se));
     }
     compiler::AuditSetting audit;

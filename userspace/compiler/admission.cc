@@ -77,7 +77,7 @@ AdmittedCompile compileWithinCapacity(const policy::PolicySnapshot& policy,
                                       const std::map<std::string, uint64_t>& workload_cgroups,
                                       const CompileOptions& options, const ScopeIds& previous,
                                       const GatewayIds& previous_gateways, const ClassIds& previous_classes,
-                                      const MapCapacities& capacities) {
+                                      const MapCapacities& capacities, EntryCache* entry_cache) {
   AdmittedCompile out;
   std::map<std::string, uint64_t> cgroups = workload_cgroups;
   admitWorkloads(policy, options, cgroups, capacities, out.not_enforced);
@@ -91,7 +91,7 @@ AdmittedCompile compileWithinCapacity(const policy::PolicySnapshot& policy,
     });
   }
   auto compile = [&](const policy::PolicySnapshot& p) {
-    return compilePolicy(p, cgroups, options, previous, previous_gateways, previous_classes);
+    return compilePolicy(p, cgroups, options, previous, previous_gateways, previous_classes, entry_cache);
   };
   out.compiled = compile(trimmed ? *trimmed : policy);
   auto over = overflow(out.compiled.desired, capacities);

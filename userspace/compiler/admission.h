@@ -47,11 +47,12 @@ struct AdmittedCompile {
 };
 
 // compilePolicy over the objects that fit `capacities`. When all fit (the
-// common case) it is one compilePolicy and a size check.
+// common case) it is one compilePolicy and a size check. `entry_cache` as
+// for compilePolicy.
 AdmittedCompile compileWithinCapacity(const policy::PolicySnapshot& policy,
                                       const std::map<std::string, uint64_t>& workload_cgroups,
                                       const CompileOptions& options, const ScopeIds& previous,
                                       const GatewayIds& previous_gateways = {}, const ClassIds& previous_classes = {},
-                                      const MapCapacities& capacities = {});
+                                      const MapCapacities& capacities = {}, EntryCache* entry_cache = nullptr);
 
 }  // namespace egressd::compiler

@@ -22,13 +22,16 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "compiler/address.h"
 #include "compiler/compiler.h"
 #include "compiler/destinations.h"
+#include "compiler/entry_cache.h"
 #include "compiler/gateway_routing.h"
 #include "compiler/host_classes.h"
 #include "compiler/prefix_classes.h"
@@ -52,6 +55,9 @@ std::optional<bool> auditLabel(const policy::ObjectMeta& meta) {
   if (it == meta.labels.end() || (it->second != "true" && it->second != "false")) return std::nullopt;
   return it->second == "true";
 }
+
+// A scope (by id) and what it imports of the entry at hand.
+using Importer = std::pair<uint32_t, const Import*>;
 
 struct ScopeBuild {
   std::string namespace_;
@@ -134,7 +140,7 @@ void addAlwaysAllowed(const CompileOptions& options, PrefixTable& table, Compile
 
 // Hosts are learned from DNS unless the entry names its endpoints' IPs
 // (STATIC): then those are where its traffic goes, whatever DNS says.
-void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint32_t, Import>>& importers,
+void grantHosts(const policy::ServiceEntry& se, const std::vector<Importer>& importers,
                 HostTable& hosts, uint32_t service_id, CompileOutput& out) {
   if (se.resolution == policy::Resolution::kStatic || importers.empty()) return;
   for (const auto& text : se.hosts) {
@@ -151,7 +157,7 @@ void grantHosts(const policy::ServiceEntry& se, const std::vector<std::pair<uint
       ScopeSet scopes{};
       HostGrant grant{host->text, static_cast<uint16_t>(port.number), l4Protocol(port.protocol), service_id, {}};
       for (const auto& [scope_id, import] : importers) {
-        if (!import.allowsHost(text, port.number)) continue;
+        if (!import->allowsHost(text, port.number)) continue;
         addScope(scopes, scope_id);
         grant.scope_ids.push_back(scope_id);
       }
@@ -257,13 +263,13 @@ std::vector<GatewayRoute> scopeRoutes(const policy::PolicySnapshot& policy, cons
 // its static destinations (prefix classes) and, if DNS-learned, the route's
 // host class get the scope's redirect bit.
 void redirectRoutes(const policy::ServiceEntry& se, const std::vector<Destination>& destinations,
-                    const std::vector<std::pair<uint32_t, Import>>& importers, CompileOutput& out,
+                    const std::vector<Importer>& importers, CompileOutput& out,
                     GatewaySlots& slots, PrefixTable& table, HostTable& hosts,
                     std::map<uint32_t, ScopeSet>& gateway_scopes) {
   for (const auto& importer : importers) {
     // Not a structured binding: the lambdas below capture them (clang 14, the fuzz build, can't).
     const uint32_t scope_id = importer.first;
-    const Import& import = importer.second;
+    const Import& import = *importer.second;
     const auto scope = std::find_if(out.scopes.begin(), out.scopes.end(),
                                     [&](const CompiledScope& c) { return c.id == scope_id; });
     if (scope == out.scopes.end()) continue;
@@ -316,6 +322,57 @@ void addDnsServers(const CompileOptions& options, DesiredState& desired) {
     std::copy(std::begin(address->addr), std::end(address->addr), key.addr);
     key.port = dns.port;
     desired.dns_servers[key] = egressd_dns_server_value{};
+  }
+}
+
+// What each scope imports of each entry, into work[entry]->imports[scope].
+// An entry whose hosts no other namespace defines is imported on its own
+// (exportTo, Sidecar), and kept while it and the scopes stay the same; the
+// entries sharing a host across namespaces go through the collision rule
+// together, every time (another entry's change can change their lot).
+void importsByEntry(const policy::PolicySnapshot& policy, const std::map<std::string, ScopeBuild>& builds,
+                    const std::vector<const policy::ServiceEntry*>& entries,
+                    const std::vector<EntryCache::Entry*>& work, EntryCache& cache, CompileOutput& out) {
+  std::vector<EntryCache::ScopeView> views;
+  for (const auto& scope : out.scopes) {
+    const auto* sidecar = builds.at(scope.key).sidecar;
+    views.push_back({scope.namespace_, sidecar ? std::optional(*sidecar) : std::nullopt});
+  }
+  cache.useScopes(std::move(views), policy.mesh.default_service_export_to);
+
+  std::unordered_map<std::string_view, const std::string*> namespace_of;  // host -> its namespace, or nullptr: several
+  for (const auto* se : entries)
+    for (const auto& host : se->hosts) {
+      auto [it, first] = namespace_of.try_emplace(host, &se->meta.namespace_);
+      if (!first && it->second && *it->second != se->meta.namespace_) it->second = nullptr;
+    }
+  std::vector<size_t> alone, shared;
+  for (size_t s = 0; s < entries.size(); ++s) {
+    const bool collides = std::any_of(entries[s]->hosts.begin(), entries[s]->hosts.end(),
+                                      [&](const std::string& h) { return namespace_of.at(h) == nullptr; });
+    if (collides) {
+      shared.push_back(s);
+    } else if (!work[s]->imports_kept) {
+      alone.push_back(s);
+    }
+  }
+  std::vector<const policy::ServiceEntry*> shared_entries;
+  for (size_t s : shared) shared_entries.push_back(entries[s]);
+  for (size_t s : alone) {
+    work[s]->imports.assign(out.scopes.size(), std::nullopt);
+    work[s]->imports_kept = true;
+  }
+  for (size_t s : shared) {
+    work[s]->imports.assign(out.scopes.size(), std::nullopt);
+    work[s]->imports_kept = false;
+  }
+  for (size_t c = 0; c < out.scopes.size(); ++c) {
+    const auto& scope = out.scopes[c];
+    const auto* sidecar = builds.at(scope.key).sidecar;
+    for (size_t s : alone) work[s]->imports[c] = entryImport(*entries[s], sidecar, scope.namespace_, policy.mesh);
+    if (shared.empty()) continue;
+    auto imports = scopeImports(shared_entries, sidecar, scope.namespace_, policy.mesh, out.warnings);
+    for (size_t i = 0; i < shared.size(); ++i) work[shared[i]]->imports[c] = std::move(imports[i]);
   }
 }
 
@@ -400,7 +457,8 @@ std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy)
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
                             const CompileOptions& options, const ScopeIds& previous,
-                            const GatewayIds& previous_gateways, const ClassIds& previous_classes) {
+                            const GatewayIds& previous_gateways, const ClassIds& previous_classes,
+                            EntryCache* entry_cache) {
   CompileOutput out;
 
   // Service ids follow (namespace, name) order: deterministic across runs.
@@ -408,10 +466,25 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   for (const auto& se : policy.service_entries) entries.push_back(&se);
   std::sort(entries.begin(), entries.end(),
             [](const auto* a, const auto* b) { return nsName(a->meta) < nsName(b->meta); });
-  std::vector<std::vector<Destination>> destinations;
+  // Each entry's own work, from the cache where the entry is unchanged.
+  EntryCache uncached;
+  EntryCache& cache = entry_cache ? *entry_cache : uncached;
+  cache.beginCompile();
+  std::deque<EntryCache::Entry> not_cached;  // entries whose destinations depend on resolved endpoints
+  std::vector<EntryCache::Entry*> work;
   for (const auto* se : entries) {
-    out.services.push_back(nsName(se->meta));
-    destinations.push_back(serviceEntryDestinations(*se, options.resolved_endpoints, out.warnings, out.errors));
+    const std::string name = nsName(se->meta);
+    out.services.push_back(name);
+    EntryCache::Entry* entry = cache.find(name, *se);
+    if (!entry) {
+      EntryCache::Entry fresh{*se, {}, {}, {}, {}};
+      fresh.destinations = serviceEntryDestinations(*se, options.resolved_endpoints, fresh.warnings, fresh.errors);
+      entry = resolvesEndpointHostnames(*se) ? &not_cached.emplace_back(std::move(fresh))
+                                              : &cache.store(name, std::move(fresh));
+    }
+    out.warnings.insert(out.warnings.end(), entry->warnings.begin(), entry->warnings.end());
+    out.errors.insert(out.errors.end(), entry->errors.begin(), entry->errors.end());
+    work.push_back(entry);
   }
 
   // Scopes and their ids.
@@ -465,26 +538,22 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
   HostTable hosts;
   GatewaySlots slots{previous_gateways, {}, {}};
   std::map<uint32_t, ScopeSet> gateway_scopes;  // slot -> scopes redirected to it
-  std::vector<std::vector<std::optional<Import>>> scope_imports;  // [scope][entry]
-  for (const auto& scope : out.scopes) {
-    scope_imports.push_back(
-        scopeImports(entries, builds.at(scope.key).sidecar, scope.namespace_, policy.mesh, out.warnings));
-  }
+  importsByEntry(policy, builds, entries, work, cache, out);
   for (size_t s = 0; s < entries.size(); ++s) {
     const auto& se = *entries[s];
-    std::vector<std::pair<uint32_t, Import>> importers;
+    std::vector<Importer> importers;
     for (size_t c = 0; c < out.scopes.size(); ++c) {
       auto& scope = out.scopes[c];
-      auto& import = scope_imports[c][s];
+      const auto& import = work[s]->imports[c];
       if (!import) continue;
-      scope.visible_service_entries.push_back(out.services[s]);
-      importers.emplace_back(scope.id, std::move(*import));
+      scope.visible_services.push_back(static_cast<uint32_t>(s));
+      importers.emplace_back(scope.id, &*import);
     }
-    for (const auto& d : destinations[s]) {
+    for (const auto& d : work[s]->destinations) {
       ServiceGrant grant{d.prefix, d.port, d.protocol, static_cast<uint32_t>(s), {}};
       ScopeSet scopes{};
       for (const auto& [scope_id, import] : importers) {
-        if (!import.allows(d.service_port)) continue;
+        if (!import->allows(d.service_port)) continue;
         addScope(scopes, scope_id);
         grant.scope_ids.push_back(scope_id);
       }
@@ -493,13 +562,14 @@ CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
       out.grants.push_back(std::move(grant));
     }
     grantHosts(se, importers, hosts, static_cast<uint32_t>(s), out);
-    redirectRoutes(se, destinations[s], importers, out, slots, table, hosts, gateway_scopes);
+    redirectRoutes(se, work[s]->destinations, importers, out, slots, table, hosts, gateway_scopes);
   }
   grantGatewayTargets(slots, gateway_scopes, table, out);
   addAlwaysAllowed(options, table, out);
   table.emit(out.desired, previous_classes);
   out.host_classes = hosts.emit(out.desired, out.errors, previous_classes);
   addDnsServers(options, out.desired);
+  cache.endCompile();
 
   dedupe(out.warnings);
   dedupe(out.errors);

@@ -17,6 +17,8 @@
 
 namespace egressd::compiler {
 
+class EntryCache;  // entry_cache.h
+
 struct DnsServer {
   std::string ip;
   uint16_t port = 53;
@@ -82,7 +84,7 @@ struct CompiledScope {
   std::string namespace_;
   std::optional<std::string> sidecar;  // "ns/name"
   policy::OutboundMode mode = policy::OutboundMode::kAllowAny;
-  std::vector<std::string> visible_service_entries;  // "ns/name" of those imported
+  std::vector<uint32_t> visible_services;  // service ids (CompileOutput::services) of the entries imported
   std::vector<std::string> workloads;                // "ns/name"
   std::vector<std::string> gateway_workloads;        // "ns/name": exempt, never redirected
   // Union over the scope's (non-gateway) workloads: the kernel redirects per
@@ -134,10 +136,13 @@ struct CompileOutput {
 // the proxy resolve them (DNS, DNS_ROUND_ROBIN): what the agent must resolve.
 std::vector<std::string> endpointHostnames(const policy::PolicySnapshot& policy);
 
+// `entry_cache`, kept by the caller between compiles, saves the work of
+// unchanged ServiceEntries (entry_cache.h); the output is the same without it.
 CompileOutput compilePolicy(const policy::PolicySnapshot& policy,
                             const std::map<std::string, uint64_t>& workload_cgroups,
                             const CompileOptions& options, const ScopeIds& previous,
-                            const GatewayIds& previous_gateways = {}, const ClassIds& previous_classes = {});
+                            const GatewayIds& previous_gateways = {}, const ClassIds& previous_classes = {},
+                            EntryCache* entry_cache = nullptr);
 
 // The dns_learned entry for (the workload's scope, destination IP) as the
 // agent read it from the kernel, and CLOCK_BOOTTIME at that moment: explain

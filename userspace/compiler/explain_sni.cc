@@ -83,7 +83,8 @@ Result<SniExplanation> explainSni(const CompileOutput& compiled, const policy::P
   for (const auto& host : q.destination_hosts) {
     if (policy::isHostSubset(e.sni, host)) e.covers_destination = true;
   }
-  for (const auto& id : scope->visible_service_entries) {
+  for (uint32_t service : scope->visible_services) {
+    const std::string& id = compiled.services[service];
     const auto* se = policy::findServiceEntry(snapshot, id);
     if (!se || std::none_of(se->ports.begin(), se->ports.end(), [&](const auto& p) { return p.number == q.port; }))
       continue;

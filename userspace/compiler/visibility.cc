@@ -108,6 +108,12 @@ std::optional<Import> sidecarImport(const policy::Sidecar* sidecar, const std::s
   return sidecarImport(sidecar, workload_namespace, entry.meta.namespace_, entry.hosts);
 }
 
+std::optional<Import> entryImport(const policy::ServiceEntry& entry, const policy::Sidecar* sidecar,
+                                  const std::string& workload_namespace, const policy::MeshConfig& mesh) {
+  if (!exportedTo(entry, workload_namespace, mesh)) return std::nullopt;
+  return sidecarImport(sidecar, workload_namespace, entry);
+}
+
 std::vector<std::optional<Import>> scopeImports(const std::vector<const policy::ServiceEntry*>& entries,
                                                 const policy::Sidecar* sidecar,
                                                 const std::string& workload_namespace,
@@ -116,8 +122,7 @@ std::vector<std::optional<Import>> scopeImports(const std::vector<const policy::
   std::map<std::string, std::set<std::string>> namespaces_of;  // hostname -> namespaces importing it
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& entry = *entries[i];
-    if (!exportedTo(entry, workload_namespace, mesh)) continue;
-    imports[i] = sidecarImport(sidecar, workload_namespace, entry);
+    imports[i] = entryImport(entry, sidecar, workload_namespace, mesh);
     if (!imports[i]) continue;
     for (const auto& [host, ports] : imports[i]->hosts) namespaces_of[host].insert(entry.meta.namespace_);
   }

@@ -72,6 +72,11 @@ std::optional<Import> sidecarImport(const policy::Sidecar* sidecar, const std::s
 std::optional<Import> sidecarImport(const policy::Sidecar* sidecar, const std::string& workload_namespace,
                                     const policy::ServiceEntry& entry);
 
+// What one scope imports of one entry before the host-collision rule:
+// exportTo, then the Sidecar's imports and exclusions.
+std::optional<Import> entryImport(const policy::ServiceEntry& entry, const policy::Sidecar* sidecar,
+                                  const std::string& workload_namespace, const policy::MeshConfig& mesh);
+
 // What one scope (workload namespace + Sidecar) imports of each entry,
 // index-aligned with `entries`: exportTo, Sidecar imports and exclusions,
 // then Istio's host-collision rule: a hostname imported from several

@@ -13,6 +13,8 @@ namespace egressd::policy {
 struct SourceRef {
   std::string file;
   int line = 0;  // 1-based line of the document's start, 0 if unknown
+
+  bool operator==(const SourceRef&) const = default;
 };
 
 struct ObjectMeta {
@@ -23,6 +25,8 @@ struct ObjectMeta {
   // as text); empty in files. Decides which objects keep their place when
   // the maps are full (compiler/admission.h).
   std::string creation_timestamp;
+
+  bool operator==(const ObjectMeta&) const = default;
 };
 
 enum class OutboundMode { kAllowAny, kRegistryOnly };
@@ -35,6 +39,8 @@ struct MeshConfig {
   std::string root_namespace = "istio-system";
   std::vector<std::string> default_virtual_service_export_to;  // empty means "*"
   std::vector<std::string> default_destination_rule_export_to;  // empty means "*"
+
+  bool operator==(const MeshConfig&) const = default;
 };
 
 enum class Resolution { kNone, kStatic, kDns, kDnsRoundRobin, kDynamicDns };
@@ -49,6 +55,8 @@ struct ServicePort {
   PortProtocol protocol = PortProtocol::kUnspecified;
   std::string protocol_name;  // as written, for messages
   uint32_t target_port = 0;   // 0 if unset
+
+  bool operator==(const ServicePort&) const = default;
 };
 
 struct WorkloadEntrySpec {  // ServiceEntry.endpoints[]
@@ -59,6 +67,8 @@ struct WorkloadEntrySpec {  // ServiceEntry.endpoints[]
   std::string locality;
   uint32_t weight = 0;
   std::string service_account;
+
+  bool operator==(const WorkloadEntrySpec&) const = default;
 };
 
 struct ServiceEntry {
@@ -74,6 +84,8 @@ struct ServiceEntry {
   std::vector<std::string> export_to;  // empty: mesh default
   std::vector<std::string> subject_alt_names;
   std::vector<std::string> status_addresses;  // status.addresses[].value (auto-allocated VIPs)
+
+  bool operator==(const ServiceEntry&) const = default;
 };
 
 // ConnectionPoolSettings (Sidecar ingress and inboundConnectionPool,
@@ -89,6 +101,8 @@ struct ConnectionPool {
   std::string http2_keepalive_timeout;
   // Durations that must be at least 1ms, at ms precision, by field name.
   std::vector<std::pair<std::string, std::string>> durations;
+
+  bool operator==(const ConnectionPool&) const = default;
 };
 
 enum class CaptureMode { kDefault, kIptables, kNone };
@@ -101,6 +115,8 @@ struct SidecarEgress {
   std::string bind;
   CaptureMode capture_mode = CaptureMode::kDefault;
   std::vector<std::string> hosts;  // "ns/host", "~ns/host" excludes
+
+  bool operator==(const SidecarEgress&) const = default;
 };
 
 // Inbound (ServerTLSSettings on a sidecar ingress listener).
@@ -114,6 +130,8 @@ struct SidecarIngressTls {
   bool server_certificate = false;
   bool private_key = false;
   bool ca_certificates = false;
+
+  bool operator==(const SidecarIngressTls&) const = default;
 };
 
 // Inbound listeners: validated as Istio does; egressd enforces egress only.
@@ -126,6 +144,8 @@ struct SidecarIngress {
   std::string default_endpoint;
   std::optional<SidecarIngressTls> tls;
   std::optional<ConnectionPool> connection_pool;
+
+  bool operator==(const SidecarIngress&) const = default;
 };
 
 // outboundTrafficPolicy.egressProxy (a Destination).
@@ -133,6 +153,8 @@ struct EgressProxy {
   std::string host;
   std::string subset;
   std::optional<uint32_t> port;
+
+  bool operator==(const EgressProxy&) const = default;
 };
 
 struct Sidecar {
@@ -144,6 +166,8 @@ struct Sidecar {
   std::optional<ConnectionPool> inbound_connection_pool;
   std::optional<OutboundMode> outbound_mode;
   std::optional<EgressProxy> egress_proxy;
+
+  bool operator==(const Sidecar&) const = default;
 };
 
 // What a workload read from a Pod of this node (Kubernetes mode) adds: how
