@@ -34,10 +34,8 @@ e2e_policy() {
   cat > "$E2E_POLICY/.$1.tmp" && mv "$E2E_POLICY/.$1.tmp" "$E2E_POLICY/$1"
 }
 
-# e2e_registry_only NS/NAME...: the common start of a case: the istio
-# ConfigMap with REGISTRY_ONLY and a Workload per NS/NAME, its cgroup NS/NAME
-# under the lab (lab_workload or lab_pod makes it).
-e2e_registry_only() {
+# e2e_mesh_registry_only: the istio ConfigMap with REGISTRY_ONLY.
+e2e_mesh_registry_only() {
   e2e_policy mesh.yaml <<'YAML'
 apiVersion: v1
 kind: ConfigMap
@@ -47,6 +45,13 @@ data:
     outboundTrafficPolicy:
       mode: REGISTRY_ONLY
 YAML
+}
+
+# e2e_registry_only NS/NAME...: the common start of a case: the istio
+# ConfigMap with REGISTRY_ONLY and a Workload per NS/NAME, its cgroup NS/NAME
+# under the lab (lab_workload or lab_pod makes it).
+e2e_registry_only() {
+  e2e_mesh_registry_only
   local w docs=""
   for w in "$@"; do
     docs+="---

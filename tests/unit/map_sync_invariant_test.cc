@@ -483,6 +483,18 @@ void expectModelMatchesExplain(const compiler::CompileOutput& out, const Learned
   }
 }
 
+// The old policy compiled afresh, the new one as the agent compiles it over
+// the old one's maps (ids kept).
+std::pair<compiler::CompileOutput, compiler::CompileOutput> compileChange(
+    const policy::PolicySnapshot& old_policy, const policy::PolicySnapshot& new_policy,
+    const std::map<std::string, uint64_t>& cgroups, const compiler::CompileOptions& options) {
+  auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
+  auto new_out = compiler::compilePolicy(new_policy, cgroups, options, compiler::scopeIdsFromLive(old_out.desired),
+                                         compiler::gatewayIdsFromLive(old_out.desired),
+                                         compiler::classIdsFromLive(old_out.desired));
+  return {std::move(old_out), std::move(new_out)};
+}
+
 TEST(MapSyncInvariant, NoVerdictFlipsInAnyIntermediateStateOfGeneratedChanges) {
   constexpr int kCases = 300;
   std::mt19937 rng(20261207);
@@ -497,11 +509,7 @@ TEST(MapSyncInvariant, NoVerdictFlipsInAnyIntermediateStateOfGeneratedChanges) {
     const Shape to = mutate(from, rng);
     const auto old_policy = build(from), new_policy = build(to);
     const auto cgroups = compiler::testing::cgroupsFor(old_policy);
-    const auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
-    const auto new_out = compiler::compilePolicy(new_policy, cgroups, options,
-                                                 compiler::scopeIdsFromLive(old_out.desired),
-                                                 compiler::gatewayIdsFromLive(old_out.desired),
-                                                 compiler::classIdsFromLive(old_out.desired));
+    const auto [old_out, new_out] = compileChange(old_policy, new_policy, cgroups, options);
     ASSERT_TRUE(old_out.errors.empty() && new_out.errors.empty());
     const auto probes = probesFor(cgroups);
     if (i < 40) {
@@ -629,11 +637,7 @@ TEST(MapSyncInvariant, SyncOfWhatChangedWritesExactlyWhatAFullSyncWrites) {
     const Shape from = randomShape(rng);
     const auto old_policy = build(from), new_policy = build(mutate(from, rng));
     const auto cgroups = compiler::testing::cgroupsFor(old_policy);
-    const auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
-    const auto new_out = compiler::compilePolicy(new_policy, cgroups, options,
-                                                 compiler::scopeIdsFromLive(old_out.desired),
-                                                 compiler::gatewayIdsFromLive(old_out.desired),
-                                                 compiler::classIdsFromLive(old_out.desired));
+    const auto [old_out, new_out] = compileChange(old_policy, new_policy, cgroups, options);
     subset_cases += expectSubsetSyncMatchesFull(old_out, new_out, "case " + std::to_string(i));
     if (HasFailure()) return;
   }
@@ -671,9 +675,7 @@ TEST(MapSyncInvariant, SyncOfWhatChangedReadsTheCoveringPrefixes) {
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto old_policy = policyOf(cases[i].first), new_policy = policyOf(cases[i].second);
     const auto cgroups = compiler::testing::cgroupsFor(old_policy);
-    const auto old_out = compiler::compilePolicy(old_policy, cgroups, options, {});
-    const auto new_out = compiler::compilePolicy(new_policy, cgroups, options, compiler::scopeIdsFromLive(old_out.desired),
-                                                 {}, compiler::classIdsFromLive(old_out.desired));
+    const auto [old_out, new_out] = compileChange(old_policy, new_policy, cgroups, options);
     EXPECT_TRUE(expectSubsetSyncMatchesFull(old_out, new_out, "directed case " + std::to_string(i)));
   }
 }

@@ -17,15 +17,7 @@ spec: {cgroup: w$i}
 "
 done
 e2e_policy workloads.yaml <<<"$docs"
-e2e_policy mesh.yaml <<'YAML'
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: istio, namespace: istio-system}
-data:
-  mesh: |
-    outboundTrafficPolicy:
-      mode: REGISTRY_ONLY
-YAML
+e2e_mesh_registry_only
 e2e_start_agent || return
 wait_until 20000 grep -q "policy generation 1 applied" "$E2E_LOG" >/dev/null || { e2e_fail "no apply"; return; }
 expect_log "44 object\(s\) not enforced: no room in the maps.*Workload ns256/w256 \(scopes, capacity 256\)"
