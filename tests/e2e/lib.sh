@@ -162,6 +162,16 @@ egressctl() {
   "$EGRESSD_BIN/egressctl" --admin-addr "$E2E_ADMIN" "$@"
 }
 
+# e2e_wait_listening NETNS udp|tcp PORT: until a socket is bound (UDP) or
+# listens (TCP) on PORT in NETNS: a server started in the background is
+# ready, however slow the machine, where a fixed sleep guessed.
+e2e_wait_listening() {
+  local flags=-Hltn
+  [ "$2" = udp ] && flags=-Hlun
+  wait_until 5000 sh -c "ip netns exec '$1' ss $flags 'sport = :$3' | grep -q ." >/dev/null ||
+    e2e_fail "nothing listens on $2 port $3 in $1"
+}
+
 # wait_until TIMEOUT_MS CMD...: polls CMD every 5 ms; prints the elapsed ms.
 # E2E_TIME_SCALE stretches every timeout: an emulated guest
 # (scripts/test-kernel.sh without KVM) runs the same steps many times slower.

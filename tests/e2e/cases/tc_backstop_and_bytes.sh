@@ -71,7 +71,8 @@ expect_flow() {  # expect_flow FIELD IP PORT PROTO EXPECTED [WORKLOAD]
 # Sinks in the "internet": what arrives, counted at the far end.
 ip netns exec "$LAB-ext" "$pkt" sink 192.0.2.10 9000 4 >"$LAB_DIR/sink.allowed" 2>/dev/null &
 ip netns exec "$LAB-ext" "$pkt" sink 198.51.100.20 9999 4 >"$LAB_DIR/sink.denied" 2>/dev/null &
-sleep 0.3
+e2e_wait_listening "$LAB-ext" udp 9000
+e2e_wait_listening "$LAB-ext" udp 9999
 # Sockets through the hooks: 3 datagrams of 5 bytes, 33 IP bytes each.
 for _ in 1 2 3; do lab_exec production/web "$EGRESSD_BIN/egressd_probe" sendto 192.0.2.10 9000 >/dev/null; done
 # Raw sockets past them: 5 x 100 payload bytes (128 IP bytes) allowed, 4 to a denied address.
@@ -111,13 +112,13 @@ expect_metric '^istio_tcp_received_bytes_total\{.*destination_service_name="part
 # A connection into the workload: its answers go to an address its policy
 # does not allow, and pass because the connection came in.
 lab_exec production/web "$pkt" tcpecho 10.99.1.2 7000 >/dev/null &
-sleep 0.3
+e2e_wait_listening "$(lab_netns_of production/web)" tcp 7000
 got=$(ip netns exec "$LAB-ext" "$pkt" ask 10.99.1.2 7000 tcp)
 [ "$got" = reply ] && e2e_ok "answers on a TCP connection into the workload pass" || e2e_fail "inbound TCP: $got"
 
 # Audit: the would-be drops pass and are counted.
 ip netns exec "$LAB-ext" "$pkt" sink 198.51.100.20 9998 3 >"$LAB_DIR/sink.audit" 2>/dev/null &
-sleep 0.3
+e2e_wait_listening "$LAB-ext" udp 9998
 lab_exec staging/app "$pkt" raw 198.51.100.20 9998 2 10 >/dev/null
 wait_until 5000 test -s "$LAB_DIR/sink.audit" >/dev/null
 [ "$(cat "$LAB_DIR/sink.audit")" = "2 20" ] && e2e_ok "audit: raw datagrams pass" ||
@@ -136,7 +137,7 @@ else
     e2e_ok "clsact filters stay while the agent is down" || e2e_fail "no clsact filters on $LAB-v1"
 fi
 ip netns exec "$LAB-ext" "$pkt" sink 198.51.100.20 9997 2 >"$LAB_DIR/sink.down" 2>/dev/null &
-sleep 0.3
+e2e_wait_listening "$LAB-ext" udp 9997
 lab_exec production/web "$pkt" raw 198.51.100.20 9997 3 10 >/dev/null
 wait_until 4000 test -s "$LAB_DIR/sink.down" >/dev/null
 [ "$(cat "$LAB_DIR/sink.down")" = "0 0" ] && e2e_ok "agent down: raw datagrams still dropped" ||
