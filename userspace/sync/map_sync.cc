@@ -655,9 +655,14 @@ SyncReport syncMaps(MapBackend& maps, const DesiredState& desired) {
     }
     live = &read.emplace(std::move(result.value()));
   }
-  std::optional<SyncSubsets> subsets = changedSubsets(*live, desired);
-  if (!subsets) return syncAllMaps(maps, desired);
-  Syncer(maps, std::move(subsets->live), subsets->desired, report).run();
+  if (std::optional<SyncSubsets> subsets = changedSubsets(*live, desired)) {
+    Syncer(maps, std::move(subsets->live), subsets->desired, report).run();
+    return report;
+  }
+  // Everything, from what was read above (a view is copied: the writes change it).
+  DesiredState all = read ? std::move(*read) : *live;
+  std::erase_if(all.scopes, [](const auto& kv) { return !slotUsed(kv.second); });
+  Syncer(maps, std::move(all), desired, report).run();
   return report;
 }
 
